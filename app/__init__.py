@@ -1,0 +1,138 @@
+"""Registrar: OTP-verified customer registration for online stores."""
+
+import logging
+import secrets
+from dataclasses import dataclass
+
+from flask import Flask
+from flask_smorest import Api
+from redis import Redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from app import embedded_redis, http
+from app.channels import create_senders
+from app.codes import CodeHasher, VerificationStore
+from app.db import make_engine, make_session_factory
+from app.errors import RegistrationNotFound
+from app.instance import read_or_create
+from app.registration.service import PURPOSE as REGISTER
+from app.registration.service import RegistrationService
+from app.tokens import SigningKeys, TokenService
+from app.verification import CodeChallenges
+from config.settings import Config
+
+
+@dataclass(frozen=True)
+class Registrar:
+    """The adapters and services one app runs on, kept in `app.extensions["registrar"]`."""
+
+    redis: Redis
+    engine: Engine
+    sessions: sessionmaker[Session]
+    tokens: TokenService
+    registration: RegistrationService
+
+
+def create_app(config: Config | None = None) -> Flask:
+    """Build the service: extensions, then adapters, then blueprints."""
+    config = config or Config()
+    app = Flask(__name__, instance_path=str(config.INSTANCE_PATH))
+    app.config.from_object(config)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    # extensions: flask-smorest's Api keeps one app and one spec, so each app gets its own.
+    api = Api(app)
+    api.spec.components.security_scheme(
+        "bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+    )
+    http.register(app)
+
+    # adapters
+    app.extensions["registrar"] = build_registrar(config)
+
+    # blueprints
+    from app.customers.routes import blp as customers
+    from app.health.routes import blp as health
+    from app.registration.routes import blp as registration
+    from app.tokens.routes import blp as tokens
+
+    for blueprint in (registration, tokens, customers, health):
+        api.register_blueprint(blueprint)
+    return app
+
+
+def validate_config(config: Config | None = None) -> Config:
+    """Every check a setting gets at start-up, without connecting to anything."""
+    config = config or Config()
+    create_senders(config)
+    SigningKeys.create_service(config.JWT_PRIVATE_KEY, config.JWT_PREVIOUS_PUBLIC_KEYS, config.INSTANCE_PATH)
+    return config
+
+
+def make_redis(config: Config) -> Redis:
+    """A client with short timeouts and one quick retry, so an outage answers 503 fast."""
+    url = config.REDIS_URL or embedded_redis.ensure_running(config.INSTANCE_PATH)
+    return Redis.from_url(
+        url,
+        decode_responses=True,
+        socket_timeout=1.5,
+        socket_connect_timeout=1,
+        retry=Retry(NoBackoff(), 1),
+        health_check_interval=30,
+    )
+
+
+def server_secret(config: Config) -> str:
+    """SECRET_KEY, or one generated once into the instance folder."""
+    if config.SECRET_KEY:
+        return config.SECRET_KEY
+    return read_or_create(
+        config.INSTANCE_PATH / "secret_key", lambda: secrets.token_urlsafe(48).encode()
+    ).decode()
+
+
+def build_registrar(config: Config) -> Registrar:
+    """Every adapter and service, wired from the configuration. Makes no connection yet."""
+    redis = make_redis(config)
+    engine = make_engine(config.DATABASE_URL)
+    sessions = make_session_factory(engine)
+    hasher = CodeHasher(server_secret(config))
+    senders = create_senders(config)
+    tokens = TokenService(
+        SigningKeys.create_service(
+            config.JWT_PRIVATE_KEY, config.JWT_PREVIOUS_PUBLIC_KEYS, config.INSTANCE_PATH
+        ),
+        sessions,
+        issuer=config.JWT_ISSUER,
+        audience=config.JWT_AUDIENCE,
+        access_ttl=config.ACCESS_TOKEN_TTL,
+        refresh_ttl=config.REFRESH_TOKEN_TTL,
+    )
+    store = VerificationStore(
+        redis,
+        code_ttl=config.OTP_TTL,
+        verification_ttl=config.REGISTRATION_TTL,
+        max_attempts=config.OTP_MAX_ATTEMPTS,
+        max_resends=config.MAX_RESENDS,
+        resend_cooldown=config.RESEND_COOLDOWN,
+    )
+    registration = RegistrationService(
+        CodeChallenges(
+            store,
+            hasher,
+            senders,
+            purpose=REGISTER,
+            id_prefix="reg",
+            not_found=RegistrationNotFound,
+            code_length=config.OTP_LENGTH,
+            code_ttl=config.OTP_TTL,
+            store_name=config.STORE_NAME,
+        ),
+        sessions,
+        tokens,
+        reveal_existing_accounts=config.REVEAL_EXISTING_ACCOUNTS,
+    )
+    return Registrar(redis=redis, engine=engine, sessions=sessions, tokens=tokens, registration=registration)

@@ -1,0 +1,33 @@
+"""Where codes leave the service: one `Sender` port, one implementation per technology.
+
+`create_senders` picks the implementation each channel's setting names (`SMS_CHANNEL`,
+`EMAIL_CHANNEL`); adding a provider is one class and one line in `SENDERS`.
+"""
+
+from collections.abc import Callable
+
+from app.channels.base import DeliveryFailed, Message, Sender
+from app.channels.console import ConsoleSender
+from app.channels.messages import code_message
+from app.identity import EMAIL, PHONE
+from config.settings import Config, ConfigError
+
+__all__ = ["DeliveryFailed", "Message", "Sender", "code_message", "create_senders"]
+
+SENDERS: dict[str, dict[str, Callable[[Config], Sender]]] = {
+    PHONE: {"console": lambda config: ConsoleSender(PHONE)},
+    EMAIL: {"console": lambda config: ConsoleSender(EMAIL)},
+}
+
+
+def create_senders(config: Config) -> dict[str, Sender]:
+    """One sender per channel, as configured; an unknown name is a configuration error."""
+    senders = {}
+    for channel, variable, name in (
+        (PHONE, "SMS_CHANNEL", config.SMS_CHANNEL),
+        (EMAIL, "EMAIL_CHANNEL", config.EMAIL_CHANNEL),
+    ):
+        if name not in SENDERS[channel]:
+            raise ConfigError(f"{variable} must be one of {', '.join(SENDERS[channel])}, not {name!r}")
+        senders[channel] = SENDERS[channel][name](config)
+    return senders

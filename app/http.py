@@ -1,0 +1,169 @@
+"""The HTTP edge: JSON bodies in, the contract's error envelope out, in the request's locale.
+
+`register(app)` installs it. Every error the service can meet (our own, werkzeug's,
+marshmallow's, a Redis or database outage, a bug) leaves as JSON, never HTML or a trace.
+"""
+
+import json
+import logging
+from typing import Any
+
+import flask_smorest
+from flask import Flask, Response, current_app, g, jsonify, request
+from redis.exceptions import (
+    BusyLoadingError,
+)
+from redis.exceptions import (
+    ConnectionError as RedisConnectionError,
+)
+from redis.exceptions import (
+    TimeoutError as RedisTimeout,
+)
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from webargs import core
+from webargs.flaskparser import FlaskParser
+from werkzeug.exceptions import HTTPException
+
+from app import errors
+from app.i18n import best_locale, translate, translate_errors
+
+log = logging.getLogger("registrar.http")
+
+_BODY_METHODS = ("POST", "PUT", "PATCH")
+_WERKZEUG_ERRORS: dict[int, type[errors.RegistrarError]] = {
+    400: errors.BadRequest,
+    404: errors.NotFound,
+    405: errors.MethodNotAllowed,
+    413: errors.PayloadTooLarge,
+    415: errors.BadRequest,
+}
+_UNAVAILABLE = (
+    RedisConnectionError,
+    RedisTimeout,
+    BusyLoadingError,
+    OperationalError,
+    InterfaceError,
+    PoolTimeout,
+)
+
+
+class JsonBodyParser(FlaskParser):
+    """Hands webargs the body `check_body` already parsed, instead of parsing it again."""
+
+    def _raw_load_json(self, req) -> Any:
+        body = g.get("json_body")
+        return core.missing if body is None else body
+
+
+class Blueprint(flask_smorest.Blueprint):
+    """A flask-smorest blueprint reading the one parsed JSON body."""
+
+    ARGUMENTS_PARSER = JsonBodyParser()
+
+
+def request_locale() -> str:
+    """The request's locale: the body's `locale`, else Accept-Language, else DEFAULT_LOCALE."""
+    if "locale" not in g:
+        body = g.get("json_body") or {}
+        candidates = [body.get("locale"), request.accept_languages.best_match(("en", "ar"))]
+        g.locale = best_locale(candidates, current_app.config["DEFAULT_LOCALE"])
+    return g.locale
+
+
+def check_body() -> None:
+    """Parse a JSON object body once, before any view runs.
+
+    An empty body counts as `{}`; anything else must be a JSON object sent as
+    application/json, or the answer is 400 bad_request.
+    """
+    if request.method not in _BODY_METHODS or request.url_rule is None:
+        return
+    raw = request.get_data(cache=True)
+    if not raw.strip():
+        g.json_body = {}
+        return
+    if not request.mimetype or not (
+        request.mimetype == "application/json" or request.mimetype.endswith("+json")
+    ):
+        raise errors.BadRequest("Send the body as application/json.")
+    try:
+        body = json.loads(raw)
+    except (ValueError, RecursionError):
+        raise errors.BadRequest("The request body is not valid JSON.") from None
+    if not isinstance(body, dict):
+        raise errors.BadRequest()
+    if _has_lone_surrogate(body):
+        raise errors.BadRequest("The request body is not valid JSON.")
+    g.json_body = body
+
+
+def _has_lone_surrogate(body: dict) -> bool:
+    """JSON may escape half a UTF-16 pair (`"\\ud800"`), which is no text at all."""
+    pending: list[Any] = [body]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, dict):
+            pending.extend(value.keys())
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
+        elif isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                return True
+    return False
+
+
+def render_error(error: errors.RegistrarError) -> Response:
+    """The contract's envelope: code, message in the request's locale, and the error's data."""
+    locale = request_locale()
+    body: dict[str, Any] = {"code": error.code, "message": translate(error.message, locale)}
+    for name, value in error.data.items():
+        body[name] = translate_errors(value, locale) if name == "errors" else value
+    response = jsonify(body)
+    response.status_code = error.status
+    response.headers.update(error.headers)
+    return response
+
+
+def handle_http_exception(exception: HTTPException) -> Response:
+    """Werkzeug's and webargs' errors, in our envelope."""
+    data = getattr(exception, "data", None) or {}
+    if exception.code == 422 and "messages" in data:
+        messages = data["messages"]
+        return render_error(errors.ValidationFailed(errors=messages.get("json", messages)))
+    error_class = _WERKZEUG_ERRORS.get(exception.code)
+    if error_class is None:
+        error = errors.RegistrarError(exception.description)
+        error.status = exception.code or 500
+        error.code = (exception.name or "error").lower().replace(" ", "_").replace("'", "")
+    else:
+        error = error_class()
+    if exception.code == 405 and getattr(exception, "valid_methods", None):
+        error.headers["Allow"] = ", ".join(exception.valid_methods)
+    return render_error(error)
+
+
+def handle_unavailable(exception: Exception) -> Response:
+    log.warning("dependency unavailable: %s", type(exception).__name__)
+    return render_error(errors.ServiceUnavailable())
+
+
+def handle_unexpected(exception: Exception) -> Response:
+    log.exception("unhandled error on %s %s", request.method, request.path)
+    return render_error(errors.RegistrarError())
+
+
+def register(app: Flask) -> None:
+    """Install body parsing and error rendering; call after the Api is initialised."""
+    app.json.ensure_ascii = False
+    app.json.sort_keys = False
+    app.json.mimetype = "application/json; charset=utf-8"
+    app.before_request(check_body)
+    app.register_error_handler(errors.RegistrarError, render_error)
+    app.register_error_handler(HTTPException, handle_http_exception)
+    for exception_class in _UNAVAILABLE:
+        app.register_error_handler(exception_class, handle_unavailable)
+    app.register_error_handler(Exception, handle_unexpected)

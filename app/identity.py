@@ -1,0 +1,106 @@
+"""Phones, emails and names: how they are checked, normalised, masked and keyed.
+
+Pure functions shared by registration and login. Each check raises `InvalidField` with an
+English message that app.i18n translates; nothing here knows about HTTP.
+"""
+
+import unicodedata
+
+import phonenumbers
+from email_validator import EmailNotValidError, validate_email
+
+PHONE, EMAIL = "phone", "email"
+CHANNELS = (PHONE, EMAIL)
+NAME_MAX_LENGTH = 64
+EMAIL_MAX_LENGTH = 254
+MASK = "\u2022"  # •
+
+# Bidirectional overrides and isolates let a name display as something else.
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+_MOBILE_TYPES = (phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE)
+
+
+class InvalidField(ValueError):
+    """A value a customer typed is not acceptable; the message says why, in English."""
+
+
+def clean_name(value: str, *, required: bool) -> str | None:
+    """Trim a name and refuse control characters; an empty optional name becomes None."""
+    name = value.strip()
+    if not name:
+        if required:
+            raise InvalidField("This field may not be empty.")
+        return None
+    if len(name) > NAME_MAX_LENGTH:
+        raise InvalidField(f"Use at most {NAME_MAX_LENGTH} characters.")
+    for char in name:
+        if unicodedata.category(char) in ("Cc", "Zl", "Zp", "Cs") or char in _BIDI_CONTROLS:
+            raise InvalidField("Control characters are not allowed.")
+    return name
+
+
+def clean_country_code(value: str) -> str:
+    """An ISO 3166-1 alpha-2 code that has a telephone numbering plan, upper-cased."""
+    code = value.strip().upper()
+    if code not in phonenumbers.SUPPORTED_REGIONS:
+        raise InvalidField("Not a known ISO 3166-1 alpha-2 country code.")
+    return code
+
+
+def check_country_key(value: str, country_code: str) -> None:
+    """The dialling code (`966` or `+966`) must be the one of `country_code`."""
+    key = value.strip().removeprefix("+")
+    if not key.isascii() or not key.isdigit():
+        raise InvalidField("Use the dialling code in digits, such as 966 or +966.")
+    if int(key) != phonenumbers.country_code_for_region(country_code):
+        raise InvalidField("This dialling code does not belong to the country.")
+
+
+def parse_phone(value: str, country_code: str, *, mobile: bool) -> str:
+    """Parse a national or international number of `country_code`; return it as E.164."""
+    try:
+        number = phonenumbers.parse(value, country_code)
+    except phonenumbers.NumberParseException:
+        raise InvalidField("Not a valid phone number.") from None
+    if not phonenumbers.is_valid_number_for_region(number, country_code):
+        raise InvalidField("Not a valid phone number for this country.")
+    if mobile and phonenumbers.number_type(number) not in _MOBILE_TYPES:
+        raise InvalidField("Use a mobile number: the code is sent by SMS.")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def parse_email(value: str, *, check_deliverability: bool) -> str:
+    """Validate an email address and return its normalised form."""
+    if len(value) > EMAIL_MAX_LENGTH:
+        raise InvalidField("Not a valid email address.")
+    try:
+        return validate_email(value.strip(), check_deliverability=check_deliverability).normalized
+    except EmailNotValidError:
+        raise InvalidField("Not a valid email address.") from None
+
+
+def destination_key(channel: str, address: str) -> str:
+    """What identifies a destination for keys and limits: case never makes two emails apart."""
+    return f"{channel}:{address.lower() if channel == EMAIL else address}"
+
+
+def mask(channel: str, address: str) -> str:
+    """Enough of a phone or email for its owner to recognise it, and no more."""
+    return mask_phone(address) if channel == PHONE else mask_email(address)
+
+
+def mask_phone(e164: str) -> str:
+    """`+966551234567` → `+966 55••••567`."""
+    number = phonenumbers.parse(e164)
+    national = phonenumbers.national_significant_number(number)
+    hidden = max(1, len(national) - 5)
+    shown_head = national[: len(national) - 3 - hidden]
+    return f"+{number.country_code} {shown_head}{MASK * hidden}{national[-3:]}"
+
+
+def mask_email(email: str) -> str:
+    """`sara.ahmed@example.com` → `s••••d@example.com`."""
+    local, _, domain = email.rpartition("@")
+    if len(local) <= 2:
+        return f"{local[:1]}{MASK * 3}@{domain}"
+    return f"{local[0]}{MASK * 4}{local[-1]}@{domain}"

@@ -1,0 +1,147 @@
+"""Registering a customer: start, verify, resend, status. Knows nothing of HTTP."""
+
+from dataclasses import asdict, dataclass
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from app import errors
+from app.codes import Challenge
+from app.codes.hashing import new_identifier
+from app.codes.store import ALREADY_REGISTERED, COMPLETED
+from app.identity import EMAIL, PHONE
+from app.models import Customer
+from app.tokens import Tokens, TokenService
+from app.verification import CodeChallenges
+
+PURPOSE = "register"
+
+
+@dataclass(frozen=True)
+class RegistrationRequest:
+    """A checked and normalised registration payload: phone in E.164, email normalised."""
+
+    first_name: str
+    last_name: str | None
+    email: str | None
+    phone: str | None
+    country_code: str | None
+    verified_by: str
+    locale: str
+
+    @property
+    def destination(self) -> str:
+        """The phone or email the code goes to."""
+        return self.phone if self.verified_by == PHONE else self.email
+
+
+@dataclass(frozen=True)
+class Registered:
+    """A new account and its first tokens."""
+
+    customer: Customer
+    tokens: Tokens
+
+
+class RegistrationService:
+    """Turns a verified registration into exactly one account."""
+
+    def __init__(
+        self,
+        challenges: CodeChallenges,
+        sessions: sessionmaker[Session],
+        tokens: TokenService,
+        *,
+        reveal_existing_accounts: bool,
+    ):
+        self.challenges = challenges
+        self.sessions = sessions
+        self.tokens = tokens
+        self.reveal_existing_accounts = reveal_existing_accounts
+
+    def start(self, registration: RegistrationRequest) -> Challenge:
+        """Hold the registration and send its first code to the chosen channel.
+
+        Unless REVEAL_EXISTING_ACCOUNTS is on, an identity that already has an account is
+        treated like a new one, so that this answer tells nobody who our customers are.
+        """
+        if self.reveal_existing_accounts:
+            conflict = self._conflict(registration)
+            if conflict is not None:
+                raise conflict
+        return self.challenges.send_first(
+            registration.verified_by, registration.destination, registration.locale, asdict(registration)
+        )
+
+    def finalise(self, registration: RegistrationRequest, code: str) -> Registered:
+        """Salla-style: verify the newest pending registration of this payload's destination."""
+        registration_id = self.challenges.newest_pending(registration.verified_by, registration.destination)
+        return self.verify(registration_id, code)
+
+    def verify(self, registration_id: str, code: str) -> Registered:
+        """Check the code and, if it is right, create the account and its tokens."""
+        claim = self.challenges.claim(registration_id, code)
+        registration = RegistrationRequest(**claim.payload)
+        try:
+            registered = self._create_account(registration)
+        except IntegrityError:
+            self.challenges.finish(claim, ALREADY_REGISTERED)
+            raise self._conflict(registration) or errors.AlreadyRegistered() from None
+        except BaseException:
+            self.challenges.release(claim)
+            raise
+        self.challenges.finish(claim, COMPLETED)
+        return registered
+
+    def resend(self, registration_id: str) -> Challenge:
+        """Send a new code; the older ones stop working."""
+        return self.challenges.resend(registration_id)
+
+    def status(self, registration_id: str) -> Challenge:
+        """Where the registration stands."""
+        return self.challenges.status(registration_id)
+
+    def _create_account(self, registration: RegistrationRequest) -> Registered:
+        """The customer and its refresh token, in one transaction."""
+        customer = Customer(
+            id=new_identifier("cus"),
+            first_name=registration.first_name,
+            last_name=registration.last_name,
+            email=registration.email,
+            phone=registration.phone,
+            country_code=registration.country_code,
+            verified_by=registration.verified_by,
+            phone_verified=registration.verified_by == PHONE,
+            email_verified=registration.verified_by == EMAIL,
+            locale=registration.locale,
+        )
+        with self.sessions.begin() as session:
+            session.add(customer)
+            session.flush()
+            tokens = self.tokens.issue(session, customer.id)
+        return Registered(customer, tokens)
+
+    def _conflict(self, registration: RegistrationRequest) -> errors.RegistrarError | None:
+        """The error for an account that already holds this registration's phone or email."""
+        conditions = []
+        if registration.phone:
+            conditions.append(Customer.phone == registration.phone)
+        if registration.email:
+            conditions.append(func.lower(Customer.email) == registration.email.lower())
+        with self.sessions() as session:
+            existing = session.execute(select(Customer.phone, Customer.email).where(or_(*conditions))).all()
+        phone_taken = any(phone == registration.phone for phone, _ in existing if phone)
+        email_taken = any(
+            email.lower() == registration.email.lower()
+            for _, email in existing
+            if email and registration.email
+        )
+        verified_taken = phone_taken if registration.verified_by == PHONE else email_taken
+        if verified_taken:
+            return errors.AlreadyRegistered()
+        if email_taken:
+            return errors.EmailTaken()
+        if phone_taken:
+            return errors.PhoneTaken()
+        return None

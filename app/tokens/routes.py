@@ -1,0 +1,35 @@
+"""`/auth/token/refresh` and the JWK Set."""
+
+from flask import current_app
+from flask.views import MethodView
+from marshmallow import Schema, fields
+
+from app.http import Blueprint
+from app.schemas import ErrorResponseSchema, TokensSchema
+
+blp = Blueprint("tokens", __name__, description="Access and refresh tokens.")
+
+
+class RefreshSchema(Schema):
+    refresh_token = fields.String(required=True)
+
+
+@blp.route("/auth/token/refresh")
+class TokenRefresh(MethodView):
+    @blp.arguments(RefreshSchema)
+    @blp.response(200, TokensSchema)
+    @blp.alt_response(
+        401, schema=ErrorResponseSchema, description="Unknown, expired, revoked or reused refresh token."
+    )
+    def post(self, body):
+        """Trade a refresh token for new tokens (the old one stops working)"""
+        _, tokens = current_app.extensions["registrar"].tokens.refresh(body["refresh_token"])
+        return tokens
+
+
+@blp.route("/.well-known/jwks.json")
+class KeySet(MethodView):
+    @blp.response(200)
+    def get(self):
+        """The public keys that verify access tokens (JWK Set)"""
+        return current_app.extensions["registrar"].tokens.keys.jwks()

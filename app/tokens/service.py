@@ -1,0 +1,132 @@
+"""Access tokens (ES256 JWTs) and rotating refresh tokens with reuse detection."""
+
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import jwt
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.errors import InvalidToken
+from app.models import RefreshToken, utcnow
+from app.tokens.keys import SigningKeys
+
+
+@dataclass(frozen=True)
+class Tokens:
+    """A signed-in session as the client receives it."""
+
+    access_token: str
+    refresh_token: str
+    expires_in: int
+    token_type: str = "Bearer"
+
+
+def _hash(refresh_token: str) -> str:
+    return hashlib.sha256(refresh_token.encode()).hexdigest()
+
+
+class TokenService:
+    """Issues, verifies, rotates and revokes a customer's tokens."""
+
+    def __init__(
+        self,
+        keys: SigningKeys,
+        sessions: sessionmaker[Session],
+        *,
+        issuer: str,
+        audience: str,
+        access_ttl: int,
+        refresh_ttl: int,
+    ):
+        self.keys = keys
+        self.sessions = sessions
+        self.issuer = issuer
+        self.audience = audience
+        self.access_ttl = access_ttl
+        self.refresh_ttl = refresh_ttl
+
+    def issue(self, session: Session, customer_id: str, *, family_id: str | None = None) -> Tokens:
+        """New tokens for a customer; the refresh token joins `session`'s transaction."""
+        now = utcnow()
+        refresh_token = "rt_" + secrets.token_urlsafe(32)
+        session.add(
+            RefreshToken(
+                token_hash=_hash(refresh_token),
+                family_id=family_id or uuid.uuid4().hex,
+                customer_id=customer_id,
+                created_at=now,
+                expires_at=now + timedelta(seconds=self.refresh_ttl),
+            )
+        )
+        return Tokens(self._access_token(customer_id, now), refresh_token, self.access_ttl)
+
+    def _access_token(self, customer_id: str, now: datetime) -> str:
+        issued_at = int(now.timestamp())
+        claims = {
+            "iss": self.issuer,
+            "aud": self.audience,
+            "sub": customer_id,
+            "iat": issued_at,
+            "exp": issued_at + self.access_ttl,
+            "jti": uuid.uuid4().hex,
+        }
+        return jwt.encode(claims, self.keys.private_key, algorithm="ES256", headers={"kid": self.keys.kid})
+
+    def customer_id(self, access_token: str) -> str:
+        """The customer an access token speaks for; InvalidToken unless it is ours and current."""
+        try:
+            kid = jwt.get_unverified_header(access_token).get("kid")
+            key = self.keys.public_keys.get(kid)
+            if key is None:
+                raise InvalidToken()
+            claims = jwt.decode(
+                access_token,
+                key,
+                algorithms=["ES256"],
+                audience=self.audience,
+                issuer=self.issuer,
+                options={"require": ["iss", "aud", "sub", "iat", "exp", "jti"]},
+            )
+        except jwt.PyJWTError:
+            raise InvalidToken() from None
+        return claims["sub"]
+
+    def refresh(self, refresh_token: str) -> tuple[str, Tokens]:
+        """Trade a refresh token for new tokens of the same family.
+
+        A token can be traded once. Presenting it again means it leaked (or two clients
+        raced with it): the whole family is revoked and the request refused.
+        """
+        now = utcnow()
+        with self.sessions.begin() as session:
+            token = session.scalar(
+                select(RefreshToken).where(RefreshToken.token_hash == _hash(refresh_token))
+            )
+            if token is not None and token.revoked_at is None and token.expires_at > now:
+                rotated = session.execute(
+                    update(RefreshToken)
+                    .where(
+                        RefreshToken.id == token.id,
+                        RefreshToken.rotated_at.is_(None),
+                        RefreshToken.revoked_at.is_(None),
+                    )
+                    .values(rotated_at=now)
+                )
+                if rotated.rowcount == 1:
+                    return token.customer_id, self.issue(
+                        session, token.customer_id, family_id=token.family_id
+                    )
+                self._revoke_family(session, token.family_id, now)
+        raise InvalidToken()
+
+    @staticmethod
+    def _revoke_family(session: Session, family_id: str, now: datetime) -> None:
+        session.execute(
+            update(RefreshToken)
+            .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
+            .values(revoked_at=now)
+        )

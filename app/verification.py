@@ -1,0 +1,172 @@
+"""Sending, checking and resending codes: the machinery registration and login share.
+
+A `CodeChallenges` serves one purpose ("register" or "login"). It turns what the code
+store finds into the contract's errors, so that a change to how codes are checked is
+one change for both flows.
+"""
+
+import json
+import math
+from dataclasses import dataclass, replace
+from typing import Any
+
+from app import errors
+from app.channels import DeliveryFailed, Sender, code_message
+from app.codes import (
+    Challenge,
+    CodeHasher,
+    NewVerification,
+    Outcome,
+    VerificationStore,
+    generate_code,
+    new_identifier,
+    normalise_code,
+)
+from app.identity import destination_key, mask
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A verification whose code matched, held for its caller to finish or release."""
+
+    id: str
+    payload: dict[str, Any]
+    destination: str
+    token: str
+
+
+class CodeChallenges:
+    """Codes for one purpose, each verification known by an id with `id_prefix`."""
+
+    def __init__(
+        self,
+        store: VerificationStore,
+        hasher: CodeHasher,
+        senders: dict[str, Sender],
+        *,
+        purpose: str,
+        id_prefix: str,
+        not_found: type[errors.RegistrarError],
+        code_length: int,
+        code_ttl: int,
+        store_name: str,
+    ):
+        self.store = store
+        self.hasher = hasher
+        self.senders = senders
+        self.purpose = purpose
+        self.id_prefix = id_prefix
+        self.not_found = not_found
+        self.code_length = code_length
+        self.minutes = math.ceil(code_ttl / 60)
+        self.store_name = store_name
+
+    def send_first(self, channel: str, to: str, locale: str, payload: dict[str, Any]) -> Challenge:
+        """Start a verification and send its first code; nothing is kept if sending fails."""
+        verification_id = new_identifier(self.id_prefix)
+        code = generate_code(self.code_length)
+        destination = self.hasher.destination(destination_key(channel, to))
+        challenge = self.store.create(
+            NewVerification(
+                id=verification_id,
+                purpose=self.purpose,
+                channel=channel,
+                to=to,
+                destination=destination,
+                masked=mask(channel, to),
+                locale=locale,
+                payload=json.dumps(payload, separators=(",", ":")),
+                code_hash=self.hasher.code(verification_id, code),
+            )
+        )
+        try:
+            self._send(channel, to, locale, code)
+        except errors.ChannelUnavailable:
+            self.store.discard(verification_id, destination)
+            raise
+        return self._public(challenge)
+
+    def claim(self, verification_id: str, typed_code: str) -> Claim:
+        """Check a typed code; on a match the verification is claimed for the caller.
+
+        Every other outcome raises the contract's error for it.
+        """
+        code = normalise_code(typed_code)
+        if code is None or len(code) != self.code_length:
+            raise errors.ValidationFailed(
+                errors={"code": ["Enter every digit of the code we sent, and nothing else."]}
+            )
+        check = self.store.check(verification_id, self.purpose, self.hasher.code(verification_id, code))
+        match check.outcome:
+            case Outcome.OK:
+                return Claim(verification_id, json.loads(check.payload), check.destination, check.claim)
+            case Outcome.WRONG:
+                raise errors.InvalidCode(attempts_left=check.attempts_left)
+            case Outcome.LOCKED_NOW:
+                self.store.forget_pending(verification_id, check.destination)
+                raise errors.TooManyAttempts(attempts_left=0)
+            case Outcome.EXPIRED:
+                raise errors.CodeExpired(attempts_left=check.attempts_left)
+        raise self._closed(check.outcome)
+
+    def finish(self, claim: Claim, status: str) -> None:
+        """Close a claimed verification for good (`completed` or `already_registered`)."""
+        self.store.finish(claim.id, claim.destination, status)
+
+    def release(self, claim: Claim) -> None:
+        """Give back a claim that could not be finished, so the same code works again."""
+        self.store.release(claim.id, claim.token)
+
+    def resend(self, verification_id: str) -> Challenge:
+        """Send a new code in place of the current one, if one is left and due."""
+        code = generate_code(self.code_length)
+        code_hash = self.hasher.code(verification_id, code)
+        resend = self.store.resend(verification_id, self.purpose, code_hash)
+        match resend.outcome:
+            case Outcome.OK:
+                try:
+                    self._send(resend.challenge.channel, resend.to, resend.locale, code)
+                except errors.ChannelUnavailable:
+                    self.store.restore(verification_id, code_hash)
+                    raise
+                return self._public(resend.challenge)
+            case Outcome.TOO_SOON:
+                raise errors.with_retry_after(errors.ResendTooSoon, resend.retry_after)
+            case Outcome.EXHAUSTED:
+                raise errors.TooManyResends(resends_left=0)
+        raise self._closed(resend.outcome)
+
+    def status(self, verification_id: str) -> Challenge:
+        """The verification as its customer may see it."""
+        challenge = self.store.get(verification_id, self.purpose)
+        if challenge is None:
+            raise self.not_found()
+        return self._public(challenge)
+
+    def newest_pending(self, channel: str, to: str) -> str:
+        """The newest verification of this purpose still waiting for a code at `to`."""
+        verification_id = self.store.newest_pending(self.hasher.destination(destination_key(channel, to)))
+        if verification_id is None or not verification_id.startswith(f"{self.id_prefix}_"):
+            raise self.not_found()
+        return verification_id
+
+    def _send(self, channel: str, to: str, locale: str, code: str) -> None:
+        message = code_message(channel, code, locale=locale, store=self.store_name, minutes=self.minutes)
+        try:
+            self.senders[channel].send(to, message)
+        except DeliveryFailed:
+            raise errors.ChannelUnavailable() from None
+
+    def _public(self, challenge: Challenge) -> Challenge:
+        return replace(challenge, code_length=self.code_length)
+
+    def _closed(self, outcome: Outcome) -> errors.RegistrarError:
+        """The error for a verification that no longer takes codes."""
+        match outcome:
+            case Outcome.LOCKED:
+                return errors.TooManyAttempts(attempts_left=0)
+            case Outcome.ALREADY_REGISTERED:
+                return errors.AlreadyRegistered()
+            case Outcome.COMPLETED | Outcome.CLAIMED:
+                return errors.AlreadyCompleted()
+        return self.not_found()

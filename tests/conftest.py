@@ -1,0 +1,223 @@
+"""Real Redis, a real database and real servers for every test.
+
+With REDIS_URL and DATABASE_URL set, the suite runs against those servers (each run in a
+PostgreSQL schema of its own, dropped at the end; the Redis database is flushed between
+tests). Without them it starts an embedded Redis and uses a SQLite file.
+"""
+
+import logging
+import os
+import re
+import secrets
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+import redis
+import requests
+from sqlalchemy import create_engine, text
+
+from app import create_app
+from app.db import make_engine, upgrade
+from app.embedded_redis import EmbeddedRedis
+from config.settings import ROOT, Config
+
+CODE = re.compile(r"\b(\d{6,10})\b")
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory) -> Iterator[str]:
+    if os.environ.get("REDIS_URL"):
+        yield os.environ["REDIS_URL"]
+        return
+    server = EmbeddedRedis(tmp_path_factory.mktemp("redis"))
+    url = server.start()
+    yield url
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory) -> Iterator[str]:
+    """A migrated, empty database that only this test run uses."""
+    given = os.environ.get("DATABASE_URL")
+    if not given or given.startswith("sqlite"):
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'registrar.db'}"
+        _migrate(url)
+        yield url
+        return
+    base = Config({"DATABASE_URL": given}).DATABASE_URL
+    schema = f"test_{secrets.token_hex(4)}"
+    admin = create_engine(base)
+    with admin.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    separator = "&" if "?" in base else "?"
+    url = f"{base}{separator}options={quote(f'-csearch_path={schema}')}"
+    _migrate(url)
+    yield url
+    with admin.begin() as connection:
+        connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()
+
+
+def _migrate(url: str) -> None:
+    engine = make_engine(url)
+    upgrade(engine)
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def instance_path(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("instance")
+
+
+@pytest.fixture(scope="session")
+def base_environment(redis_url, database_url, instance_path) -> dict[str, str]:
+    """The settings every test starts from; tests add their own on top."""
+    return {
+        "REDIS_URL": redis_url,
+        "DATABASE_URL": database_url,
+        "INSTANCE_PATH": str(instance_path),
+        "RESEND_COOLDOWN": "0",
+    }
+
+
+@pytest.fixture(autouse=True)
+def clean_state(redis_url, database_url) -> Iterator[None]:
+    """Every test starts with no pending verification and no account."""
+    client = redis.Redis.from_url(redis_url)
+    client.flushdb()
+    client.close()
+    engine = create_engine(database_url)
+    with engine.begin() as connection:
+        connection.execute(text("DELETE FROM refresh_tokens"))
+        connection.execute(text("DELETE FROM customers"))
+    engine.dispose()
+    yield
+
+
+@pytest.fixture
+def make_app(base_environment):
+    """Build an app with settings on top of the test environment."""
+    apps = []
+
+    def make(**settings: str):
+        app = create_app(Config({**base_environment, **settings}))
+        apps.append(app)
+        return app
+
+    yield make
+    for app in apps:
+        registrar = app.extensions["registrar"]
+        registrar.engine.dispose()
+        registrar.redis.close()
+
+
+@pytest.fixture
+def app(make_app):
+    return make_app()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+class Outbox:
+    """What the console channel wrote to the log: the messages customers would receive."""
+
+    def __init__(self):
+        self.messages: list[str] = []
+
+    def last_code(self) -> str:
+        assert self.messages, "no message was sent"
+        return CODE.search(self.messages[-1]).group(1)
+
+
+class _Capture(logging.Handler):
+    def __init__(self, outbox: Outbox):
+        super().__init__()
+        self.outbox = outbox
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.outbox.messages.append(record.getMessage())
+
+
+@pytest.fixture
+def outbox() -> Iterator[Outbox]:
+    box = Outbox()
+    handler = _Capture(box)
+    logger = logging.getLogger("registrar.channels.console")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    yield box
+    logger.removeHandler(handler)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class Server:
+    """A real gunicorn running the service, its log readable by the test."""
+
+    def __init__(self, environment: dict[str, str], log_path: Path):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = log_path
+        self.environment = {**os.environ, **environment, "PORT": str(self.port), "BIND_HOST": "127.0.0.1"}
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> "Server":
+        self.log = open(self.log_path, "ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "config" / "gunicorn.conf.py"), "wsgi:app"],
+            cwd=ROOT,
+            env=self.environment,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            assert self.process.poll() is None, self.log_path.read_text()
+            try:
+                if requests.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                    return self
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        raise AssertionError(f"gunicorn did not start:\n{self.log_path.read_text()}")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=30)
+            self.log.close()
+
+    def codes_for(self, masked_destination: str) -> list[str]:
+        """Every code the console channel logged for a destination, oldest first."""
+        codes = []
+        for line in self.log_path.read_text(encoding="utf-8").splitlines():
+            if f" to {masked_destination}" in line:
+                codes.append(CODE.search(line.split(": ", 2)[-1]).group(1))
+        return codes
+
+
+@pytest.fixture
+def start_server(base_environment, tmp_path):
+    """Start gunicorn with settings on top of the test environment."""
+    servers = []
+
+    def start(**settings: str) -> Server:
+        server = Server({**base_environment, **settings}, tmp_path / f"server-{len(servers)}.log").start()
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
