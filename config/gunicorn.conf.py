@@ -17,6 +17,8 @@ keepalive = 5
 accesslog = None
 errorlog = "-"
 forwarded_allow_ips = "127.0.0.1"
+# Several services (and test servers) on one host would share the default control socket.
+control_socket_disable = True
 
 
 def on_starting(server):

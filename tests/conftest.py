@@ -175,14 +175,21 @@ class Server:
         self.process: subprocess.Popen | None = None
 
     def start(self) -> "Server":
-        self.log = open(self.log_path, "ab")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "config" / "gunicorn.conf.py"), "wsgi:app"],
-            cwd=ROOT,
-            env=self.environment,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-        )
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "gunicorn",
+                    "-c",
+                    str(ROOT / "config" / "gunicorn.conf.py"),
+                    "wsgi:app",
+                ],
+                cwd=ROOT,
+                env=self.environment,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             assert self.process.poll() is None, self.log_path.read_text()
@@ -197,7 +204,6 @@ class Server:
         if self.process is not None:
             self.process.terminate()
             self.process.wait(timeout=30)
-            self.log.close()
 
     def codes_for(self, masked_destination: str) -> list[str]:
         """Every code the console channel logged for a destination, oldest first."""

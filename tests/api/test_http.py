@@ -1,0 +1,179 @@
+"""Every answer is the contract's JSON, whatever the client sends (API.md §4, §5)."""
+
+import pytest
+
+from tests.support import phone_registration
+
+POST_PATHS = [
+    "/auth/register",
+    "/auth/register/reg_x/verify",
+    "/auth/register/reg_x/resend",
+    "/auth/token/refresh",
+]
+
+
+def assert_error(response, status: int, code: str) -> dict:
+    assert response.status_code == status, response.get_data(as_text=True)
+    assert response.mimetype == "application/json"
+    body = response.get_json()
+    assert body["code"] == code
+    assert isinstance(body["message"], str) and body["message"]
+    assert "Traceback" not in response.get_data(as_text=True)
+    return body
+
+
+def test_an_unknown_path_is_a_json_404(client):
+    assert_error(client.get("/wp-admin"), 404, "not_found")
+    assert_error(client.post("/auth/register/reg_x/explode", json={}), 404, "not_found")
+
+
+def test_a_wrong_method_is_a_json_405_that_names_the_allowed_ones(client):
+    response = client.delete("/auth/register")
+    assert_error(response, 405, "method_not_allowed")
+    assert "POST" in response.headers["Allow"]
+
+
+@pytest.mark.parametrize("path", POST_PATHS)
+def test_malformed_json_is_a_bad_request(client, path):
+    body = assert_error(
+        client.post(path, data='{"first_name": ', content_type="application/json"), 400, "bad_request"
+    )
+    assert body["message"] == "The request body is not valid JSON."
+
+
+@pytest.mark.parametrize("path", POST_PATHS)
+@pytest.mark.parametrize(
+    "content_type",
+    ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", None],
+)
+def test_a_body_that_is_not_sent_as_json_is_a_bad_request(client, path, content_type):
+    response = client.post(path, data='{"code": "123456"}', content_type=content_type)
+    assert_error(response, 400, "bad_request")
+
+
+@pytest.mark.parametrize("path", POST_PATHS)
+@pytest.mark.parametrize("body", ["[]", "[1, 2]", '"text"', "42", "null", "true"])
+def test_a_json_body_that_is_not_an_object_is_a_bad_request(client, path, body):
+    assert_error(client.post(path, data=body, content_type="application/json"), 400, "bad_request")
+
+
+def test_json_with_a_charset_or_a_json_suffix_is_accepted(client):
+    for content_type in ("application/json; charset=utf-8", "application/merge-patch+json"):
+        response = client.post("/auth/register", data='{"first_name": "Sara"}', content_type=content_type)
+        assert_error(response, 422, "validation_error")
+
+
+def test_a_body_over_64_kib_is_too_large(client):
+    padding = "x" * (64 * 1024)
+    response = client.post(
+        "/auth/register", data=f'{{"first_name": "{padding}"}}', content_type="application/json"
+    )
+    assert_error(response, 413, "payload_too_large")
+
+
+def test_half_a_utf16_surrogate_pair_is_not_text(client):
+    response = client.post(
+        "/auth/register", data='{"first_name": "\\ud800"}', content_type="application/json"
+    )
+    assert_error(response, 400, "bad_request")
+
+
+def test_absurdly_deep_nesting_is_a_bad_request_not_a_crash(client):
+    deep = "[" * 30_000 + "]" * 30_000
+    response = client.post(
+        "/auth/register", data=f'{{"first_name": {deep}}}', content_type="application/json"
+    )
+    assert_error(response, 400, "bad_request")
+
+
+@pytest.mark.parametrize(
+    "junk",
+    [None, 0, 1.5, True, [], {}, ["0551234567"], {"$gt": ""}, "x" * 10_000, "\u0000", "😀" * 30],
+)
+@pytest.mark.parametrize(
+    "field",
+    [
+        "first_name",
+        "last_name",
+        "email",
+        "phone",
+        "country_code",
+        "country_key",
+        "verified_by",
+        "code",
+        "locale",
+    ],
+)
+def test_junk_in_any_field_of_start_is_a_validation_error(client, field, junk):
+    response = client.post("/auth/register", json=phone_registration(**{field: junk}))
+    assert response.status_code in (202, 404, 422), response.get_json()
+    if response.status_code == 422:
+        assert_error(response, 422, "validation_error")
+
+
+def test_an_unexpected_failure_is_a_json_500_without_a_trace(app, client, monkeypatch):
+    def explode(*args, **kwargs):
+        raise RuntimeError("secret internals")
+
+    monkeypatch.setattr(app.extensions["registrar"].registration, "start", explode)
+    response = client.post("/auth/register", json=phone_registration())
+    body = assert_error(response, 500, "internal_error")
+    assert "secret internals" not in response.get_data(as_text=True)
+    assert set(body) == {"code", "message"}
+
+
+def test_error_messages_follow_the_request_locale(client):
+    body = assert_error(client.get("/nowhere", headers={"Accept-Language": "ar"}), 404, "not_found")
+    assert body["message"] == "لا يوجد شيء في هذا العنوان."
+
+
+def test_responses_are_utf8_json(client):
+    response = client.post("/auth/register", json={"locale": "ar"})
+    assert response.headers["Content-Type"] == "application/json; charset=utf-8"
+    assert "بعض" in response.get_data(as_text=True)
+
+
+def test_health_and_readiness(client):
+    assert client.get("/healthz").get_json() == {"status": "ok"}
+    ready = client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.get_json() == {"status": "ok", "checks": {"redis": "ok", "database": "ok"}}
+
+
+def test_readiness_and_requests_answer_503_when_redis_cannot_be_reached(make_app):
+    client = make_app(REDIS_URL="redis://127.0.0.1:1/0").test_client()
+    ready = client.get("/readyz")
+    assert ready.status_code == 503
+    assert ready.get_json()["checks"] == {"redis": "unavailable", "database": "ok"}
+    assert_error(client.post("/auth/register", json=phone_registration()), 503, "service_unavailable")
+    assert_error(client.get("/auth/register/reg_x"), 503, "service_unavailable")
+    assert client.get("/healthz").status_code == 200
+
+
+def test_readiness_answers_503_when_the_database_cannot_be_reached(make_app, tmp_path):
+    client = make_app(DATABASE_URL="postgresql://postgres@127.0.0.1:1/test").test_client()
+    ready = client.get("/readyz")
+    assert ready.status_code == 503
+    assert ready.get_json()["checks"] == {"redis": "ok", "database": "unavailable"}
+
+
+def test_the_openapi_document_and_the_docs_are_served(client):
+    spec = client.get("/openapi.json")
+    assert spec.status_code == 200
+    paths = spec.get_json()["paths"]
+    for path in (
+        "/auth/register",
+        "/auth/register/{registration_id}",
+        "/auth/register/{registration_id}/verify",
+        "/auth/register/{registration_id}/resend",
+        "/auth/token/refresh",
+        "/customers/me",
+        "/.well-known/jwks.json",
+        "/healthz",
+        "/readyz",
+    ):
+        assert path in paths
+    assert paths["/auth/register"]["post"]["summary"]
+    docs = client.get("/docs")
+    assert docs.status_code == 200
+    assert "swagger" in docs.get_data(as_text=True).lower()

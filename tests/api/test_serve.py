@@ -1,0 +1,81 @@
+"""`make run` (`python -m app serve`): migrations, an embedded Redis and gunicorn, from nothing."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import requests
+
+from app.embedded_redis import EmbeddedRedis
+from config.settings import ROOT
+from tests.conftest import CODE, free_port
+from tests.support import MASKED_PHONE, phone_registration
+
+pytestmark = pytest.mark.server
+
+
+def clean_environment(**settings: str) -> dict[str, str]:
+    """The process environment without any of the service's settings, plus `settings`."""
+    environment = {
+        name: value
+        for name, value in os.environ.items()
+        if name not in ("REDIS_URL", "DATABASE_URL", "SECRET_KEY")
+    }
+    return {**environment, **settings}
+
+
+def test_serve_migrates_starts_an_embedded_redis_and_registers_a_customer(tmp_path):
+    port = free_port()
+    log_path = tmp_path / "serve.log"
+    instance = tmp_path / "instance"
+    with open(log_path, "wb") as log:
+        serve = subprocess.Popen(
+            [sys.executable, "-m", "app", "serve"],
+            cwd=ROOT,
+            env=clean_environment(INSTANCE_PATH=str(instance), PORT=str(port), BIND_HOST="127.0.0.1"),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert serve.poll() is None, log_path.read_text()
+            assert time.monotonic() < deadline, log_path.read_text()
+            try:
+                if requests.get(f"{base}/readyz", timeout=1).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                time.sleep(0.2)
+
+        challenge = requests.post(f"{base}/auth/register", json=phone_registration(), timeout=5).json()
+        assert challenge["destination"] == MASKED_PHONE
+        line = next(line for line in log_path.read_text().splitlines() if f"to {MASKED_PHONE}" in line)
+        code = CODE.search(line.split(": ", 2)[-1]).group(1)
+        verified = requests.post(
+            f"{base}/auth/register/{challenge['registration_id']}/verify", json={"code": code}, timeout=5
+        )
+        assert verified.status_code == 201
+        assert (instance / "registrar.db").exists()
+        assert EmbeddedRedis(instance).answers()
+    finally:
+        serve.send_signal(signal.SIGTERM)
+        serve.wait(timeout=30)
+    assert not EmbeddedRedis(instance).answers(), "the embedded Redis must stop with the service"
+
+
+def test_gunicorn_refuses_a_bad_setting_in_one_line(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "config" / "gunicorn.conf.py"), "wsgi:app"],
+        cwd=ROOT,
+        env=clean_environment(INSTANCE_PATH=str(tmp_path), OTP_LENGTH="5", PORT=str(free_port())),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert "registrar: OTP_LENGTH must be a whole number from 6 to 10, not '5'" in result.stderr
+    assert "Traceback" not in result.stderr
