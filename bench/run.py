@@ -1,0 +1,876 @@
+"""Benchmark of registration start and verify, as production runs them.
+
+`make bench` (or `.venv/bin/python bench/run.py`) starts the service under gunicorn with
+config/gunicorn.conf.py against the machine's Redis (database 2, flushed) and PostgreSQL
+(a schema of its own, dropped at the end), then measures:
+
+- requests/s and p50/p99 latency of GET /healthz (the floor), POST /auth/register (start)
+  and POST /auth/register/{id}/verify with the right code (an account and its tokens),
+  each with wrk -t1 -c32 for --duration seconds after a --warmup;
+- Redis commands per start and per verify, from INFO commandstats around each run;
+- Redis round trips per start and per verify, counted in-process on redis-py's connection;
+- Redis memory of one pending registration (its `vf:{id}` hash and its destination's
+  `dest:{...}:pending` set).
+
+It prints a Markdown table and rewrites bench/RESULTS.md. The server log and wrk's own
+output go to bench/out/. Exit status 1 when a request failed (a non-2xx answer or a
+socket error) or the run could not complete; a missed target alone does not fail it.
+"""
+
+import argparse
+import contextlib
+import datetime
+import json
+import logging
+import os
+import platform
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections import Counter
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from unittest import mock
+from urllib.parse import quote
+
+import redis
+from sqlalchemy import create_engine, text
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # run as a script from bench/, the app lives one level up
+
+from app import build_registrar, create_app  # noqa: E402
+from app.codes import VerificationStore  # noqa: E402
+from app.db import make_engine, upgrade  # noqa: E402
+from app.identity import PHONE, destination_key  # noqa: E402
+from app.registration.service import RegistrationRequest  # noqa: E402
+from config.settings import Config  # noqa: E402
+
+BENCH = ROOT / "bench"
+OUT = BENCH / "out"
+LUA = BENCH / "registrar.lua"
+RESULTS = BENCH / "RESULTS.md"
+
+REDIS_URL = "redis://127.0.0.1:6379/2"
+POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
+SECRET_KEY = "bench-secret-key-fixed-so-that-runs-compare-0123"  # 48 characters
+CONNECTIONS = 32
+
+# Phone numbers are +9665 followed by 8 digits; each use gets a range of its own, all of
+# them valid Saudi mobile numbers, so that no two registrations share a destination.
+START_FIRST = 50_000_000  # +96655 …
+VERIFY_FIRST = 60_000_000  # +96656 …
+IN_PROCESS_FIRST = 90_000_000  # +96659 …
+
+TARGETS = {"start": 35.0, "verify": 20.0}  # % of /healthz requests/s
+MAX_ROUND_TRIPS = 2
+MAX_PENDING_BYTES = 1024
+
+CODE = re.compile(r"\b(\d{6,10})\b")
+LOG_PROBLEM = re.compile(r"\b(WARNING|ERROR|CRITICAL)\b|Traceback|WORKER TIMEOUT")
+
+log = logging.getLogger("bench")
+
+
+class BenchFailed(Exception):
+    """The run cannot go on; the message says why."""
+
+
+# --- services ------------------------------------------------------------------------------
+
+
+def redis_answers() -> bool:
+    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1, socket_timeout=2)
+    try:
+        return bool(client.ping())
+    except redis.RedisError:
+        return False
+    finally:
+        client.close()
+
+
+def postgres_answers() -> bool:
+    engine = create_engine(
+        Config({"DATABASE_URL": POSTGRES_URL}).DATABASE_URL, connect_args={"connect_timeout": 2}
+    )
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        return True
+    except Exception:
+        return False
+    finally:
+        engine.dispose()
+
+
+def wait_for(check: Callable[[], bool], what: str, seconds: float = 20) -> None:
+    deadline = time.monotonic() + seconds
+    while not check():
+        if time.monotonic() > deadline:
+            raise BenchFailed(f"{what} did not answer within {seconds:.0f} s")
+        time.sleep(0.5)
+
+
+def ensure_services() -> None:
+    """Start Redis and PostgreSQL the way this machine runs them, if they are not up."""
+    if not redis_answers():
+        log.info("Redis is not answering: starting redis-server")
+        subprocess.run(
+            [
+                "redis-server",
+                *("--daemonize", "yes", "--bind", "127.0.0.1", "--port", "6379"),
+                *("--save", "", "--appendonly", "no"),
+            ],
+            check=True,
+        )
+        wait_for(redis_answers, "Redis")
+    if not postgres_answers():
+        log.info("PostgreSQL is not answering: starting its cluster")
+        for version in sorted(os.listdir("/etc/postgresql")):
+            subprocess.run(
+                ["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "start"], check=True
+            )
+        wait_for(postgres_answers, "PostgreSQL")
+
+
+@contextlib.contextmanager
+def bench_database() -> Iterator[str]:
+    """A migrated schema of its own, named in the URL as tests/conftest.py does; dropped after."""
+    base = Config({"DATABASE_URL": POSTGRES_URL}).DATABASE_URL
+    schema = f"bench_{secrets.token_hex(4)}"
+    admin = create_engine(base)
+    with admin.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        url = f"{base}?options={quote(f'-csearch_path={schema}')}"
+        engine = make_engine(url)
+        upgrade(engine)
+        engine.dispose()
+        yield url
+    finally:
+        with admin.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+        log.info("dropped schema %s", schema)
+
+
+@contextlib.contextmanager
+def bench_redis() -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(REDIS_URL, decode_responses=True)
+    client.flushdb()
+    try:
+        yield client
+    finally:
+        client.flushdb()
+        client.close()
+
+
+# --- the server ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Server:
+    url: str
+    port: int
+    pid: int  # gunicorn's master
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/healthz", timeout=1) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+@contextlib.contextmanager
+def gunicorn(environment: dict[str, str], log_path: Path) -> Iterator[Server]:
+    """The service under gunicorn exactly as production starts it."""
+    port = free_port()
+    # Only what a shell needs is inherited: a stray WEB_CONCURRENCY or app setting in the
+    # caller's environment would change what is measured.
+    inherited = {
+        name: os.environ[name] for name in ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR") if name in os.environ
+    }
+    env = {**inherited, **environment, "PORT": str(port), "BIND_HOST": "127.0.0.1"}
+    url = f"http://127.0.0.1:{port}"
+    with open(log_path, "wb") as server_log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.conf.py", "wsgi:app"],
+            cwd=ROOT,
+            env=env,
+            stdout=server_log,
+            stderr=server_log,
+            start_new_session=True,
+        )
+        try:
+            deadline = time.monotonic() + 30
+            while not healthy(url):
+                if process.poll() is not None:
+                    raise BenchFailed(f"gunicorn exited with {process.returncode}; see {log_path}")
+                if time.monotonic() > deadline:
+                    raise BenchFailed(f"gunicorn did not answer /healthz within 30 s; see {log_path}")
+                time.sleep(0.2)
+            yield Server(url, port, process.pid)
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=25)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+            log.info("gunicorn stopped")
+
+
+def connections_per_worker(server: Server) -> list[int]:
+    """How many established client connections each gunicorn worker holds, most first.
+
+    From /proc: the server port's established sockets (/proc/net/tcp), matched by inode
+    against each worker's open files.
+    """
+    inodes = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        local_port, state, inode = int(fields[1].rsplit(":", 1)[1], 16), fields[3], fields[9]
+        if local_port == server.port and state == "01":
+            inodes.add(f"socket:[{inode}]")
+    counts = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        with contextlib.suppress(OSError):
+            stat = Path(f"/proc/{pid}/stat").read_text()
+            if int(stat.rsplit(")", 1)[1].split()[1]) != server.pid:
+                continue
+            fds = Path(f"/proc/{pid}/fd")
+            counts.append(sum(1 for fd in fds.iterdir() if os.readlink(fd) in inodes))
+    return sorted(counts, reverse=True)
+
+
+# --- load ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Load:
+    """What wrk measured in one run."""
+
+    name: str
+    requests: int
+    seconds: float
+    p50_ms: float
+    p99_ms: float
+    statuses: dict[int, int]
+    socket_errors: dict[str, int]
+    used: int  # requests made, answered or not: phone numbers or registrations consumed
+    ran_out: bool
+    split: list[int] = field(default_factory=list)  # connections per worker
+    commands: dict[str, float] = field(default_factory=dict)  # Redis calls per request
+    discarded: list["Load"] = field(default_factory=list)  # earlier runs on one worker only
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.seconds
+
+    @property
+    def non_2xx(self) -> int:
+        return sum(count for status, count in self.statuses.items() if not 200 <= status < 300)
+
+    @property
+    def failed(self) -> int:
+        return self.non_2xx + sum(self.socket_errors.values())
+
+    @property
+    def one_worker(self) -> bool:
+        return len([count for count in self.split if count]) < 2
+
+    @property
+    def split_text(self) -> str:
+        return " / ".join(map(str, self.split)) or "?"
+
+
+def wrk(server: Server, name: str, seconds: int, script_args: list[str]) -> Load:
+    """One wrk run; the connections' spread over the workers is read a second into it."""
+    command = ["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{seconds}s", "--timeout", "10s", "--latency"]
+    command += ["-s", str(LUA), server.url, "--", *script_args]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as process:
+        try:
+            time.sleep(min(1.0, seconds / 2))
+            split = connections_per_worker(server)
+            stdout, stderr = process.communicate(timeout=seconds + 30)
+        except BaseException:
+            process.kill()
+            raise
+    (OUT / f"wrk-{name}.txt").write_text(" ".join(command) + "\n\n" + stdout + stderr)
+    if process.returncode != 0:
+        raise BenchFailed(f"wrk failed for {name}: {stderr.strip()}")
+    line = next((line for line in stdout.splitlines() if line.startswith("BENCH_JSON ")), None)
+    if line is None:
+        raise BenchFailed(f"wrk printed no summary for {name}; see bench/out/wrk-{name}.txt")
+    summary = json.loads(line.removeprefix("BENCH_JSON "))
+    return Load(
+        name=name,
+        requests=summary["requests"],
+        seconds=summary["duration_us"] / 1e6,
+        p50_ms=summary["p50_us"] / 1000,
+        p99_ms=summary["p99_us"] / 1000,
+        statuses={int(status): count for status, count in summary["statuses"].items()},
+        socket_errors=summary["socket_errors"],
+        used=summary["used"],
+        ran_out=bool(summary["ran_out"]),
+        split=split,
+    )
+
+
+def command_calls(client: redis.Redis) -> Counter:
+    """Calls per command since Redis started, scripts' own calls included (Redis counts them)."""
+    stats = client.info("commandstats")
+    return Counter(
+        {
+            name.removeprefix("cmdstat_"): value["calls"]
+            for name, value in stats.items()
+            if name != "cmdstat_info"
+        }
+    )
+
+
+def measure(
+    server: Server,
+    client: redis.Redis,
+    name: str,
+    script_args: Callable[[int], list[str]],
+    options: argparse.Namespace,
+) -> Load:
+    """Warm up, then a measured run with the Redis commands it caused per request.
+
+    `script_args(used)` gives wrk's script arguments once `used` requests have been made,
+    so that no run repeats a phone number or a registration of an earlier one.
+
+    wrk opens its connections all at once and keeps them; which gunicorn worker accepts
+    each is a race, and now and then one worker wins all of them while the other idles.
+    Such a run measures one worker instead of the configuration, so it is run again with
+    new connections, up to --attempts times, and reported as discarded.
+    """
+    used = wrk(server, f"{name}-warmup", options.warmup, script_args(0)).used
+    discarded: list[Load] = []
+    for attempt in range(1, options.attempts + 1):
+        before = command_calls(client)
+        load = wrk(server, name, options.duration, script_args(used))
+        delta = command_calls(client) - before
+        used += load.used
+        load.commands = {command: calls / load.requests for command, calls in sorted(delta.items())}
+        if not load.one_worker or attempt == options.attempts:
+            load.discarded = discarded
+            return load
+        log.warning(
+            "%s: every connection went to one worker (%s), %.0f requests/s; measuring again",
+            name,
+            load.split_text,
+            load.rps,
+        )
+        discarded.append(load)
+    raise AssertionError("unreachable")
+
+
+# --- registrations ready to verify ---------------------------------------------------------
+
+
+def phone(number: int) -> str:
+    return f"+9665{number:08d}"
+
+
+def pending_registrations(environment: dict[str, str], first: int, count: int) -> list[tuple[str, str]]:
+    """`count` registrations waiting for their code, as (id, code).
+
+    They go through the service's own start (RegistrationService.start, so
+    CodeChallenges.send_first and VerificationStore.create), with only the sending
+    replaced: the code is kept here instead of being logged.
+    """
+    registrar = build_registrar(Config(environment))
+    challenges = registrar.registration.challenges
+    codes: dict[str, str] = {}
+    challenges._send = lambda channel, to, locale, code: codes.__setitem__(to, code)
+
+    def start(number: int) -> tuple[str, str]:
+        registration = RegistrationRequest(
+            first_name="Bench",
+            last_name=None,
+            email=None,
+            phone=phone(number),
+            country_code="SA",
+            verified_by=PHONE,
+            locale="en",
+        )
+        challenge = registrar.registration.start(registration)
+        return challenge.id, codes[registration.phone]
+
+    pool = ThreadPoolExecutor(max_workers=8)
+    try:
+        return list(pool.map(start, range(first, first + count)))
+    finally:
+        pool.shutdown(cancel_futures=True)  # on a failure, do not make the rest first
+        registrar.redis.close()
+        registrar.engine.dispose()
+
+
+def write_pending(path: Path, pairs: list[tuple[str, str]]) -> Path:
+    path.write_text("".join(f"{registration_id} {code}\n" for registration_id, code in pairs))
+    return path
+
+
+# --- round trips and memory, in-process ----------------------------------------------------
+
+
+@contextlib.contextmanager
+def round_trips() -> Iterator[list[list[str]]]:
+    """Each send on a redis-py connection is one round trip: a command, or a whole pipeline.
+
+    Yields the list of them, each as the names of the commands it carried.
+    """
+    trips: list[list[str]] = []
+    original = redis.connection.AbstractConnection.send_packed_command
+
+    def counting(connection, command, check_health=True):
+        packed = b"".join(command) if isinstance(command, list | tuple) else command
+        if isinstance(packed, str):
+            packed = packed.encode()
+        trips.append(
+            [name.decode().upper() for name in re.findall(rb"\*\d+\r\n\$\d+\r\n([A-Za-z]+)\r\n", packed)]
+        )
+        return original(connection, command, check_health)
+
+    with mock.patch.object(redis.connection.AbstractConnection, "send_packed_command", counting):
+        yield trips
+
+
+class Outbox(logging.Handler):
+    """The console channel's messages, which carry the codes."""
+
+    def __init__(self):
+        super().__init__()
+        self.codes: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.codes.append(CODE.search(record.getMessage()).group(1))
+
+
+@dataclass
+class InProcess:
+    start_trips: list[list[str]]
+    verify_trips: list[list[str]]
+    cold_start_trips: list[list[str]]
+    cold_verify_trips: list[list[str]]
+    vf_bytes: int
+    pending_bytes: int
+    vf_encoding: str
+    pending_encoding: str
+
+
+def in_process(environment: dict[str, str], client: redis.Redis) -> InProcess:
+    """One start and one verify on a fresh app (cold connection), then one more of each (warm)."""
+    app = create_app(Config(environment))
+    registrar = app.extensions["registrar"]
+    hasher = registrar.registration.challenges.hasher
+    http = app.test_client()
+    outbox = Outbox()
+    console = logging.getLogger("registrar.channels.console")
+    console.addHandler(outbox)
+    console.setLevel(logging.INFO)
+    console.propagate = False  # the codes are for the outbox, not for this terminal
+    measured = {}
+    try:
+        for attempt, number in (("cold", IN_PROCESS_FIRST), ("warm", IN_PROCESS_FIRST + 1)):
+            body = {
+                "first_name": "Bench",
+                "phone": phone(number),
+                "country_code": "SA",
+                "verified_by": "phone",
+            }
+            with round_trips() as start_trips:
+                started = http.post("/auth/register", json=body)
+            if started.status_code != 202:
+                raise BenchFailed(
+                    f"in-process start answered {started.status_code}: {started.get_data(True)}"
+                )
+            registration_id = started.get_json()["registration_id"]
+            keys = (
+                VerificationStore.key(registration_id),
+                VerificationStore.pending_key(hasher.destination(destination_key(PHONE, phone(number)))),
+            )
+            memory = [client.memory_usage(key, samples=0) for key in keys]
+            encodings = [client.object("encoding", key) for key in keys]
+            with round_trips() as verify_trips:
+                verified = http.post(
+                    f"/auth/register/{registration_id}/verify", json={"code": outbox.codes[-1]}
+                )
+            if verified.status_code != 201:
+                raise BenchFailed(
+                    f"in-process verify answered {verified.status_code}: {verified.get_data(True)}"
+                )
+            measured[attempt] = (start_trips, verify_trips, memory, encodings)
+    finally:
+        console.removeHandler(outbox)
+        console.setLevel(logging.NOTSET)
+        console.propagate = True
+        registrar.redis.close()
+        registrar.engine.dispose()
+    (start_trips, verify_trips, memory, encodings) = measured["warm"]
+    return InProcess(
+        start_trips=start_trips,
+        verify_trips=verify_trips,
+        cold_start_trips=measured["cold"][0],
+        cold_verify_trips=measured["cold"][1],
+        vf_bytes=memory[0],
+        pending_bytes=memory[1],
+        vf_encoding=encodings[0],
+        pending_encoding=encodings[1],
+    )
+
+
+# --- report --------------------------------------------------------------------------------
+
+
+def machine() -> dict[str, str]:
+    model = "unknown"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    return {"nproc": str(len(os.sched_getaffinity(0))), "cpu": model}
+
+
+def code_version() -> str:
+    """The commit measured, and which of the service's files differed from it."""
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+    changed = subprocess.run(
+        ["git", "status", "--porcelain", "--", "app", "config", "wsgi.py", "requirements.txt"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    ).stdout.splitlines()
+    text = f"commit {commit.stdout.strip() or '?'}"
+    if changed:
+        text += " with uncommitted changes to " + ", ".join(line[3:] for line in changed)
+    return text
+
+
+def versions(client: redis.Redis, database_url: str) -> str:
+    engine = create_engine(database_url)
+    with engine.connect() as connection:
+        postgres = connection.execute(text("SHOW server_version")).scalar()
+    engine.dispose()
+    banner = subprocess.run([sys.executable, "-m", "gunicorn", "--version"], capture_output=True, text=True)
+    gunicorn_version = re.search(r"\d[\d.]*", banner.stdout)
+    return (
+        f"Python {platform.python_version()}, "
+        f"gunicorn {gunicorn_version.group() if gunicorn_version else '?'}, "
+        f"Redis {client.info('server')['redis_version']}, PostgreSQL {postgres.split()[0]}, "
+        f"redis-py {redis.__version__}"
+    )
+
+
+def verdict(ok: bool) -> str:
+    return "PASS" if ok else "MISS"
+
+
+def trips_text(trips: list[list[str]]) -> str:
+    return " + ".join("[" + " ".join(names) + "]" for names in trips) or "none"
+
+
+LABELS = {
+    "healthz": "`GET /healthz`",
+    "start": "`POST /auth/register` (start)",
+    "verify": "`POST /auth/register/{id}/verify` (right code)",
+}
+
+
+def share(loads: dict[str, Load], name: str) -> float:
+    """A scenario's requests/s as a percentage of /healthz's."""
+    return 100 * loads[name].rps / loads["healthz"].rps
+
+
+def figures_table(loads: dict[str, Load], measured: InProcess) -> list[str]:
+    rows = ["| Figure | Measured | Target | Result |", "|---|---|---|---|"]
+    for name, load in loads.items():
+        label = LABELS[name]
+        if name in TARGETS:
+            rows.append(
+                f"| {label}: throughput | {load.rps:,.0f} req/s = {share(loads, name):.1f} % of `/healthz` "
+                f"| ≥ {TARGETS[name]:.0f} % | {verdict(share(loads, name) >= TARGETS[name])} |"
+            )
+        else:
+            rows.append(f"| {label}: throughput | {load.rps:,.0f} req/s | | |")
+        rows.append(f"| {label}: latency p50 / p99 | {load.p50_ms:.1f} ms / {load.p99_ms:.1f} ms | | |")
+        rows.append(
+            f"| {label}: answers | {load.requests:,}, {load.non_2xx} non-2xx, "
+            f"{sum(load.socket_errors.values())} socket errors | 0 failed "
+            f"| {verdict(load.failed == 0 and not load.ran_out)} |"
+        )
+        rows.append(f"| {label}: connections per worker | {load.split_text} | | |")
+    for name, trips in (("start", measured.start_trips), ("verify", measured.verify_trips)):
+        commands = sum(loads[name].commands.values())
+        rows.append(f"| Redis commands per {name} (INFO commandstats) | {commands:.2f} | | |")
+        rows.append(
+            f"| Redis round trips per {name} | {len(trips)} | ≤ {MAX_ROUND_TRIPS} "
+            f"| {verdict(len(trips) <= MAX_ROUND_TRIPS)} |"
+        )
+    total = measured.vf_bytes + measured.pending_bytes
+    rows.append(f"| Redis memory: `vf:{{id}}` hash ({measured.vf_encoding}) | {measured.vf_bytes} B | | |")
+    rows.append(
+        f"| Redis memory: `dest:{{…}}:pending` set ({measured.pending_encoding}) "
+        f"| {measured.pending_bytes} B | | |"
+    )
+    rows.append(
+        f"| Redis memory per pending registration | {total} B | ≤ {MAX_PENDING_BYTES} B "
+        f"| {verdict(total <= MAX_PENDING_BYTES)} |"
+    )
+    return rows
+
+
+def commands_table(loads: dict[str, Load]) -> list[str]:
+    names = sorted(set(loads["start"].commands) | set(loads["verify"].commands))
+    rows = ["| Redis command | per start | per verify |", "|---|---:|---:|"]
+    for name in names:
+        start, verify = loads["start"].commands.get(name, 0), loads["verify"].commands.get(name, 0)
+        rows.append(f"| {name.upper()} | {start:.2f} | {verify:.2f} |")
+    rows.append(
+        f"| **total** | **{sum(loads['start'].commands.values()):.2f}** "
+        f"| **{sum(loads['verify'].commands.values()):.2f}** |"
+    )
+    return rows
+
+
+def targets_list(loads: dict[str, Load], measured: InProcess) -> list[str]:
+    lines = []
+    for name, target in TARGETS.items():
+        lines.append(
+            f"- {name} throughput ≥ {target:.0f} % of `/healthz`: {share(loads, name):.1f} % "
+            f"— **{verdict(share(loads, name) >= target)}**"
+        )
+    for name in TARGETS:
+        load = loads[name]
+        lines.append(
+            f"- {name}: every answer 2xx: {load.non_2xx} non-2xx, {sum(load.socket_errors.values())} "
+            f"socket errors — **{verdict(load.failed == 0 and not load.ran_out)}**"
+        )
+    for name, trips in (("start", measured.start_trips), ("verify", measured.verify_trips)):
+        lines.append(
+            f"- Redis round trips per {name} ≤ {MAX_ROUND_TRIPS}: {len(trips)} "
+            f"— **{verdict(len(trips) <= MAX_ROUND_TRIPS)}**"
+        )
+    total = measured.vf_bytes + measured.pending_bytes
+    lines.append(
+        f"- Redis memory per pending registration ≤ 1 KiB: {total} B "
+        f"— **{verdict(total <= MAX_PENDING_BYTES)}**"
+    )
+    return lines
+
+
+def server_log_problems(path: Path) -> list[str]:
+    return [line for line in path.read_text(errors="replace").splitlines() if LOG_PROBLEM.search(line)]
+
+
+def notes(loads: dict[str, Load], measured: InProcess, problems: list[str]) -> list[str]:
+    lines = [
+        f"- Round trips, as sent on the connection: start {trips_text(measured.start_trips)}; "
+        f"verify {trips_text(measured.verify_trips)}.",
+        f"- On a new connection the first start took {len(measured.cold_start_trips)} round trips "
+        f"({trips_text(measured.cold_start_trips)}) and the first verify "
+        f"{len(measured.cold_verify_trips)}; the table shows a connection in use. An idle "
+        "connection also PINGs before its next command after 30 s (`health_check_interval`).",
+        "- Commands per request count every command Redis ran, those a Lua script ran included "
+        "(EVALSHA's HMGET and HSET), over the measured run divided by the answers in it.",
+        "- wrk keeps its 32 connections open, and which of the two workers accepts each is a "
+        "race: now and then one worker gets all of them and the other idles, which roughly "
+        "halves throughput. Such a run is measured again with new connections (up to "
+        "`--attempts`); the connections-per-worker row shows the split of the run reported.",
+    ]
+    for load in loads.values():
+        for discarded in load.discarded:
+            lines.append(
+                f"  - discarded: {discarded.name} on one worker ({discarded.split_text}): "
+                f"{discarded.rps:,.0f} req/s, p50 {discarded.p50_ms:.1f} ms, p99 {discarded.p99_ms:.1f} ms"
+            )
+        if load.one_worker:
+            lines.append(f"  - **{load.name} ran on one worker in every attempt**: its figures understate.")
+    lines.append(
+        f"- The server log (bench/out/server.log, where the console channel writes every code) "
+        f"has {len(problems)} warning or error lines."
+    )
+    lines += [f"  - `{line[:200]}`" for line in problems[:5]]
+    return lines
+
+
+def report(
+    loads: dict[str, Load],
+    measured: InProcess,
+    problems: list[str],
+    options: argparse.Namespace,
+    started_at: datetime.datetime,
+    software: str,
+) -> str:
+    host = machine()
+    return "\n".join(
+        [
+            "# Registrar benchmark",
+            "",
+            "What it measures:",
+            "",
+            "- The service as production runs it: gunicorn with config/gunicorn.conf.py "
+            "(2 workers × 4 gthread threads), the machine's Redis (database 2, flushed first) "
+            "and PostgreSQL (a schema of its own, migrated, dropped after).",
+            f"- Load from wrk -t1 -c{CONNECTIONS} --latency: {options.warmup} s of warm-up, then "
+            f"{options.duration} s measured per scenario. `GET /healthz` is the floor; start "
+            "(`POST /auth/register`) registers a different Saudi mobile number per request; "
+            "verify (`POST /auth/register/{id}/verify`) sends the right code to registrations "
+            "made beforehand through the service's own start path, so each one creates an "
+            "account in PostgreSQL and issues its tokens.",
+            "- Redis commands per request from INFO commandstats around each measured run; Redis "
+            "round trips per start and per verify counted on redis-py's connection in-process; "
+            "Redis memory of one pending registration with MEMORY USAGE (all samples).",
+            "- wrk, gunicorn, Redis and PostgreSQL share the machine's CPUs.",
+            "",
+            "Command: `make bench`",
+            "",
+            f"Date: {started_at:%Y-%m-%d %H:%M} UTC",
+            "",
+            f"Machine: {host['nproc']} CPUs (nproc), {host['cpu']}; {software}",
+            "",
+            f"Code: {code_version()}",
+            "",
+            "## Figures",
+            "",
+            *figures_table(loads, measured),
+            "",
+            "## Redis commands per request",
+            "",
+            *commands_table(loads),
+            "",
+            "## Targets",
+            "",
+            *targets_list(loads, measured),
+            "",
+            "## Notes",
+            "",
+            *notes(loads, measured, problems),
+            "",
+        ]
+    )
+
+
+# --- the run -------------------------------------------------------------------------------
+
+
+def run(options: argparse.Namespace) -> int:
+    started_at = datetime.datetime.now(datetime.UTC)
+    ensure_services()
+    OUT.mkdir(exist_ok=True)
+    for stale in OUT.glob("wrk-*.txt"):
+        stale.unlink()
+    server_log = OUT / "server.log"
+    with (
+        bench_redis() as client,
+        bench_database() as database_url,
+        tempfile.TemporaryDirectory(prefix="registrar-bench-") as instance,
+    ):
+        environment = {
+            "SECRET_KEY": SECRET_KEY,
+            "REDIS_URL": REDIS_URL,
+            "DATABASE_URL": database_url,
+            "INSTANCE_PATH": instance,
+            "RESEND_COOLDOWN": "0",
+        }
+        software = versions(client, database_url)
+        loads: dict[str, Load] = {}
+        with gunicorn(environment, server_log) as server:
+            log.info("gunicorn answers at %s; its log: %s", server.url, server_log.relative_to(ROOT))
+            log.info("GET /healthz: %d s warm-up, %d s measured", options.warmup, options.duration)
+            loads["healthz"] = measure(server, client, "healthz", lambda used: ["healthz"], options)
+            log.info("start: %d s warm-up, %d s measured", options.warmup, options.duration)
+            loads["start"] = measure(
+                server, client, "start", lambda used: ["start", str(START_FIRST + used)], options
+            )
+            log.info("making %d registrations to verify", options.registrations)
+            begun = time.monotonic()
+            pairs = pending_registrations(environment, VERIFY_FIRST, options.registrations)
+            log.info("made them in %.1f s", time.monotonic() - begun)
+            pending = write_pending(OUT / "verify.txt", pairs)
+            log.info("verify: %d s warm-up, %d s measured", options.warmup, options.duration)
+            loads["verify"] = measure(
+                server, client, "verify", lambda used: ["verify", str(pending), str(used)], options
+            )
+        log.info("round trips and memory, in-process")
+        measured = in_process(environment, client)
+    problems = server_log_problems(server_log)
+    markdown = report(loads, measured, problems, options, started_at, software)
+    RESULTS.write_text(markdown)
+    print(markdown)
+    log.info("wrote %s", RESULTS.relative_to(ROOT))
+    for load in loads.values():
+        if load.ran_out:
+            log.error("%s ran out of registrations: raise --registrations", load.name)
+        if load.failed:
+            log.error(
+                "%s: %d non-2xx answers %s, socket errors %s",
+                load.name,
+                load.non_2xx,
+                load.statuses,
+                load.socket_errors,
+            )
+    return 1 if any(load.failed or load.ran_out for load in loads.values()) else 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=int, default=10, help="seconds measured per scenario (10)")
+    parser.add_argument("--warmup", type=int, default=2, help="seconds of warm-up per scenario (2)")
+    parser.add_argument(
+        "--registrations", type=int, default=40_000, help="registrations made for verify (40000)"
+    )
+    parser.add_argument(
+        "--attempts",
+        type=int,
+        default=3,
+        help="measured runs allowed per scenario when one worker gets all (3)",
+    )
+    parser.add_argument("--time-limit", type=int, default=300, help="stop and clean up after this (300 s)")
+    options = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="bench: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    if shutil.which("wrk") is None:
+        log.error("wrk is not installed: install it with `apt-get install -y wrk` and run again")
+        return 2
+
+    def stop(signum, _frame):
+        raise BenchFailed(f"stopped by signal {signal.Signals(signum).name}; cleaning up")
+
+    # Either raises in the main thread, so the context managers in run() clean up.
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGALRM, stop)
+    signal.alarm(options.time_limit)
+    try:
+        return run(options)
+    except BenchFailed as error:
+        log.error("%s", error)
+        return 1
+    finally:
+        signal.alarm(0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,257 @@
+"""Access tokens, refresh rotation and key rotation (app.tokens) on a real database."""
+
+import base64
+import hashlib
+import hmac
+import json
+import time
+import uuid
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from sqlalchemy import select
+
+from app.codes import new_identifier
+from app.errors import InvalidToken
+from app.models import Customer, RefreshToken
+from app.tokens import SigningKeys, TokenService
+
+ISSUER, AUDIENCE = "registrar", "storefront"
+
+
+def private_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+
+
+def public_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
+    return key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+
+
+def new_key() -> ec.EllipticCurvePrivateKey:
+    return ec.generate_private_key(ec.SECP256R1())
+
+
+@pytest.fixture
+def make_tokens(sessions):
+    def make(keys: SigningKeys | None = None, **settings) -> TokenService:
+        return TokenService(
+            keys or SigningKeys(private_pem(new_key())),
+            sessions,
+            **{"issuer": ISSUER, "audience": AUDIENCE, "access_ttl": 900, "refresh_ttl": 3600, **settings},
+        )
+
+    return make
+
+
+@pytest.fixture
+def tokens(make_tokens) -> TokenService:
+    return make_tokens()
+
+
+@pytest.fixture
+def customer_id(sessions) -> str:
+    identifier = new_identifier("cus")
+    with sessions.begin() as session:
+        session.add(
+            Customer(
+                id=identifier, first_name="Sara", phone="+966551234567", verified_by="phone", locale="en"
+            )
+        )
+    return identifier
+
+
+def sign_in(service: TokenService, customer_id: str):
+    with service.sessions.begin() as session:
+        return service.issue(session, customer_id)
+
+
+def claims(service: TokenService, customer_id: str, **changes) -> dict:
+    now = int(time.time())
+    return {
+        "iss": service.issuer,
+        "aud": service.audience,
+        "sub": customer_id,
+        "iat": now,
+        "exp": now + 900,
+        "jti": uuid.uuid4().hex,
+        **changes,
+    }
+
+
+def signed(service: TokenService, payload: dict, key=None, **headers) -> str:
+    """A token as `key` (by default the service's own) would sign it."""
+    headers = {"kid": service.keys.kid, **headers}
+    return jwt.encode(payload, key or service.keys.private_key, algorithm="ES256", headers=headers)
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def alg_none(service, sub):
+    return jwt.encode(claims(service, sub), None, algorithm="none", headers={"kid": service.keys.kid})
+
+
+def unknown_key(service, sub):
+    return signed(service, claims(service, sub), private_pem(new_key()), kid="someone-else")
+
+
+def unknown_key_claiming_our_kid(service, sub):
+    return signed(service, claims(service, sub), private_pem(new_key()))
+
+
+def hs256_keyed_with_our_public_key(service, sub):
+    header = {"alg": "HS256", "typ": "JWT", "kid": service.keys.kid}
+    payload = claims(service, sub)
+    signing_input = f"{b64url(json.dumps(header).encode())}.{b64url(json.dumps(payload).encode())}"
+    secret = public_pem(service.keys.private_key)
+    return f"{signing_input}.{b64url(hmac.new(secret, signing_input.encode(), hashlib.sha256).digest())}"
+
+
+def wrong_audience(service, sub):
+    return signed(service, claims(service, sub, aud="another-shop"))
+
+
+def wrong_issuer(service, sub):
+    return signed(service, claims(service, sub, iss="someone-else"))
+
+
+def expired(service, sub):
+    now = int(time.time())
+    return signed(service, claims(service, sub, iat=now - 1000, exp=now - 100))
+
+
+def without_jti(service, sub):
+    payload = claims(service, sub)
+    del payload["jti"]
+    return signed(service, payload)
+
+
+def without_kid(service, sub):
+    return jwt.encode(claims(service, sub), service.keys.private_key, algorithm="ES256")
+
+
+def garbage(service, sub):
+    return "not.a.token"
+
+
+FORGERIES = [
+    alg_none,
+    unknown_key,
+    unknown_key_claiming_our_kid,
+    hs256_keyed_with_our_public_key,
+    wrong_audience,
+    wrong_issuer,
+    expired,
+    without_jti,
+    without_kid,
+    garbage,
+]
+
+
+class TestAccessTokens:
+    def test_an_access_token_is_an_es256_jwt_naming_its_customer(self, tokens, customer_id):
+        issued = sign_in(tokens, customer_id)
+
+        header = jwt.get_unverified_header(issued.access_token)
+        assert (header["alg"], header["kid"]) == ("ES256", tokens.keys.kid)
+        payload = jwt.decode(
+            issued.access_token, tokens.keys.private_key.public_key(), algorithms=["ES256"], audience=AUDIENCE
+        )
+        assert set(payload) == {"iss", "aud", "sub", "iat", "exp", "jti"}
+        assert payload["exp"] - payload["iat"] == issued.expires_in == 900
+        assert tokens.customer_id(issued.access_token) == customer_id
+
+    def test_a_token_signed_with_a_previous_key_still_verifies_and_that_key_is_published(
+        self, make_tokens, customer_id
+    ):
+        retired_public, retired_private = new_key(), new_key()
+        before = [make_tokens(SigningKeys(private_pem(key))) for key in (retired_public, retired_private)]
+        issued = [sign_in(service, customer_id).access_token for service in before]
+
+        # One retired key listed by its public PEM, one by its private PEM, in one variable whose
+        # newlines are escaped, as an environment carries them.
+        previous = (public_pem(retired_public) + private_pem(retired_private)).decode().replace("\n", "\\n")
+        current = SigningKeys.create_service(private_pem(new_key()).decode(), previous, instance_path=None)
+        after = make_tokens(current)
+
+        assert [after.customer_id(token) for token in issued] == [customer_id, customer_id]
+        kids = [key["kid"] for key in current.jwks()["keys"]]
+        assert kids == [current.kid, before[0].keys.kid, before[1].keys.kid]
+        assert all(key["alg"] == "ES256" and key["use"] == "sig" for key in current.jwks()["keys"])
+        assert all("d" not in key for key in current.jwks()["keys"])
+
+    def test_a_token_with_every_claim_right_signed_by_our_key_is_accepted(self, tokens, customer_id):
+        assert tokens.customer_id(signed(tokens, claims(tokens, customer_id))) == customer_id
+
+    @pytest.mark.parametrize("forge", FORGERIES, ids=lambda forge: forge.__name__.replace("_", " "))
+    def test_a_forged_or_foreign_token_is_refused(self, tokens, customer_id, forge):
+        with pytest.raises(InvalidToken):
+            tokens.customer_id(forge(tokens, customer_id))
+
+    def test_a_token_signed_with_a_retired_key_no_longer_listed_is_refused(self, make_tokens, customer_id):
+        retired = make_tokens()
+        token = sign_in(retired, customer_id).access_token
+
+        with pytest.raises(InvalidToken):
+            make_tokens().customer_id(token)
+
+
+class TestRefreshTokens:
+    def test_a_refresh_token_is_traded_for_new_tokens_of_the_same_customer(self, tokens, customer_id):
+        first = sign_in(tokens, customer_id)
+
+        owner, second = tokens.refresh(first.refresh_token)
+
+        assert owner == customer_id
+        assert second.refresh_token != first.refresh_token
+        assert tokens.customer_id(second.access_token) == customer_id
+        assert tokens.refresh(second.refresh_token)[0] == customer_id
+
+    def test_reusing_a_rotated_refresh_token_revokes_its_whole_family(self, tokens, customer_id):
+        first = sign_in(tokens, customer_id)
+        _, second = tokens.refresh(first.refresh_token)
+
+        with pytest.raises(InvalidToken):
+            tokens.refresh(first.refresh_token)
+        with pytest.raises(InvalidToken):
+            tokens.refresh(second.refresh_token)
+
+    def test_a_revoked_family_leaves_the_customers_other_sign_ins_alone(self, tokens, customer_id):
+        phone, laptop = sign_in(tokens, customer_id), sign_in(tokens, customer_id)
+        tokens.refresh(phone.refresh_token)
+
+        with pytest.raises(InvalidToken):
+            tokens.refresh(phone.refresh_token)
+
+        assert tokens.refresh(laptop.refresh_token)[0] == customer_id
+
+    def test_an_expired_refresh_token_is_refused(self, make_tokens, customer_id):
+        tokens = make_tokens(refresh_ttl=1)
+        issued = sign_in(tokens, customer_id)
+        time.sleep(1.1)
+
+        with pytest.raises(InvalidToken):
+            tokens.refresh(issued.refresh_token)
+
+    def test_an_unknown_refresh_token_is_refused(self, tokens, customer_id):
+        sign_in(tokens, customer_id)
+        with pytest.raises(InvalidToken):
+            tokens.refresh("rt_" + "x" * 43)
+
+    def test_refresh_tokens_are_stored_only_as_hashes(self, tokens, customer_id, sessions):
+        issued = sign_in(tokens, customer_id)
+
+        with sessions() as session:
+            stored = session.scalars(select(RefreshToken)).all()
+
+        assert len(stored) == 1
+        assert stored[0].token_hash == hashlib.sha256(issued.refresh_token.encode()).hexdigest()
+        columns = [str(getattr(stored[0], column.key)) for column in RefreshToken.__table__.columns]
+        assert not any(issued.refresh_token in value for value in columns)

@@ -1,0 +1,121 @@
+"""Codes: how they are made, read back from what a customer typed, and hashed (app.codes.hashing)."""
+
+import base64
+import re
+
+import pytest
+
+from app.codes import hashing
+from app.codes.hashing import CodeHasher, generate_code, new_identifier, normalise_code
+
+SECRET = "a-server-secret-of-more-than-32-characters"
+
+
+class TestGeneratingCodes:
+    @pytest.mark.parametrize("length", range(6, 11))
+    def test_a_code_has_exactly_the_configured_number_of_ascii_digits(self, length):
+        for _ in range(200):
+            code = generate_code(length)
+            assert len(code) == length
+            assert code.isascii()
+            assert code.isdigit()
+
+    def test_leading_zeros_are_kept(self, monkeypatch):
+        monkeypatch.setattr(hashing.secrets, "randbelow", lambda upper: 42)
+        assert generate_code(6) == "000042"
+        assert generate_code(10) == "0000000042"
+
+    def test_every_code_of_that_length_can_come_out(self, monkeypatch):
+        asked = []
+        monkeypatch.setattr(hashing.secrets, "randbelow", lambda upper: asked.append(upper) or upper - 1)
+        assert generate_code(6) == "999999"
+        assert asked == [10**6]
+
+
+class TestReadingATypedCode:
+    @pytest.mark.parametrize(
+        ("typed", "code"),
+        [
+            ("123456", "123456"),
+            ("١٢٣٤٥٦", "123456"),  # Arabic-Indic
+            ("۱۲۳۴۵۶", "123456"),  # Extended Arabic-Indic (Persian, Urdu keyboards)
+            ("٠٠٠٠٤٢", "000042"),
+            ("١٢٣456", "123456"),
+            ("123 456", "123456"),
+            ("123-456", "123456"),
+            (" 12 34-56 ", "123456"),
+        ],
+    )
+    def test_digits_of_any_arabic_keyboard_become_ascii_and_separators_go(self, typed, code):
+        assert normalise_code(typed) == code
+
+    @pytest.mark.parametrize(
+        "typed",
+        [
+            "",
+            " - ",
+            "12ab56",
+            "abcdef",
+            "１２３４５６",  # fullwidth digits
+            "१२३४५६",  # Devanagari digits
+            "¹²³⁴⁵⁶",
+            "123.456",
+            "+123456",
+        ],
+    )
+    def test_anything_else_is_not_a_code(self, typed):
+        assert normalise_code(typed) is None
+
+
+class TestHashingCodes:
+    def test_a_code_hash_is_hex_sha256_and_does_not_contain_the_code(self):
+        code_hash = CodeHasher(SECRET).code("reg_abc", "123456")
+        assert re.fullmatch(r"[0-9a-f]{64}", code_hash)
+        assert "123456" not in code_hash
+
+    def test_the_same_code_for_the_same_verification_hashes_the_same_on_every_server(self):
+        assert CodeHasher(SECRET).code("reg_abc", "123456") == CodeHasher(SECRET).code("reg_abc", "123456")
+
+    def test_the_hash_depends_on_the_server_secret(self):
+        other = CodeHasher(SECRET + "!")
+        assert CodeHasher(SECRET).code("reg_abc", "123456") != other.code("reg_abc", "123456")
+
+    def test_a_code_is_worth_nothing_for_another_verification(self):
+        hasher = CodeHasher(SECRET)
+        assert hasher.code("reg_abc", "123456") != hasher.code("reg_abd", "123456")
+
+    def test_another_code_hashes_differently(self):
+        hasher = CodeHasher(SECRET)
+        assert hasher.code("reg_abc", "123456") != hasher.code("reg_abc", "123457")
+
+
+class TestDestinationPseudonyms:
+    def test_a_pseudonym_is_32_hex_characters_that_do_not_reveal_the_address(self):
+        pseudonym = CodeHasher(SECRET).destination("phone:+966551234567")
+        assert re.fullmatch(r"[0-9a-f]{32}", pseudonym)
+        assert "551234567" not in pseudonym
+
+    def test_a_destination_keeps_its_pseudonym(self):
+        assert CodeHasher(SECRET).destination("email:omar@example.com") == CodeHasher(SECRET).destination(
+            "email:omar@example.com"
+        )
+
+    def test_the_pseudonym_is_keyed_by_the_server_secret(self):
+        ours, theirs = CodeHasher(SECRET), CodeHasher(SECRET + "!")
+        assert ours.destination("phone:+966551234567") != theirs.destination("phone:+966551234567")
+
+    def test_two_destinations_get_two_pseudonyms(self):
+        hasher = CodeHasher(SECRET)
+        assert hasher.destination("phone:+966551234567") != hasher.destination("phone:+966551234568")
+
+
+class TestIdentifiers:
+    def test_an_identifier_carries_its_prefix_and_128_random_bits(self):
+        identifier = new_identifier("reg")
+        prefix, _, random_part = identifier.partition("_")
+        assert prefix == "reg"
+        assert re.fullmatch(r"[A-Za-z0-9_-]{22}", random_part)
+        assert len(base64.urlsafe_b64decode(random_part + "==")) >= 16
+
+    def test_identifiers_do_not_repeat(self):
+        assert len({new_identifier("reg") for _ in range(10_000)}) == 10_000

@@ -1,0 +1,213 @@
+"""Phones, emails and names as a customer types them (app.identity)."""
+
+import phonenumbers
+import pytest
+
+from app.identity import (
+    EMAIL,
+    MASK,
+    PHONE,
+    InvalidField,
+    check_country_key,
+    clean_name,
+    destination_key,
+    mask,
+    mask_email,
+    mask_phone,
+    parse_email,
+    parse_phone,
+)
+
+
+class TestMaskingAPhone:
+    def test_a_saudi_mobile_shows_its_prefix_and_last_three_digits(self):
+        assert mask_phone("+966551234567") == "+966 55••••567"
+
+    @pytest.mark.parametrize(
+        "e164",
+        [
+            "+966551234567",  # Saudi Arabia, 9 national digits
+            "+14155550123",  # United States, 10
+            "+447911123456",  # United Kingdom, 10
+            "+4915123456789",  # Germany, 11
+            "+8613812345678",  # China, 11
+            "+97332123456",  # Bahrain, 8
+            "+6838884012",  # Niue, 7
+            "+50051234",  # Falkland Islands, 5
+            "+6834002",  # Niue, 4
+        ],
+    )
+    def test_any_number_keeps_its_country_and_last_digits_and_hides_the_middle(self, e164):
+        number = phonenumbers.parse(e164)
+        national = phonenumbers.national_significant_number(number)
+
+        masked = mask_phone(e164)
+
+        country, _, masked_national = masked.partition(" ")
+        assert country == f"+{number.country_code}"
+        assert masked_national.endswith(national[-3:])
+        assert MASK in masked_national
+        head = masked_national.split(MASK)[0]
+        assert national.startswith(head)
+        shown = len(masked_national.replace(MASK, ""))
+        assert shown < len(national)
+        assert national not in masked
+        assert e164 not in masked
+
+    def test_mask_picks_the_phone_form_for_the_phone_channel(self):
+        assert mask(PHONE, "+966551234567") == "+966 55••••567"
+
+
+class TestMaskingAnEmail:
+    def test_a_long_local_part_shows_its_first_and_last_letters_and_the_domain(self):
+        assert mask_email("sara.ahmed@example.com") == "s••••d@example.com"
+
+    def test_the_mask_does_not_tell_how_long_the_local_part_is(self):
+        assert mask_email("abc@example.com") == "a••••c@example.com"
+        assert mask_email("abdulrahman.alqahtani@example.com") == "a••••i@example.com"
+
+    def test_a_two_letter_local_part_shows_only_its_first_letter(self):
+        assert mask_email("ab@example.com") == "a•••@example.com"
+
+    @pytest.mark.parametrize(
+        "local",
+        [
+            pytest.param(
+                "a",
+                marks=pytest.mark.xfail(
+                    strict=True,
+                    reason="mask_email shows the only letter of a one-letter local part: a•••@example.com",
+                ),
+            ),
+            "ab",
+            "abc",
+            "sara.ahmed",
+            "abdulrahman.alqahtani",
+        ],
+    )
+    def test_the_whole_local_part_is_never_shown(self, local):
+        masked_local, _, domain = mask_email(f"{local}@example.com").rpartition("@")
+        assert domain == "example.com"
+        assert len(masked_local.replace(MASK, "")) < len(local)
+
+    def test_mask_picks_the_email_form_for_the_email_channel(self):
+        assert mask(EMAIL, "sara.ahmed@example.com") == "s••••d@example.com"
+
+
+class TestParsingAPhone:
+    @pytest.mark.parametrize(
+        "typed",
+        [
+            "0551234567",  # national with trunk prefix
+            "551234567",  # national without it
+            "+966551234567",  # international
+            "00966551234567",  # international with the exit code
+            "055 123 4567",
+            "٠٥٥١٢٣٤٥٦٧",  # Arabic-Indic digits
+            "۰۵۵۱۲۳۴۵۶۷",  # Extended Arabic-Indic (Persian) digits
+        ],
+    )
+    def test_every_form_of_a_number_becomes_e164(self, typed):
+        assert parse_phone(typed, "SA", mobile=True) == "+966551234567"
+
+    def test_a_landline_is_refused_when_the_code_goes_by_sms(self):
+        with pytest.raises(InvalidField, match="mobile"):
+            parse_phone("0112345678", "SA", mobile=True)
+
+    def test_a_landline_is_accepted_when_it_is_not_the_channel(self):
+        assert parse_phone("0112345678", "SA", mobile=False) == "+966112345678"
+
+    @pytest.mark.parametrize("mobile", [True, False])
+    def test_a_number_of_another_country_is_refused(self, mobile):
+        with pytest.raises(InvalidField, match="for this country"):
+            parse_phone("+971501234567", "SA", mobile=mobile)
+
+    def test_the_same_number_is_fine_for_its_own_country(self):
+        assert parse_phone("0501234567", "AE", mobile=True) == "+971501234567"
+
+    @pytest.mark.parametrize("typed", ["12345", "not a number", "+", ""])
+    def test_something_that_is_not_a_phone_number_is_refused(self, typed):
+        with pytest.raises(InvalidField):
+            parse_phone(typed, "SA", mobile=False)
+
+
+class TestCountryKey:
+    @pytest.mark.parametrize("key", ["966", "+966", " +966 "])
+    def test_the_dialling_code_of_the_country_is_accepted_with_or_without_plus(self, key):
+        check_country_key(key, "SA")
+
+    def test_a_dialling_code_of_another_country_is_refused(self):
+        with pytest.raises(InvalidField, match="does not belong"):
+            check_country_key("971", "SA")
+
+    @pytest.mark.parametrize("key", ["", "+", "abc", "9a66", "٩٦٦", "+ 966"])
+    def test_a_dialling_code_must_be_ascii_digits(self, key):
+        with pytest.raises(InvalidField, match="digits"):
+            check_country_key(key, "SA")
+
+
+class TestNames:
+    def test_a_name_is_trimmed(self):
+        assert clean_name("  Sara \t", required=True) == "Sara"
+
+    @pytest.mark.parametrize("value", ["", "   ", "\t\n"])
+    def test_an_empty_required_name_is_refused(self, value):
+        with pytest.raises(InvalidField, match="empty"):
+            clean_name(value, required=True)
+
+    @pytest.mark.parametrize("value", ["", "   "])
+    def test_an_empty_optional_name_becomes_none(self, value):
+        assert clean_name(value, required=False) is None
+
+    def test_sixty_four_characters_are_allowed_after_trimming(self):
+        assert clean_name("  " + "S" * 64 + "  ", required=True) == "S" * 64
+
+    def test_sixty_five_characters_are_too_many(self):
+        with pytest.raises(InvalidField, match="64"):
+            clean_name("S" * 65, required=True)
+
+    @pytest.mark.parametrize(
+        "control",
+        ["\x00", "\n", "\t", "\x1b", "\x7f", "\x85", "\u2028", "\u2029"],
+    )
+    def test_control_characters_inside_a_name_are_refused(self, control):
+        with pytest.raises(InvalidField, match="Control characters"):
+            clean_name(f"Sa{control}ra", required=True)
+
+    @pytest.mark.parametrize(
+        "bidi",
+        ["\u202a", "\u202b", "\u202c", "\u202d", "\u202e", "\u2066", "\u2067", "\u2068", "\u2069"],
+    )
+    def test_bidirectional_overrides_and_isolates_are_refused(self, bidi):
+        with pytest.raises(InvalidField, match="Control characters"):
+            clean_name(f"Sa{bidi}ra", required=False)
+
+    @pytest.mark.parametrize("name", ["سارة", "عبد الله القحطاني", "مهر\u200cناز", "Zoë O'Brien-Łukasz"])
+    def test_arabic_persian_and_accented_names_are_kept_as_typed(self, name):
+        assert clean_name(name, required=True) == name
+
+
+class TestEmails:
+    def test_an_email_is_trimmed_and_its_domain_lower_cased(self):
+        email = parse_email("  Omar.Saleh@Example.COM ", check_deliverability=False)
+        assert email == "Omar.Saleh@example.com"
+
+    @pytest.mark.parametrize(
+        "typed",
+        ["not-an-email", "a@b", "broken@", "@example.com", "two@@example.com", "a" * 250 + "@example.com"],
+    )
+    def test_something_that_is_not_an_email_address_is_refused(self, typed):
+        with pytest.raises(InvalidField, match="email"):
+            parse_email(typed, check_deliverability=False)
+
+
+class TestDestinationKeys:
+    def test_emails_differing_only_in_case_are_one_destination(self):
+        capitalised = destination_key(EMAIL, "Omar.Saleh@Example.com")
+        assert capitalised == destination_key(EMAIL, "omar.saleh@example.com")
+
+    def test_phones_are_kept_as_they_are(self):
+        assert destination_key(PHONE, "+966551234567") == "phone:+966551234567"
+
+    def test_a_phone_and_an_email_never_share_a_destination(self):
+        assert destination_key(PHONE, "x") != destination_key(EMAIL, "x")

@@ -1,0 +1,178 @@
+"""Configuration read from the environment and checked at start-up (config.settings, API.md §6)."""
+
+import pytest
+
+from app.channels import create_senders
+from config.settings import ROOT, Config, ConfigError
+
+GOOD_SECRET = "s" * 32
+CONTRACT_DEFAULTS = {
+    "DATABASE_URL": f"sqlite:///{ROOT / 'instance' / 'registrar.db'}",
+    "REDIS_URL": None,
+    "PORT": 8000,
+    "ADMIN_API_KEY": None,
+    "SECRET_KEY": None,
+    "JWT_PRIVATE_KEY": None,
+    "JWT_ISSUER": "registrar",
+    "JWT_AUDIENCE": "storefront",
+    "ACCESS_TOKEN_TTL": 900,
+    "REFRESH_TOKEN_TTL": 2592000,
+    "EMAIL_CHECK_DELIVERABILITY": False,
+    "SMS_CHANNEL": "console",
+    "EMAIL_CHANNEL": "console",
+    "STORE_NAME": "Registrar",
+    "WEBOTP_DOMAIN": None,
+    "OTP_LENGTH": 6,
+    "OTP_TTL": 300,
+    "OTP_MAX_ATTEMPTS": 5,
+    "RESEND_COOLDOWN": 60,
+    "MAX_RESENDS": 3,
+    "REGISTRATION_TTL": 1800,
+    "REVEAL_EXISTING_ACCOUNTS": False,
+    "SMS_ALLOWED_COUNTRIES": None,
+    "MAX_CODES_PER_DESTINATION": 5,
+    "SMS_PREFIX_HOURLY_LIMIT": 20,
+    "SMS_COUNTRY_HOURLY_LIMIT": 1000,
+    "WEBHOOK_RETRY_SCHEDULE": (5, 300, 1800, 7200, 18000, 36000, 36000),
+    "WEBHOOK_ALLOW_PRIVATE_URLS": False,
+    "DEFAULT_LOCALE": "en",
+    "RATE_LIMIT_REGISTER": "20/minute",
+    "TRUSTED_PROXIES": 0,
+    "CORS_ORIGINS": (),
+}
+
+
+def test_the_defaults_are_those_of_the_contract():
+    config = Config({})
+
+    defaults = {name: getattr(config, name) for name in CONTRACT_DEFAULTS}
+
+    assert defaults == CONTRACT_DEFAULTS
+    assert config.uses_embedded_redis
+
+
+def test_the_default_database_lives_in_the_instance_folder_that_is_given():
+    database_url = Config({"INSTANCE_PATH": "/srv/registrar/instance"}).DATABASE_URL
+    assert database_url == "sqlite:////srv/registrar/instance/registrar.db"
+
+
+def test_an_empty_variable_means_the_default():
+    config = Config({"OTP_LENGTH": "", "DEFAULT_LOCALE": "  ", "REDIS_URL": ""})
+    assert (config.OTP_LENGTH, config.DEFAULT_LOCALE, config.REDIS_URL) == (6, "en", None)
+
+
+def test_values_are_parsed_into_their_types():
+    config = Config(
+        {
+            "OTP_LENGTH": " 8 ",
+            "REVEAL_EXISTING_ACCOUNTS": "yes",
+            "EMAIL_CHECK_DELIVERABILITY": "1",
+            "SMS_ALLOWED_COUNTRIES": "sa, ae",
+            "WEBHOOK_RETRY_SCHEDULE": "5,60",
+            "DEFAULT_LOCALE": "AR",
+            "RATE_LIMIT_REGISTER": "20/minute;500 per hour",
+            "CORS_ORIGINS": "https://shop.example, https://www.shop.example",
+        }
+    )
+    expected = {
+        "OTP_LENGTH": 8,
+        "REVEAL_EXISTING_ACCOUNTS": True,
+        "EMAIL_CHECK_DELIVERABILITY": True,
+        "SMS_ALLOWED_COUNTRIES": {"SA", "AE"},
+        "WEBHOOK_RETRY_SCHEDULE": (5, 60),
+        "DEFAULT_LOCALE": "ar",
+        "RATE_LIMIT_REGISTER": "20/minute;500 per hour",
+        "CORS_ORIGINS": ("https://shop.example", "https://www.shop.example"),
+    }
+
+    assert {name: getattr(config, name) for name in expected} == expected
+
+
+def test_all_countries_may_be_named_explicitly():
+    assert Config({"SMS_ALLOWED_COUNTRIES": "all"}).SMS_ALLOWED_COUNTRIES is None
+
+
+@pytest.mark.parametrize(
+    ("settings", "named"),
+    [
+        ({"OTP_LENGTH": "5"}, "OTP_LENGTH"),
+        ({"OTP_LENGTH": "11"}, "OTP_LENGTH"),
+        ({"OTP_LENGTH": "six"}, "OTP_LENGTH"),
+        ({"OTP_TTL": "0"}, "OTP_TTL"),
+        ({"OTP_MAX_ATTEMPTS": "0"}, "OTP_MAX_ATTEMPTS"),
+        ({"REVEAL_EXISTING_ACCOUNTS": "maybe"}, "REVEAL_EXISTING_ACCOUNTS"),
+        ({"DEFAULT_LOCALE": "fr"}, "DEFAULT_LOCALE"),
+        ({"SMS_ALLOWED_COUNTRIES": "SA,XYZ"}, "SMS_ALLOWED_COUNTRIES"),
+        ({"SMS_ALLOWED_COUNTRIES": ","}, "SMS_ALLOWED_COUNTRIES"),
+        ({"REGISTRATION_TTL": "299", "OTP_TTL": "300"}, "REGISTRATION_TTL"),
+        ({"REGISTRATION_TTL": "100"}, "REGISTRATION_TTL"),
+        ({"SECRET_KEY": "s" * 31}, "SECRET_KEY"),
+        ({"WEBHOOK_RETRY_SCHEDULE": "5,x"}, "WEBHOOK_RETRY_SCHEDULE"),
+        ({"WEBHOOK_RETRY_SCHEDULE": "5,-1"}, "WEBHOOK_RETRY_SCHEDULE"),
+        ({"RATE_LIMIT_REGISTER": "lots"}, "RATE_LIMIT_REGISTER"),
+        ({"RATE_LIMIT_REGISTER": "20/minute;lots"}, "RATE_LIMIT_REGISTER"),
+        ({"PORT": "70000"}, "PORT"),
+        ({"REGISTRAR_ENV": "staging"}, "REGISTRAR_ENV"),
+    ],
+)
+def test_a_bad_value_is_refused_naming_its_variable(settings, named):
+    with pytest.raises(ConfigError, match=named):
+        Config(settings)
+
+
+def test_a_registration_may_live_exactly_as_long_as_its_code():
+    assert Config({"REGISTRATION_TTL": "300", "OTP_TTL": "300"}).REGISTRATION_TTL == 300
+
+
+@pytest.mark.parametrize(
+    ("given", "used"),
+    [
+        ("postgres://registrar:pw@db:5432/registrar", "postgresql+psycopg://registrar:pw@db:5432/registrar"),
+        ("postgresql://registrar@db/registrar", "postgresql+psycopg://registrar@db/registrar"),
+        ("postgresql+psycopg://registrar@db/registrar", "postgresql+psycopg://registrar@db/registrar"),
+        ("sqlite:////var/lib/registrar.db", "sqlite:////var/lib/registrar.db"),
+    ],
+)
+def test_postgresql_urls_use_the_psycopg_3_driver(given, used):
+    database_url = Config({"DATABASE_URL": given}).DATABASE_URL
+    assert database_url == used
+
+
+PRODUCTION_REQUIRES = ("SECRET_KEY", "JWT_PRIVATE_KEY", "DATABASE_URL", "REDIS_URL")
+PRODUCTION = {
+    "REGISTRAR_ENV": "production",
+    "SECRET_KEY": GOOD_SECRET,
+    "JWT_PRIVATE_KEY": "-----BEGIN PRIVATE KEY-----\n…\n-----END PRIVATE KEY-----",
+    "DATABASE_URL": "postgresql://registrar@db/registrar",
+    "REDIS_URL": "redis://cache:6379/0",
+}
+
+
+class TestProduction:
+    def test_production_refuses_to_start_without_its_secrets_and_servers_naming_each(self):
+        with pytest.raises(ConfigError) as refused:
+            Config({"REGISTRAR_ENV": "production"})
+        assert all(name in str(refused.value) for name in PRODUCTION_REQUIRES)
+
+    @pytest.mark.parametrize("missing", PRODUCTION_REQUIRES)
+    def test_production_names_only_what_is_missing(self, missing):
+        with pytest.raises(ConfigError) as refused:
+            Config({**PRODUCTION, missing: ""})
+        assert [name for name in PRODUCTION_REQUIRES if name in str(refused.value)] == [missing]
+
+    def test_production_starts_with_everything_set(self):
+        assert Config(PRODUCTION).ENVIRONMENT == "production"
+
+
+class TestChannels:
+    def test_an_unknown_sms_channel_is_refused_naming_sms_channel(self):
+        with pytest.raises(ConfigError, match="SMS_CHANNEL"):
+            create_senders(Config({"SMS_CHANNEL": "carrier-pigeon"}))
+
+    def test_an_unknown_email_channel_is_refused_naming_email_channel(self):
+        with pytest.raises(ConfigError, match="EMAIL_CHANNEL"):
+            create_senders(Config({"EMAIL_CHANNEL": "carrier-pigeon"}))
+
+    def test_the_default_channels_give_a_sender_for_phone_and_for_email(self):
+        senders = create_senders(Config({}))
+        assert set(senders) == {"phone", "email"}
