@@ -10,19 +10,26 @@ from redis import Redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 from sqlalchemy import Engine
-from sqlalchemy.orm import Session, sessionmaker
 
 from app import embedded_redis, http
 from app.channels import create_senders
 from app.codes import CodeHasher, VerificationStore
-from app.db import make_engine, make_session_factory
+from app.customers.service import CustomerDirectory
+from app.db import make_engine
 from app.errors import RegistrationNotFound
 from app.instance import read_or_create
 from app.registration.service import PURPOSE as REGISTER
 from app.registration.service import RegistrationService
+from app.schemas import ErrorResponseSchema
 from app.tokens import SigningKeys, TokenService
 from app.verification import CodeChallenges
 from config.settings import Config
+
+
+class RegistrarApi(Api):
+    """flask-smorest's Api, documenting our error envelope instead of its own."""
+
+    ERROR_SCHEMA = ErrorResponseSchema
 
 
 @dataclass(frozen=True)
@@ -31,7 +38,7 @@ class Registrar:
 
     redis: Redis
     engine: Engine
-    sessions: sessionmaker[Session]
+    customers: CustomerDirectory
     tokens: TokenService
     registration: RegistrationService
 
@@ -44,7 +51,7 @@ def create_app(config: Config | None = None) -> Flask:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     # extensions: flask-smorest's Api keeps one app and one spec, so each app gets its own.
-    api = Api(app)
+    api = RegistrarApi(app)
     api.spec.components.security_scheme(
         "bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
     )
@@ -98,14 +105,13 @@ def build_registrar(config: Config) -> Registrar:
     """Every adapter and service, wired from the configuration. Makes no connection yet."""
     redis = make_redis(config)
     engine = make_engine(config.DATABASE_URL)
-    sessions = make_session_factory(engine)
     hasher = CodeHasher(server_secret(config))
     senders = create_senders(config)
     tokens = TokenService(
         SigningKeys.create_service(
             config.JWT_PRIVATE_KEY, config.JWT_PREVIOUS_PUBLIC_KEYS, config.INSTANCE_PATH
         ),
-        sessions,
+        engine,
         issuer=config.JWT_ISSUER,
         audience=config.JWT_AUDIENCE,
         access_ttl=config.ACCESS_TOKEN_TTL,
@@ -131,8 +137,14 @@ def build_registrar(config: Config) -> Registrar:
             code_ttl=config.OTP_TTL,
             store_name=config.STORE_NAME,
         ),
-        sessions,
+        engine,
         tokens,
         reveal_existing_accounts=config.REVEAL_EXISTING_ACCOUNTS,
     )
-    return Registrar(redis=redis, engine=engine, sessions=sessions, tokens=tokens, registration=registration)
+    return Registrar(
+        redis=redis,
+        engine=engine,
+        customers=registration.customers,
+        tokens=tokens,
+        registration=registration,
+    )

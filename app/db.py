@@ -1,17 +1,21 @@
-"""The SQL database: engine, sessions and migrations."""
+"""The SQL database: the engine and the migrations."""
 
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 
 def make_engine(url: str) -> Engine:
-    """An engine with timeouts, so a database that is down fails fast instead of hanging."""
+    """An engine with timeouts, so a database that is down fails fast instead of hanging.
+
+    No pre-ping: it would cost a round trip on every request. After a database restart
+    the first query on a stale connection fails (503) and SQLAlchemy then replaces every
+    connection of the pool.
+    """
     if url.startswith("sqlite"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"timeout": 15})
@@ -22,7 +26,7 @@ def make_engine(url: str) -> Engine:
         pool_size=10,
         max_overflow=10,
         pool_timeout=5,
-        pool_pre_ping=True,
+        pool_recycle=1800,
         connect_args={"connect_timeout": 3},
     )
 
@@ -33,10 +37,6 @@ def _sqlite_pragmas(connection, _record) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
-
-
-def make_session_factory(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(engine, expire_on_commit=False)
 
 
 def upgrade(engine: Engine) -> None:

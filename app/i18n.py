@@ -44,6 +44,7 @@ _ARABIC = {
     "This field may not be empty.": "لا يمكن أن يكون هذا الحقل فارغًا.",
     "Use at most 64 characters.": "استخدم 64 حرفًا على الأكثر.",
     "Control characters are not allowed.": "لا يُسمح بأحرف التحكم.",
+    "Use at least one letter.": "استخدم حرفًا واحدًا على الأقل.",
     "Not a known ISO 3166-1 alpha-2 country code.": "رمز الدولة ليس رمز ISO 3166-1 معروفًا من حرفين.",
     "Use the dialling code in digits, such as 966 or +966.": "اكتب مفتاح الدولة بالأرقام، مثل 966 أو ‎+966.",
     "This dialling code does not belong to the country.": "مفتاح الاتصال هذا لا يتبع الدولة المختارة.",

@@ -36,6 +36,8 @@ def clean_name(value: str, *, required: bool) -> str | None:
     for char in name:
         if unicodedata.category(char) in ("Cc", "Zl", "Zp", "Cs") or char in _BIDI_CONTROLS:
             raise InvalidField("Control characters are not allowed.")
+    if not any(unicodedata.category(char)[0] in "LN" for char in name):
+        raise InvalidField("Use at least one letter.")
     return name
 
 
@@ -91,16 +93,23 @@ def mask(channel: str, address: str) -> str:
 
 def mask_phone(e164: str) -> str:
     """`+966551234567` → `+966 55••••567`."""
-    number = phonenumbers.parse(e164)
-    national = phonenumbers.national_significant_number(number)
-    hidden = max(1, len(national) - 5)
-    shown_head = national[: len(national) - 3 - hidden]
-    return f"+{number.country_code} {shown_head}{MASK * hidden}{national[-3:]}"
+    digits = e164.removeprefix("+")
+    # Country calling codes are prefix-free, so the first known prefix is the one.
+    length = next(
+        (size for size in (1, 2, 3) if int(digits[:size]) in phonenumbers.COUNTRY_CODE_TO_REGION_CODE), 3
+    )
+    country, national = digits[:length], digits[length:]
+    # Shorter numbers show fewer digits, so that what is shown never identifies them.
+    head = 2 if len(national) >= 9 else 1 if len(national) >= 7 else 0
+    tail = 3 if len(national) >= 8 else 2
+    hidden = max(1, len(national) - head - tail)
+    return f"+{country} {national[:head]}{MASK * hidden}{national[len(national) - tail :]}"
 
 
 def mask_email(email: str) -> str:
     """`sara.ahmed@example.com` → `s••••d@example.com`."""
     local, _, domain = email.rpartition("@")
     if len(local) <= 2:
-        return f"{local[:1]}{MASK * 3}@{domain}"
+        shown = local[0] if len(local) == 2 else ""
+        return f"{shown}{MASK * 3}@{domain}"
     return f"{local[0]}{MASK * 4}{local[-1]}@{domain}"

@@ -72,3 +72,7 @@ class RefreshToken(Model):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     __table_args__ = (UniqueConstraint("token_hash", name="uq_refresh_tokens_token_hash"),)
+
+
+customers = Customer.__table__
+refresh_tokens = RefreshToken.__table__

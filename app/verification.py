@@ -5,15 +5,14 @@ store finds into the contract's errors, so that a change to how codes are checke
 one change for both flows.
 """
 
-import json
 import math
-from dataclasses import dataclass, replace
-from typing import Any
+from dataclasses import replace
 
 from app import errors
 from app.channels import DeliveryFailed, Sender, code_message
 from app.codes import (
     Challenge,
+    Claim,
     CodeHasher,
     NewVerification,
     Outcome,
@@ -23,16 +22,6 @@ from app.codes import (
     normalise_code,
 )
 from app.identity import destination_key, mask
-
-
-@dataclass(frozen=True)
-class Claim:
-    """A verification whose code matched, held for its caller to finish or release."""
-
-    id: str
-    payload: dict[str, Any]
-    destination: str
-    token: str
 
 
 class CodeChallenges:
@@ -61,28 +50,29 @@ class CodeChallenges:
         self.minutes = math.ceil(code_ttl / 60)
         self.store_name = store_name
 
-    def send_first(self, channel: str, to: str, locale: str, payload: dict[str, Any]) -> Challenge:
-        """Start a verification and send its first code; nothing is kept if sending fails."""
+    def send_first(self, channel: str, to: str, locale: str, payload: dict[str, str | None]) -> Challenge:
+        """Start a verification and send its first code; nothing is kept if sending fails.
+
+        `payload` comes back, less its None values, in the `Claim` of a matching code.
+        """
         verification_id = new_identifier(self.id_prefix)
         code = generate_code(self.code_length)
-        destination = self.hasher.destination(destination_key(channel, to))
-        challenge = self.store.create(
-            NewVerification(
-                id=verification_id,
-                purpose=self.purpose,
-                channel=channel,
-                to=to,
-                destination=destination,
-                masked=mask(channel, to),
-                locale=locale,
-                payload=json.dumps(payload, separators=(",", ":")),
-                code_hash=self.hasher.code(verification_id, code),
-            )
+        verification = NewVerification(
+            id=verification_id,
+            purpose=self.purpose,
+            channel=channel,
+            to=to,
+            destination=self.hasher.destination(destination_key(channel, to)),
+            masked=mask(channel, to),
+            locale=locale,
+            payload=payload,
+            code_hash=self.hasher.code(verification_id, code),
         )
+        challenge = self.store.create(verification)
         try:
             self._send(channel, to, locale, code)
         except errors.ChannelUnavailable:
-            self.store.discard(verification_id, destination)
+            self.store.discard(verification)
             raise
         return self._public(challenge)
 
@@ -99,11 +89,11 @@ class CodeChallenges:
         check = self.store.check(verification_id, self.purpose, self.hasher.code(verification_id, code))
         match check.outcome:
             case Outcome.OK:
-                return Claim(verification_id, json.loads(check.payload), check.destination, check.claim)
+                return check.claim
             case Outcome.WRONG:
                 raise errors.InvalidCode(attempts_left=check.attempts_left)
             case Outcome.LOCKED_NOW:
-                self.store.forget_pending(verification_id, check.destination)
+                self.store.forget_pending(verification_id, check.destination, self.purpose)
                 raise errors.TooManyAttempts(attempts_left=0)
             case Outcome.EXPIRED:
                 raise errors.CodeExpired(attempts_left=check.attempts_left)
@@ -111,11 +101,11 @@ class CodeChallenges:
 
     def finish(self, claim: Claim, status: str) -> None:
         """Close a claimed verification for good (`completed` or `already_registered`)."""
-        self.store.finish(claim.id, claim.destination, status)
+        self.store.finish(claim, status)
 
     def release(self, claim: Claim) -> None:
         """Give back a claim that could not be finished, so the same code works again."""
-        self.store.release(claim.id, claim.token)
+        self.store.release(claim)
 
     def resend(self, verification_id: str) -> Challenge:
         """Send a new code in place of the current one, if one is left and due."""
@@ -145,8 +135,10 @@ class CodeChallenges:
 
     def newest_pending(self, channel: str, to: str) -> str:
         """The newest verification of this purpose still waiting for a code at `to`."""
-        verification_id = self.store.newest_pending(self.hasher.destination(destination_key(channel, to)))
-        if verification_id is None or not verification_id.startswith(f"{self.id_prefix}_"):
+        verification_id = self.store.newest_pending(
+            self.hasher.destination(destination_key(channel, to)), self.purpose
+        )
+        if verification_id is None:
             raise self.not_found()
         return verification_id
 

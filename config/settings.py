@@ -5,11 +5,12 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
+import phonenumbers
+
 ROOT = Path(__file__).resolve().parent.parent
 
 LOCALES = ("en", "ar")
 RATE_LIMIT_PATTERN = re.compile(r"^\s*\d+\s*(/|per)\s*\d*\s*[a-z]+\s*$", re.IGNORECASE)
-COUNTRY_CODE_PATTERN = re.compile(r"^[A-Z]{2}$")
 
 
 class ConfigError(ValueError):
@@ -69,7 +70,7 @@ class _Reader:
         if value is None or value.lower() == "all":
             return None
         codes = frozenset(part.strip().upper() for part in value.split(",") if part.strip())
-        bad = sorted(code for code in codes if not COUNTRY_CODE_PATTERN.match(code))
+        bad = sorted(code for code in codes if code not in phonenumbers.SUPPORTED_REGIONS)
         if bad or not codes:
             raise ConfigError(
                 f"{name} must be 'all' or comma-separated ISO 3166-1 alpha-2 codes, not {value!r}"

@@ -2,9 +2,12 @@
 
 Layout (see shared/DESIGN.md):
 - `vf:{<id>}`: one hash per verification, every field under the id's hash tag, living for
-  the verification's lifetime. It holds the code only as an HMAC.
-- `dest:{<pseudonym>}:pending`: per destination, a sorted set of its pending verification
-  ids by start time, for the Salla-style finalisation that names a destination, not an id.
+  the verification's lifetime. It holds the code only as an HMAC. The purpose's payload is
+  kept field by field (`p:<name>`): values of up to 64 bytes keep the hash in Redis's
+  compact listpack encoding, about half the memory of a hashtable.
+- `dest:{<pseudonym>}:<purpose>`: per destination and purpose, a sorted set of pending
+  verification ids by start time (µs), for the Salla-style finalisation that names a
+  destination, not an id.
 
 Every check-and-update is one Lua script on one key, so it is atomic under any number of
 concurrent requests and runs on Redis Cluster.
@@ -67,7 +70,7 @@ class NewVerification:
     destination: str  # its pseudonym (CodeHasher.destination), for key names
     masked: str
     locale: str
-    payload: str  # JSON the purpose's service reads back on a match
+    payload: dict[str, str | None]  # what the purpose's service reads back on a match
     code_hash: str
 
 
@@ -87,14 +90,24 @@ class Challenge:
 
 
 @dataclass(frozen=True)
+class Claim:
+    """A verification whose code matched, held for its caller to `finish` or `release`."""
+
+    id: str
+    purpose: str
+    destination: str
+    payload: dict[str, str]  # the fields given at start that were not None
+    token: str
+
+
+@dataclass(frozen=True)
 class Check:
-    """The result of checking a typed code."""
+    """The result of checking a typed code; `claim` is set when it matched."""
 
     outcome: Outcome
     attempts_left: int = 0
-    payload: str = ""
     destination: str = ""
-    claim: str = ""
+    claim: Claim | None = None
 
 
 @dataclass(frozen=True)
@@ -118,6 +131,9 @@ def _seconds(milliseconds: float) -> int:
 
 def _now_ms() -> int:
     return int(time.time() * 1000)
+
+
+_PAYLOAD = "p:"
 
 
 class VerificationStore:
@@ -151,35 +167,35 @@ class VerificationStore:
         return f"vf:{{{verification_id}}}"
 
     @staticmethod
-    def pending_key(destination: str) -> str:
-        return f"dest:{{{destination}}}:pending"
+    def pending_key(destination: str, purpose: str) -> str:
+        return f"dest:{{{destination}}}:{purpose}"
 
     def create(self, verification: NewVerification) -> Challenge:
         """Write a new verification with its first code, in one round trip."""
         now = _now_ms()
-        pending = self.pending_key(verification.destination)
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.hset(
-            self.key(verification.id),
-            mapping={
-                "purpose": verification.purpose,
-                "status": CODE_SENT,
-                "channel": verification.channel,
-                "to": verification.to,
-                "dest": verification.destination,
-                "masked": verification.masked,
-                "locale": verification.locale,
-                "payload": verification.payload,
-                "code_hash": verification.code_hash,
-                "code_exp": now + self.code_ttl_ms,
-                "attempts": self.max_attempts,
-                "resends": self.max_resends,
-                "resend_at": now + self.cooldown_ms,
-            },
+        pending = self.pending_key(verification.destination, verification.purpose)
+        fields = {
+            "purpose": verification.purpose,
+            "status": CODE_SENT,
+            "channel": verification.channel,
+            "to": verification.to,
+            "dest": verification.destination,
+            "masked": verification.masked,
+            "locale": verification.locale,
+            "code_hash": verification.code_hash,
+            "code_exp": now + self.code_ttl_ms,
+            "attempts": self.max_attempts,
+            "resends": self.max_resends,
+            "resend_at": now + self.cooldown_ms,
+        }
+        fields.update(
+            {_PAYLOAD + name: value for name, value in verification.payload.items() if value is not None}
         )
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.hset(self.key(verification.id), mapping=fields)
         pipe.pexpire(self.key(verification.id), self.verification_ttl_ms)
-        pipe.zadd(pending, {verification.id: now})
-        pipe.zremrangebyscore(pending, "-inf", now - self.verification_ttl_ms)
+        # Stale ids are skipped when read; the set lives as long as its newest member.
+        pipe.zadd(pending, {verification.id: time.time_ns() // 1000})
         pipe.pexpire(pending, self.verification_ttl_ms)
         pipe.execute()
         return Challenge(
@@ -193,45 +209,60 @@ class VerificationStore:
             resends_left=self.max_resends,
         )
 
-    def discard(self, verification_id: str, destination: str) -> None:
+    def discard(self, verification: NewVerification) -> None:
         """Forget a verification whose first code never left, as if it had not started."""
         pipe = self.redis.pipeline(transaction=False)
-        pipe.delete(self.key(verification_id))
-        pipe.zrem(self.pending_key(destination), verification_id)
+        pipe.delete(self.key(verification.id))
+        pipe.zrem(self.pending_key(verification.destination, verification.purpose), verification.id)
         pipe.execute()
 
     def check(self, verification_id: str, purpose: str, code_hash: str) -> Check:
         """Compare a typed code's hash; a match claims the verification for its caller.
 
         A miss costs one attempt and the last one locks the verification. A claim is a
-        lease: finish it with `finish` or give it back with `release`.
+        lease: close it with `finish` or give it back with `release`.
         """
-        claim = secrets.token_hex(8)
-        outcome, attempts_left, payload, destination = self._check(
+        token = secrets.token_hex(8)
+        outcome, attempts_left, destination, *payload = self._check(
             keys=[self.key(verification_id)],
-            args=[purpose, code_hash, _now_ms(), claim, self.claim_lease_ms],
+            args=[purpose, code_hash, _now_ms(), token, self.claim_lease_ms],
         )
-        return Check(Outcome(outcome), int(attempts_left or 0), payload, destination, claim)
+        claim = None
+        if outcome == Outcome.OK:
+            fields = dict(zip(payload[::2], payload[1::2], strict=True))
+            claim = Claim(verification_id, purpose, destination, fields, token)
+        return Check(Outcome(outcome), int(attempts_left or 0), destination or "", claim)
 
-    def finish(self, verification_id: str, destination: str, status: str) -> None:
+    def finish(self, claim: Claim, status: str) -> None:
         """Close a claimed verification as `completed` or `already_registered`.
 
-        Its code and payload go: nothing in Redis can complete it again.
+        Its code and payload go, so nothing in Redis can complete it again. The key gets
+        its full lifetime again: were it to have lapsed meanwhile, HSET would re-create
+        it, and it must not stay forever.
         """
+        key = self.key(claim.id)
         pipe = self.redis.pipeline(transaction=False)
-        key = self.key(verification_id)
         pipe.hset(key, "status", status)
-        pipe.hdel(key, "code_hash", "prev_hash", "payload", "to", "claim", "claim_exp")
-        pipe.zrem(self.pending_key(destination), verification_id)
+        pipe.hdel(
+            key,
+            "code_hash",
+            "prev_hash",
+            "to",
+            "claim",
+            "claim_exp",
+            *(_PAYLOAD + name for name in claim.payload),
+        )
+        pipe.pexpire(key, self.verification_ttl_ms)
+        pipe.zrem(self.pending_key(claim.destination, claim.purpose), claim.id)
         pipe.execute()
 
-    def forget_pending(self, verification_id: str, destination: str) -> None:
+    def forget_pending(self, verification_id: str, destination: str, purpose: str) -> None:
         """Take a verification that can no longer be finalised off its destination's list."""
-        self.redis.zrem(self.pending_key(destination), verification_id)
+        self.redis.zrem(self.pending_key(destination, purpose), verification_id)
 
-    def release(self, verification_id: str, claim: str) -> None:
+    def release(self, claim: Claim) -> None:
         """Give back a claim that could not be finished; the code works again."""
-        self._release(keys=[self.key(verification_id)], args=[claim])
+        self._release(keys=[self.key(claim.id)], args=[claim.token])
 
     def resend(self, verification_id: str, purpose: str, code_hash: str) -> Resend:
         """Put a new code in place of the current one, if a resend is left and due."""
@@ -289,9 +320,10 @@ class VerificationStore:
             resends_left=int(fields["resends"]),
         )
 
-    def newest_pending(self, destination: str) -> str | None:
-        """The id of the newest verification started for a destination and not yet closed."""
+    def newest_pending(self, destination: str, purpose: str) -> str | None:
+        """The id of the newest verification of `purpose` started for a destination and not yet closed."""
+        oldest_alive = (_now_ms() - self.verification_ttl_ms) * 1000
         ids = self.redis.zrevrangebyscore(
-            self.pending_key(destination), "+inf", _now_ms() - self.verification_ttl_ms, start=0, num=1
+            self.pending_key(destination, purpose), "+inf", oldest_alive, start=0, num=1
         )
         return ids[0] if ids else None

@@ -5,7 +5,6 @@ from flask.views import MethodView
 
 from app.errors import InvalidToken
 from app.http import Blueprint
-from app.models import Customer
 from app.schemas import CustomerSchema, ErrorResponseSchema
 
 blp = Blueprint("customers", __name__, url_prefix="/customers", description="The signed-in customer.")
@@ -26,9 +25,7 @@ class Me(MethodView):
     def get(self):
         """The customer the access token belongs to"""
         registrar = current_app.extensions["registrar"]
-        customer_id = registrar.tokens.customer_id(bearer_token())
-        with registrar.sessions() as session:
-            customer = session.get(Customer, customer_id)
+        customer = registrar.customers.get(registrar.tokens.customer_id(bearer_token()))
         if customer is None:
             raise InvalidToken()
         return customer

@@ -1,8 +1,7 @@
 """What registration accepts and answers."""
 
 from flask import current_app
-from marshmallow import Schema, ValidationError, fields, post_load, validates_schema
-from marshmallow.validate import OneOf
+from marshmallow import Schema, ValidationError, fields, post_load
 
 from app import identity
 from app.http import request_locale
@@ -11,37 +10,32 @@ from app.registration.service import RegistrationRequest
 
 
 class RegistrationStartSchema(Schema):
-    """A registration payload; with `code`, it finalises the newest pending registration."""
+    """A registration payload; with `code`, it finalises the newest pending registration.
 
-    first_name = fields.String(required=True, metadata={"example": "Sara"})
+    `first_name` and `verified_by` are required. Fields only check their JSON type here;
+    what the values mean is checked in one pass, so every problem is reported together.
+    """
+
+    first_name = fields.String(allow_none=True, metadata={"example": "Sara", "description": "Required."})
     last_name = fields.String(allow_none=True, metadata={"example": None})
     email = fields.String(allow_none=True, metadata={"example": "sara@example.com"})
     phone = fields.String(allow_none=True, metadata={"example": "0551234567"})
     country_code = fields.String(allow_none=True, metadata={"example": "SA"})
     country_key = fields.Raw(allow_none=True, metadata={"example": "+966"})
     verified_by = fields.String(
-        required=True, validate=OneOf(identity.CHANNELS, error="Must be one of: phone, email.")
+        allow_none=True,
+        metadata={"example": "phone", "enum": list(identity.CHANNELS), "description": "Required."},
     )
     code = fields.String(allow_none=True, load_only=True)
-    locale = fields.String(allow_none=True, validate=OneOf(LOCALES, error="Must be one of: en, ar."))
-
-    @validates_schema(skip_on_field_errors=False, pass_original=True)
-    def check_identity(self, data: dict, original: dict, **kwargs) -> None:
-        _normalise(data, given={name for name, value in original.items() if value is not None})
+    locale = fields.String(allow_none=True, metadata={"enum": list(LOCALES)})
 
     @post_load
     def to_request(self, data: dict, **kwargs) -> tuple[RegistrationRequest, str | None]:
-        return _normalise(data, given={name for name, value in data.items() if value is not None}), data.get(
-            "code"
-        )
+        return _normalise(data), data.get("code")
 
 
-def _normalise(data: dict, given: set[str]) -> RegistrationRequest:
-    """Check the fields against each other and normalise them, reporting every problem.
-
-    `given` names the fields the client sent. Those that failed their own type check are
-    absent from `data` and checked no further.
-    """
+def _normalise(data: dict) -> RegistrationRequest:
+    """Check the fields against each other and normalise them, reporting every problem."""
     config = current_app.config
     problems: dict[str, list[str]] = {}
 
@@ -57,7 +51,15 @@ def _normalise(data: dict, given: set[str]) -> RegistrationRequest:
             report(field, str(problem))
             return None
 
+    given = {name for name, value in data.items() if value is not None}
+    for field in ("first_name", "verified_by"):
+        if field not in given:
+            report(field, "Missing data for required field.")
     verified_by = data.get("verified_by")
+    if verified_by is not None and verified_by not in identity.CHANNELS:
+        report("verified_by", "Must be one of: phone, email.")
+    if data.get("locale") is not None and data["locale"] not in LOCALES:
+        report("locale", "Must be one of: en, ar.")
     by_phone = verified_by == identity.PHONE
     first_name = check("first_name", identity.clean_name, data.get("first_name"), required=True)
     last_name = check("last_name", identity.clean_name, data.get("last_name"), required=False)
@@ -74,7 +76,7 @@ def _normalise(data: dict, given: set[str]) -> RegistrationRequest:
             report("phone", "Required when verified_by is phone.")
     elif "country_code" not in given:
         report("country_code", "Required when phone is given.")
-    elif country_code and data.get("phone") is not None:
+    elif country_code:
         phone = check("phone", identity.parse_phone, data["phone"], country_code, mobile=by_phone)
 
     email = check(

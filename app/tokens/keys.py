@@ -28,26 +28,30 @@ def _generate_pem() -> bytes:
 
 
 def _split_pems(text: str) -> list[bytes]:
-    marker = "-----END"
+    """The PEM blocks of a setting; anything outside a complete block is refused."""
     blocks, current = [], []
     for line in text.replace("\\n", "\n").strip().splitlines():
         current.append(line)
-        if line.startswith(marker):
+        if line.startswith("-----END"):
             blocks.append("\n".join(current).encode() + b"\n")
             current = []
+    if current or not blocks:
+        raise ConfigError("JWT_PREVIOUS_PUBLIC_KEYS must hold P-256 (ES256) keys in PEM")
     return blocks
 
 
 def _public_key(pem: bytes) -> ec.EllipticCurvePublicKey:
-    """A retired key, given as its public or its private PEM."""
+    """A retired P-256 key, given as its public or its private PEM."""
     try:
-        return serialization.load_pem_public_key(pem)
+        key = serialization.load_pem_public_key(pem)
     except ValueError:
-        pass
-    try:
-        return serialization.load_pem_private_key(pem, password=None).public_key()
-    except (ValueError, TypeError):
-        raise ConfigError("JWT_PREVIOUS_PUBLIC_KEYS must hold PEM keys") from None
+        try:
+            key = serialization.load_pem_private_key(pem, password=None).public_key()
+        except (ValueError, TypeError):
+            key = None
+    if not isinstance(key, ec.EllipticCurvePublicKey) or not isinstance(key.curve, ec.SECP256R1):
+        raise ConfigError("JWT_PREVIOUS_PUBLIC_KEYS must hold P-256 (ES256) keys in PEM")
+    return key
 
 
 class SigningKeys:

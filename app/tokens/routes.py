@@ -16,7 +16,7 @@ class RefreshSchema(Schema):
 
 @blp.route("/auth/token/refresh")
 class TokenRefresh(MethodView):
-    @blp.arguments(RefreshSchema)
+    @blp.arguments(RefreshSchema())
     @blp.response(200, TokensSchema)
     @blp.alt_response(
         401, schema=ErrorResponseSchema, description="Unknown, expired, revoked or reused refresh token."

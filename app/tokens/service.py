@@ -7,11 +7,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import jwt
-from sqlalchemy import select, update
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import Connection, Engine, insert, select, update
 
 from app.errors import InvalidToken
-from app.models import RefreshToken, utcnow
+from app.models import refresh_tokens, utcnow
 from app.tokens.keys import SigningKeys
 
 
@@ -25,6 +24,9 @@ class Tokens:
     token_type: str = "Bearer"
 
 
+_INSERT_REFRESH_TOKEN = insert(refresh_tokens)
+
+
 def _hash(refresh_token: str) -> str:
     return hashlib.sha256(refresh_token.encode()).hexdigest()
 
@@ -35,7 +37,7 @@ class TokenService:
     def __init__(
         self,
         keys: SigningKeys,
-        sessions: sessionmaker[Session],
+        engine: Engine,
         *,
         issuer: str,
         audience: str,
@@ -43,24 +45,25 @@ class TokenService:
         refresh_ttl: int,
     ):
         self.keys = keys
-        self.sessions = sessions
+        self.engine = engine
         self.issuer = issuer
         self.audience = audience
         self.access_ttl = access_ttl
         self.refresh_ttl = refresh_ttl
 
-    def issue(self, session: Session, customer_id: str, *, family_id: str | None = None) -> Tokens:
-        """New tokens for a customer; the refresh token joins `session`'s transaction."""
+    def issue(self, connection: Connection, customer_id: str, *, family_id: str | None = None) -> Tokens:
+        """New tokens for a customer; the refresh token joins `connection`'s transaction."""
         now = utcnow()
         refresh_token = "rt_" + secrets.token_urlsafe(32)
-        session.add(
-            RefreshToken(
-                token_hash=_hash(refresh_token),
-                family_id=family_id or uuid.uuid4().hex,
-                customer_id=customer_id,
-                created_at=now,
-                expires_at=now + timedelta(seconds=self.refresh_ttl),
-            )
+        connection.execute(
+            _INSERT_REFRESH_TOKEN,
+            {
+                "token_hash": _hash(refresh_token),
+                "family_id": family_id or uuid.uuid4().hex,
+                "customer_id": customer_id,
+                "created_at": now,
+                "expires_at": now + timedelta(seconds=self.refresh_ttl),
+            },
         )
         return Tokens(self._access_token(customer_id, now), refresh_token, self.access_ttl)
 
@@ -102,31 +105,31 @@ class TokenService:
         raced with it): the whole family is revoked and the request refused.
         """
         now = utcnow()
-        with self.sessions.begin() as session:
-            token = session.scalar(
-                select(RefreshToken).where(RefreshToken.token_hash == _hash(refresh_token))
-            )
+        tokens = refresh_tokens.c
+        with self.engine.begin() as connection:
+            token = connection.execute(
+                select(
+                    tokens.id, tokens.family_id, tokens.customer_id, tokens.expires_at, tokens.revoked_at
+                ).where(tokens.token_hash == _hash(refresh_token))
+            ).one_or_none()
             if token is not None and token.revoked_at is None and token.expires_at > now:
-                rotated = session.execute(
-                    update(RefreshToken)
-                    .where(
-                        RefreshToken.id == token.id,
-                        RefreshToken.rotated_at.is_(None),
-                        RefreshToken.revoked_at.is_(None),
-                    )
+                rotated = connection.execute(
+                    update(refresh_tokens)
+                    .where(tokens.id == token.id, tokens.rotated_at.is_(None), tokens.revoked_at.is_(None))
                     .values(rotated_at=now)
                 )
                 if rotated.rowcount == 1:
                     return token.customer_id, self.issue(
-                        session, token.customer_id, family_id=token.family_id
+                        connection, token.customer_id, family_id=token.family_id
                     )
-                self._revoke_family(session, token.family_id, now)
+                self._revoke_family(connection, token.family_id, now)
         raise InvalidToken()
 
     @staticmethod
-    def _revoke_family(session: Session, family_id: str, now: datetime) -> None:
-        session.execute(
-            update(RefreshToken)
-            .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
+    def _revoke_family(connection: Connection, family_id: str, now: datetime) -> None:
+        tokens = refresh_tokens.c
+        connection.execute(
+            update(refresh_tokens)
+            .where(tokens.family_id == family_id, tokens.revoked_at.is_(None))
             .values(revoked_at=now)
         )

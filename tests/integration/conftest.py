@@ -1,32 +1,32 @@
-"""Adapters against the real servers of tests/conftest.py: Redis clients, stores, SQL sessions."""
+"""Adapters against the real servers of tests/conftest.py: Redis clients, stores, the SQL engine."""
 
-import json
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import pytest
 import redis
 from sqlalchemy import Engine
-from sqlalchemy.orm import Session, sessionmaker
 
+from app.channels import DeliveryFailed, Message
 from app.codes import CodeHasher, NewVerification, VerificationStore, new_identifier
-from app.db import make_engine, make_session_factory
+from app.db import make_engine
+from app.errors import LoginNotFound, RegistrationNotFound
 from app.identity import PHONE, destination_key, mask
+from app.verification import CodeChallenges
 
 SECRET = "integration-tests-server-secret-0123456789"
 PHONE_NUMBER = "+966551234567"
-PAYLOAD = json.dumps(
-    {
-        "first_name": "Sara",
-        "last_name": "Al-Qahtani",
-        "email": "sara.alqahtani@example.com",
-        "phone": PHONE_NUMBER,
-        "country_code": "SA",
-        "verified_by": "phone",
-        "locale": "ar",
-    },
-    separators=(",", ":"),
-)
+# What registration keeps of a realistic customer: both names, an email and a phone.
+PAYLOAD: dict[str, str] = {
+    "first_name": "Sara",
+    "last_name": "Al-Qahtani",
+    "email": "sara.alqahtani@example.com",
+    "phone": PHONE_NUMBER,
+    "country_code": "SA",
+    "verified_by": "phone",
+    "locale": "ar",
+}
 
 
 @pytest.fixture
@@ -71,10 +71,16 @@ class Started:
     code: str
     destination: str
     purpose: str
+    verification: NewVerification  # what was written, as `discard` takes it
 
     @property
     def key(self) -> str:
         return VerificationStore.key(self.id)
+
+    @property
+    def pending_key(self) -> str:
+        """The sorted set of its destination's pending verifications of its purpose."""
+        return VerificationStore.pending_key(self.destination, self.purpose)
 
 
 @pytest.fixture
@@ -82,26 +88,76 @@ def start(hasher) -> Callable[..., Started]:
     """Write a verification of `purpose` for `to` whose code is `code`."""
 
     def start(
-        store: VerificationStore, code: str = "123456", *, purpose: str = "register", to: str = PHONE_NUMBER
+        store: VerificationStore,
+        code: str = "123456",
+        *,
+        purpose: str = "register",
+        to: str = PHONE_NUMBER,
+        payload: dict[str, str | None] = PAYLOAD,
     ) -> Started:
         verification_id = new_identifier("reg" if purpose == "register" else "log")
         destination = hasher.destination(destination_key(PHONE, to))
-        store.create(
-            NewVerification(
-                id=verification_id,
-                purpose=purpose,
-                channel=PHONE,
-                to=to,
-                destination=destination,
-                masked=mask(PHONE, to),
-                locale="ar",
-                payload=PAYLOAD,
-                code_hash=hasher.code(verification_id, code),
-            )
+        verification = NewVerification(
+            id=verification_id,
+            purpose=purpose,
+            channel=PHONE,
+            to=to,
+            destination=destination,
+            masked=mask(PHONE, to),
+            locale="ar",
+            payload=payload,
+            code_hash=hasher.code(verification_id, code),
         )
-        return Started(verification_id, code, destination, purpose)
+        store.create(verification)
+        return Started(verification_id, code, destination, purpose, verification)
 
     return start
+
+
+class RecordingSender:
+    """A channel that keeps every message it is given, and refuses them while `failing`."""
+
+    CODE = re.compile(r"\b(\d{6,10})\b")
+
+    def __init__(self):
+        self.messages: list[Message] = []
+        self.failing = False
+
+    def send(self, destination: str, message: Message) -> None:
+        self.messages.append(message)
+        if self.failing:
+            raise DeliveryFailed(destination)
+
+    def last_code(self) -> str:
+        return self.CODE.search(self.messages[-1].text).group(1)
+
+
+@pytest.fixture
+def sender() -> RecordingSender:
+    return RecordingSender()
+
+
+@pytest.fixture
+def make_challenges(store, hasher, sender) -> Callable[..., CodeChallenges]:
+    """Codes for `purpose` ("register" or "login") on the test store (or `on`), sent to `sender`."""
+
+    def make(
+        purpose: str = "register", *, code_length: int = 6, on: VerificationStore | None = None
+    ) -> CodeChallenges:
+        registering = purpose == "register"
+        return CodeChallenges(
+            on or store,
+            hasher,
+            {"phone": sender, "email": sender},
+            purpose=purpose,
+            id_prefix="reg" if registering else "log",
+            not_found=RegistrationNotFound if registering else LoginNotFound,
+            code_length=code_length,
+            code_ttl=300,
+            store_name="Registrar",
+        )
+
+    return make
 
 
 @pytest.fixture
@@ -109,8 +165,3 @@ def engine(database_url) -> Iterator[Engine]:
     engine = make_engine(database_url)
     yield engine
     engine.dispose()
-
-
-@pytest.fixture
-def sessions(engine) -> sessionmaker[Session]:
-    return make_session_factory(engine)

@@ -1,53 +1,18 @@
 """A dump of Redis gives nothing to replay: no code in any field, no phone or email in any key name."""
 
-import re
-
 import pytest
 
-from app.channels import DeliveryFailed, Message
 from app.codes.store import COMPLETED
-from app.errors import ChannelUnavailable, InvalidCode, RegistrationNotFound
+from app.errors import ChannelUnavailable, InvalidCode
 from app.verification import CodeChallenges
 from tests.support import wrong
 
 CODE_LENGTH = 10  # long enough that a code cannot turn up inside a timestamp or a hash by chance
-CODE = re.compile(rf"\b(\d{{{CODE_LENGTH}}})\b")
-
-
-class RecordingSender:
-    """A channel that keeps every message it is given, and refuses them while `failing`."""
-
-    def __init__(self):
-        self.messages: list[Message] = []
-        self.failing = False
-
-    def send(self, destination: str, message: Message) -> None:
-        self.messages.append(message)
-        if self.failing:
-            raise DeliveryFailed(destination)
-
-    def last_code(self) -> str:
-        return CODE.search(self.messages[-1].text).group(1)
 
 
 @pytest.fixture
-def sender() -> RecordingSender:
-    return RecordingSender()
-
-
-@pytest.fixture
-def challenges(store, hasher, sender) -> CodeChallenges:
-    return CodeChallenges(
-        store,
-        hasher,
-        {"phone": sender, "email": sender},
-        purpose="register",
-        id_prefix="reg",
-        not_found=RegistrationNotFound,
-        code_length=CODE_LENGTH,
-        code_ttl=300,
-        store_name="Registrar",
-    )
+def challenges(make_challenges) -> CodeChallenges:
+    return make_challenges("register", code_length=CODE_LENGTH)
 
 
 def assert_no_field_holds(redis_client, key: str, codes: list[str]) -> None:

@@ -50,12 +50,13 @@ def test_migrate_with_good_settings_succeeds(base_environment):
         ),
         pytest.param(
             {"JWT_PREVIOUS_PUBLIC_KEYS": rsa_public_pem()},
-            ["JWT_PREVIOUS_PUBLIC_KEYS"],
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="a non-EC previous key escapes keys.thumbprint as jwt.InvalidKeyError: a traceback",
-            ),
+            ["JWT_PREVIOUS_PUBLIC_KEYS", "P-256 (ES256)"],
             id="an RSA previous key",
+        ),
+        pytest.param(
+            {"SMS_ALLOWED_COUNTRIES": "SA,XX"},
+            ["SMS_ALLOWED_COUNTRIES"],
+            id="a country phonenumbers does not know",
         ),
     ],
 )

@@ -11,11 +11,11 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from app.codes import new_identifier
 from app.errors import InvalidToken
-from app.models import Customer, RefreshToken
+from app.models import customers, refresh_tokens
 from app.tokens import SigningKeys, TokenService
 
 ISSUER, AUDIENCE = "registrar", "storefront"
@@ -38,11 +38,11 @@ def new_key() -> ec.EllipticCurvePrivateKey:
 
 
 @pytest.fixture
-def make_tokens(sessions):
+def make_tokens(engine):
     def make(keys: SigningKeys | None = None, **settings) -> TokenService:
         return TokenService(
             keys or SigningKeys(private_pem(new_key())),
-            sessions,
+            engine,
             **{"issuer": ISSUER, "audience": AUDIENCE, "access_ttl": 900, "refresh_ttl": 3600, **settings},
         )
 
@@ -55,20 +55,25 @@ def tokens(make_tokens) -> TokenService:
 
 
 @pytest.fixture
-def customer_id(sessions) -> str:
+def customer_id(engine) -> str:
     identifier = new_identifier("cus")
-    with sessions.begin() as session:
-        session.add(
-            Customer(
-                id=identifier, first_name="Sara", phone="+966551234567", verified_by="phone", locale="en"
-            )
+    with engine.begin() as connection:
+        connection.execute(
+            insert(customers),
+            {
+                "id": identifier,
+                "first_name": "Sara",
+                "phone": "+966551234567",
+                "verified_by": "phone",
+                "locale": "en",
+            },
         )
     return identifier
 
 
 def sign_in(service: TokenService, customer_id: str):
-    with service.sessions.begin() as session:
-        return service.issue(session, customer_id)
+    with service.engine.begin() as connection:
+        return service.issue(connection, customer_id)
 
 
 def claims(service: TokenService, customer_id: str, **changes) -> dict:
@@ -245,13 +250,43 @@ class TestRefreshTokens:
         with pytest.raises(InvalidToken):
             tokens.refresh("rt_" + "x" * 43)
 
-    def test_refresh_tokens_are_stored_only_as_hashes(self, tokens, customer_id, sessions):
+    def test_refresh_tokens_are_stored_only_as_hashes(self, tokens, customer_id, engine):
         issued = sign_in(tokens, customer_id)
 
-        with sessions() as session:
-            stored = session.scalars(select(RefreshToken)).all()
+        with engine.connect() as connection:
+            stored = connection.execute(select(refresh_tokens)).all()
 
         assert len(stored) == 1
         assert stored[0].token_hash == hashlib.sha256(issued.refresh_token.encode()).hexdigest()
-        columns = [str(getattr(stored[0], column.key)) for column in RefreshToken.__table__.columns]
-        assert not any(issued.refresh_token in value for value in columns)
+        assert not any(issued.refresh_token in str(value) for value in stored[0])
+
+    def test_a_refresh_token_issued_in_a_transaction_that_rolls_back_is_not_kept(
+        self, tokens, customer_id, engine
+    ):
+        class Abandoned(Exception):
+            pass
+
+        with pytest.raises(Abandoned), engine.begin() as connection:
+            issued = tokens.issue(connection, customer_id)
+            raise Abandoned()
+
+        with pytest.raises(InvalidToken):
+            tokens.refresh(issued.refresh_token)
+        with engine.connect() as connection:
+            assert connection.execute(select(refresh_tokens)).all() == []
+
+    def test_a_rotated_token_stays_in_its_family_and_is_marked_rotated(self, tokens, customer_id, engine):
+        first = sign_in(tokens, customer_id)
+        _, second = tokens.refresh(first.refresh_token)
+
+        with engine.connect() as connection:
+            rows = {
+                row.token_hash: row
+                for row in connection.execute(select(refresh_tokens).order_by(refresh_tokens.c.id))
+            }
+        old = rows[hashlib.sha256(first.refresh_token.encode()).hexdigest()]
+        new = rows[hashlib.sha256(second.refresh_token.encode()).hexdigest()]
+        assert old.family_id == new.family_id
+        assert old.rotated_at is not None and new.rotated_at is None
+        assert old.revoked_at is None and new.revoked_at is None
+        assert new.expires_at > old.created_at

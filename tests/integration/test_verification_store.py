@@ -1,13 +1,18 @@
 """The Lua scripts behind every code, run through VerificationStore against real Redis."""
 
-import json
 import time
+from dataclasses import replace
 
 import pytest
 
-from app.codes import Outcome, generate_code
+from app.codes import Claim, Outcome, generate_code
 from app.codes.store import ALREADY_REGISTERED, COMPLETED
 from tests.integration.conftest import PAYLOAD
+
+
+def payload_fields(verification: dict[str, str]) -> dict[str, str]:
+    """The `p:` fields of a verification's hash: its payload as Redis keeps it."""
+    return {name: value for name, value in verification.items() if name.startswith("p:")}
 
 
 @pytest.fixture
@@ -38,17 +43,51 @@ class TestTheRightCode:
         result = check(store, started, started.code)
 
         assert result.outcome == Outcome.OK
-        assert json.loads(result.payload) == json.loads(PAYLOAD)
         assert result.destination == started.destination
         assert result.attempts_left == 5
-        assert result.claim
+        assert result.claim == Claim(
+            id=started.id,
+            purpose="register",
+            destination=started.destination,
+            payload=PAYLOAD,
+            token=result.claim.token,
+        )
+        assert len(result.claim.token) >= 16
         assert redis_client.hget(started.key, "status") == "claimed"
+
+    def test_the_payload_is_kept_field_by_field_and_none_values_are_neither_kept_nor_handed_back(
+        self, store, start, check, redis_client
+    ):
+        started = start(store, payload={**PAYLOAD, "last_name": None, "email": None})
+
+        kept = payload_fields(redis_client.hgetall(started.key))
+        claim = check(store, started, started.code).claim
+
+        expected = {name: value for name, value in PAYLOAD.items() if name not in ("last_name", "email")}
+        assert kept == {f"p:{name}": value for name, value in expected.items()}
+        assert claim.payload == expected
+
+    def test_an_empty_payload_comes_back_empty(self, store, start, check):
+        started = start(store, payload={})
+        assert check(store, started, started.code).claim.payload == {}
+
+    def test_each_claim_gets_a_token_of_its_own(self, store, start, check):
+        started = start(store)
+        first = check(store, started, started.code).claim
+        store.release(first)
+
+        second = check(store, started, started.code).claim
+
+        assert second.token != first.token
+        assert replace(second, token=first.token) == first
 
     def test_a_second_check_while_the_claim_holds_is_told_it_is_taken(self, store, start, check):
         started = start(store)
         check(store, started, started.code)
 
-        assert check(store, started, started.code).outcome == Outcome.CLAIMED
+        again = check(store, started, started.code)
+
+        assert (again.outcome, again.claim) == (Outcome.CLAIMED, None)
         assert check(store, started, "000000").outcome == Outcome.CLAIMED
 
     def test_a_wrong_code_during_a_claim_costs_nothing(self, store, start, check, redis_client):
@@ -61,16 +100,16 @@ class TestTheRightCode:
         started = start(store)
         claimed = check(store, started, started.code)
 
-        store.release(started.id, claimed.claim)
+        store.release(claimed.claim)
 
         assert redis_client.hget(started.key, "status") == "code_sent"
         assert check(store, started, started.code).outcome == Outcome.OK
 
     def test_a_release_with_another_claim_token_does_nothing(self, store, start, check, redis_client):
         started = start(store)
-        check(store, started, started.code)
+        claimed = check(store, started, started.code)
 
-        store.release(started.id, "not-the-claim-token")
+        store.release(replace(claimed.claim, token="not-the-claim-token"))
 
         assert redis_client.hget(started.key, "status") == "claimed"
         assert check(store, started, started.code).outcome == Outcome.CLAIMED
@@ -83,25 +122,30 @@ class TestWrongCodes:
         first = check(store, started, "000000")
         second = check(store, started, "111111")
 
-        assert (first.outcome, first.attempts_left) == (Outcome.WRONG, 4)
-        assert (second.outcome, second.attempts_left) == (Outcome.WRONG, 3)
+        assert (first.outcome, first.attempts_left, first.claim) == (Outcome.WRONG, 4, None)
+        assert (second.outcome, second.attempts_left, second.claim) == (Outcome.WRONG, 3, None)
+        assert first.destination == started.destination
         assert redis_client.hget(started.key, "attempts") == "3"
         assert check(store, started, started.code).outcome == Outcome.OK
 
-    def test_the_last_attempt_locks_the_verification_and_drops_its_code(
-        self, make_store, start, check, redis_client
+    def test_the_last_attempt_locks_the_verification_and_drops_its_codes_payload_and_address(
+        self, make_store, start, check, resend, redis_client
     ):
         store = make_store(max_attempts=3)
         started = start(store)
+        resend(store, started)  # an earlier code is kept aside as prev_hash
+        assert payload_fields(redis_client.hgetall(started.key))
+        assert redis_client.hexists(started.key, "prev_hash")
 
         outcomes = [check(store, started, "000000").outcome for _ in range(3)]
 
         assert outcomes == [Outcome.WRONG, Outcome.WRONG, Outcome.LOCKED_NOW]
         verification = redis_client.hgetall(started.key)
         assert verification["status"] == "locked"
-        assert "code_hash" not in verification
-        assert "payload" not in verification
-        assert "to" not in verification
+        for gone in ("code_hash", "prev_hash", "to"):
+            assert gone not in verification
+        assert payload_fields(verification) == {}
+        assert verification["dest"] == started.destination
 
     def test_a_locked_verification_refuses_even_the_right_code_and_every_resend(
         self, make_store, start, check, resend
@@ -154,8 +198,9 @@ class TestPurposes:
         resent, _ = resend(store, started, purpose=checked_for)
 
         assert right.outcome == wrong.outcome == resent.outcome == Outcome.NOT_FOUND
-        assert right.payload == ""
+        assert right.claim is None
         assert store.get(started.id, checked_for) is None
+        assert store.newest_pending(started.destination, checked_for) is None
         verification = redis_client.hgetall(started.key)
         assert verification["status"] == "code_sent"
         assert (verification["attempts"], verification["resends"]) == ("5", "3")
@@ -168,7 +213,7 @@ class TestPurposes:
 
         assert store.check("reg_unknown", "register", typed).outcome == Outcome.NOT_FOUND
         assert store.resend("reg_unknown", "register", typed).outcome == Outcome.NOT_FOUND
-        store.release("reg_unknown", "some-claim")
+        store.release(Claim("reg_unknown", "register", "", {}, "some-claim"))
         store.restore("reg_unknown", typed)
 
         assert store.get("reg_unknown", "register") is None
@@ -184,23 +229,22 @@ class TestFinishing:
         self, store, start, check, resend, redis_client, status, outcome
     ):
         started = start(store)
-        claimed = check(store, started, started.code)
+        _, code = resend(store, started)  # the first code is kept aside as prev_hash
+        claimed = check(store, started, code)
 
-        store.finish(started.id, claimed.destination, status)
+        store.finish(claimed.claim, status)
 
         verification = redis_client.hgetall(started.key)
         assert verification["status"] == status
-        for gone in ("code_hash", "prev_hash", "payload", "to", "claim", "claim_exp"):
+        for gone in ("code_hash", "prev_hash", "to", "claim", "claim_exp"):
             assert gone not in verification
-        assert redis_client.zscore(store.pending_key(started.destination), started.id) is None
-        assert check(store, started, started.code).outcome == outcome
+        assert payload_fields(verification) == {}
+        assert redis_client.zscore(started.pending_key, started.id) is None
+        assert 0 < redis_client.pttl(started.key) <= 1800 * 1000
+        assert check(store, started, code).outcome == outcome
         assert resend(store, started)[0].outcome == outcome
         assert store.get(started.id, "register").status == status
 
-    @pytest.mark.xfail(
-        strict=True,
-        reason="finish() HSETs status on a key that has lapsed, re-creating it without any TTL",
-    )
     def test_finishing_a_verification_that_lapsed_meanwhile_leaves_no_key_without_expiry(
         self, make_store, start, check, redis_client
     ):
@@ -208,10 +252,14 @@ class TestFinishing:
         started = start(store)
         claimed = check(store, started, started.code)
         time.sleep(1.1)
+        assert redis_client.exists(started.key) == 0
 
-        store.finish(started.id, claimed.destination, COMPLETED)
+        store.finish(claimed.claim, COMPLETED)
 
-        assert redis_client.pttl(started.key) != -1
+        assert 0 < redis_client.pttl(started.key) <= 1000
+        assert payload_fields(redis_client.hgetall(started.key)) == {}
+        assert store.get(started.id, "register") is None
+        assert check(store, started, started.code).outcome == Outcome.NOT_FOUND
 
 
 class TestResending:
@@ -306,31 +354,92 @@ class TestRestoringAfterAFailedSend:
 class TestNewestPending:
     def test_the_newest_verification_of_a_destination_is_the_one_found(self, store, start):
         older = start(store)
-        time.sleep(0.005)  # start times are kept to the millisecond
         newer = start(store)
         assert older.destination == newer.destination
 
-        assert store.newest_pending(newer.destination) == newer.id
+        assert store.newest_pending(newer.destination, "register") == newer.id
 
-    def test_finished_verifications_are_no_longer_pending(self, store, start):
+    def test_starts_in_quick_succession_are_found_newest_first(self, store, start, redis_client):
+        started = [start(store) for _ in range(25)]  # many within one millisecond
+
+        assert redis_client.zrange(started[0].pending_key, 0, -1) == [each.id for each in started]
+        for newest in reversed(started):
+            assert store.newest_pending(newest.destination, "register") == newest.id
+            store.forget_pending(newest.id, newest.destination, "register")
+        assert store.newest_pending(started[0].destination, "register") is None
+
+    def test_start_times_are_kept_in_microseconds(self, store, start, redis_client):
+        before = time.time_ns() // 1000
+        started = start(store)
+        after = time.time_ns() // 1000
+
+        assert before <= redis_client.zscore(started.pending_key, started.id) <= after
+
+    @pytest.mark.parametrize(("older", "newer"), [("register", "login"), ("login", "register")])
+    def test_a_newer_verification_of_another_purpose_does_not_hide_an_older_one(
+        self, store, start, redis_client, older, newer
+    ):
+        first = start(store, purpose=older)
+        second = start(store, purpose=newer)
+        assert first.destination == second.destination
+        assert first.pending_key != second.pending_key
+
+        assert store.newest_pending(first.destination, older) == first.id
+        assert store.newest_pending(first.destination, newer) == second.id
+        assert redis_client.zrange(first.pending_key, 0, -1) == [first.id]
+        assert redis_client.zrange(second.pending_key, 0, -1) == [second.id]
+
+    def test_finishing_a_verification_of_one_purpose_leaves_the_other_pending(self, store, start, check):
+        registration = start(store, purpose="register")
+        login = start(store, purpose="login")
+
+        store.finish(check(store, login, login.code).claim, COMPLETED)
+
+        assert store.newest_pending(login.destination, "login") is None
+        assert store.newest_pending(registration.destination, "register") == registration.id
+
+    def test_finished_verifications_are_no_longer_pending(self, store, start, check):
         older = start(store)
-        time.sleep(0.005)
         newer = start(store)
 
-        store.finish(newer.id, newer.destination, COMPLETED)
-        assert store.newest_pending(newer.destination) == older.id
+        store.finish(check(store, newer, newer.code).claim, COMPLETED)
+        assert store.newest_pending(newer.destination, "register") == older.id
 
-        store.finish(older.id, older.destination, ALREADY_REGISTERED)
-        assert store.newest_pending(older.destination) is None
+        store.finish(check(store, older, older.code).claim, ALREADY_REGISTERED)
+        assert store.newest_pending(older.destination, "register") is None
 
     def test_another_destination_has_nothing_pending(self, store, start, hasher):
         start(store)
-        assert store.newest_pending(hasher.destination("phone:+966559876543")) is None
+        assert store.newest_pending(hasher.destination("phone:+966559876543"), "register") is None
 
     def test_a_first_code_that_never_left_is_forgotten(self, store, start, redis_client):
         started = start(store)
+        other_purpose = start(store, purpose="login")
 
-        store.discard(started.id, started.destination)
+        store.discard(started.verification)
 
         assert redis_client.exists(started.key) == 0
-        assert store.newest_pending(started.destination) is None
+        assert redis_client.zscore(started.pending_key, started.id) is None
+        assert store.newest_pending(started.destination, "register") is None
+        assert store.newest_pending(started.destination, "login") == other_purpose.id
+
+    def test_a_verification_older_than_its_lifetime_is_skipped_though_still_listed(
+        self, make_store, start, redis_client
+    ):
+        store = make_store(code_ttl=1, verification_ttl=1)
+        stale = start(store)
+        time.sleep(0.5)
+        fresh = start(store)  # keeps the list alive for another second
+        store.forget_pending(fresh.id, fresh.destination, "register")
+        time.sleep(0.7)
+
+        assert redis_client.zscore(stale.pending_key, stale.id) is not None
+        assert store.newest_pending(stale.destination, "register") is None
+
+    def test_the_list_lives_as_long_as_its_newest_verification(self, store, start, redis_client):
+        older = start(store)
+        time.sleep(0.3)
+        newer = start(store)
+
+        list_ttl = redis_client.pttl(newer.pending_key)
+        assert redis_client.pttl(older.key) < list_ttl <= redis_client.pttl(newer.key) + 50

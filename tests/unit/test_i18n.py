@@ -71,6 +71,11 @@ def test_every_message_the_service_can_produce_has_an_arabic_translation(message
     assert ARABIC_LETTER.search(arabic)
 
 
+def test_a_name_without_a_letter_is_refused_in_arabic_too():
+    assert "Use at least one letter." in identity_messages()
+    assert translate("Use at least one letter.", "ar") == "استخدم حرفًا واحدًا على الأقل."
+
+
 def test_english_messages_are_answered_as_written():
     assert translate("That code is not correct.", "en") == "That code is not correct."
 

@@ -19,9 +19,49 @@ from app.identity import (
 )
 
 
+def shown_digits(national_length: int) -> tuple[int, int]:
+    """How many digits of a national number the mask shows at its head and at its tail."""
+    if national_length >= 9:
+        return 2, 3
+    if national_length == 8:
+        return 1, 3
+    if national_length == 7:
+        return 1, 2
+    return 0, 2
+
+
 class TestMaskingAPhone:
     def test_a_saudi_mobile_shows_its_prefix_and_last_three_digits(self):
         assert mask_phone("+966551234567") == "+966 55••••567"
+
+    @pytest.mark.parametrize(
+        ("e164", "masked"),
+        [
+            ("+4915123456789", "+49 15••••••789"),  # 11 national digits: 2 at the head, 3 at the tail
+            ("+14155550123", "+1 41•••••123"),  # 10
+            ("+79161234567", "+7 91•••••567"),  # 10, a one-digit country code
+            ("+966551234567", "+966 55••••567"),  # 9
+            ("+212612345678", "+212 61••••678"),  # 9, a three-digit country code
+            ("+97332123456", "+973 3••••456"),  # 8: 1 and 3
+            ("+6838884012", "+683 8••••12"),  # 7: 1 and 2
+            ("+50051234", "+500 •••34"),  # 5: none and 2
+            ("+6834002", "+683 ••02"),  # 4: none and 2
+        ],
+    )
+    def test_shorter_numbers_show_fewer_digits(self, e164, masked):
+        assert mask_phone(e164) == masked
+
+    @pytest.mark.parametrize(
+        ("e164", "country"),
+        [
+            ("+12423456789", "+1"),  # the Bahamas dial +1 242: the country code is still 1
+            ("+447911123456", "+44"),
+            ("+4915123456789", "+49"),
+            ("+97150123456", "+971"),
+        ],
+    )
+    def test_the_country_code_is_split_off_as_the_numbering_plan_has_it(self, e164, country):
+        assert mask_phone(e164).partition(" ")[0] == country
 
     @pytest.mark.parametrize(
         "e164",
@@ -40,17 +80,17 @@ class TestMaskingAPhone:
     def test_any_number_keeps_its_country_and_last_digits_and_hides_the_middle(self, e164):
         number = phonenumbers.parse(e164)
         national = phonenumbers.national_significant_number(number)
+        head_length, tail_length = shown_digits(len(national))
 
         masked = mask_phone(e164)
 
         country, _, masked_national = masked.partition(" ")
         assert country == f"+{number.country_code}"
-        assert masked_national.endswith(national[-3:])
-        assert MASK in masked_national
-        head = masked_national.split(MASK)[0]
-        assert national.startswith(head)
+        head, tail = masked_national.split(MASK)[0], masked_national.split(MASK)[-1]
+        assert (head, tail) == (national[:head_length], national[-tail_length:])
+        assert masked_national.count(MASK) == len(national) - head_length - tail_length
         shown = len(masked_national.replace(MASK, ""))
-        assert shown < len(national)
+        assert shown <= len(national) // 2 + 1
         assert national not in masked
         assert e164 not in masked
 
@@ -69,16 +109,13 @@ class TestMaskingAnEmail:
     def test_a_two_letter_local_part_shows_only_its_first_letter(self):
         assert mask_email("ab@example.com") == "a•••@example.com"
 
+    def test_a_one_letter_local_part_shows_no_letter(self):
+        assert mask_email("a@example.com") == "•••@example.com"
+
     @pytest.mark.parametrize(
         "local",
         [
-            pytest.param(
-                "a",
-                marks=pytest.mark.xfail(
-                    strict=True,
-                    reason="mask_email shows the only letter of a one-letter local part: a•••@example.com",
-                ),
-            ),
+            "a",
             "ab",
             "abc",
             "sara.ahmed",
@@ -185,6 +222,31 @@ class TestNames:
     @pytest.mark.parametrize("name", ["سارة", "عبد الله القحطاني", "مهر\u200cناز", "Zoë O'Brien-Łukasz"])
     def test_arabic_persian_and_accented_names_are_kept_as_typed(self, name):
         assert clean_name(name, required=True) == name
+
+    @pytest.mark.parametrize("name", ["S", "ع", "Sara2", "3", "٣", "O'Brien", "-Sara-", "\u200bSara"])
+    def test_one_letter_or_digit_is_enough(self, name):
+        assert clean_name(name, required=True) == name
+
+    @pytest.mark.parametrize(
+        "value",
+        [
+            pytest.param("\u200b", id="zero-width space"),
+            pytest.param("\u200c", id="zero-width non-joiner"),
+            pytest.param("\ufeff", id="byte order mark"),
+            pytest.param("\u200b\u200c\ufeff", id="only invisible characters"),
+            pytest.param(" \u200b ", id="an invisible character among spaces"),
+            pytest.param(".", id="a full stop"),
+            pytest.param("-'.", id="only punctuation"),
+            pytest.param("- -", id="punctuation and spaces"),
+            pytest.param("\u064b\u0651", id="only Arabic diacritics"),
+            pytest.param("\U0001f642", id="an emoji"),
+        ],
+    )
+    @pytest.mark.parametrize("required", [True, False])
+    def test_a_name_with_no_letter_or_digit_is_refused(self, value, required):
+        with pytest.raises(InvalidField) as refused:
+            clean_name(value, required=required)
+        assert str(refused.value) == "Use at least one letter."
 
 
 class TestEmails:

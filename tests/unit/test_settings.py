@@ -92,6 +92,18 @@ def test_all_countries_may_be_named_explicitly():
     assert Config({"SMS_ALLOWED_COUNTRIES": "all"}).SMS_ALLOWED_COUNTRIES is None
 
 
+def test_allowed_countries_are_regions_with_a_numbering_plan_in_any_case():
+    allowed = Config({"SMS_ALLOWED_COUNTRIES": " gb,Sa , AE,bh,kw,om,qa,eg "}).SMS_ALLOWED_COUNTRIES
+    assert allowed == {"GB", "SA", "AE", "BH", "KW", "OM", "QA", "EG"}
+
+
+@pytest.mark.parametrize("value", ["XX", "SA,XX", "UK", "EU", "ZZ", "001", "S", "SAU", "S1"])
+def test_a_country_phonenumbers_does_not_know_is_refused_naming_it(value):
+    with pytest.raises(ConfigError, match="SMS_ALLOWED_COUNTRIES") as refused:
+        Config({"SMS_ALLOWED_COUNTRIES": value})
+    assert repr(value) in str(refused.value)
+
+
 @pytest.mark.parametrize(
     ("settings", "named"),
     [

@@ -5,18 +5,19 @@
 -- ARGV[3]  now, ms
 -- ARGV[4]  claim token
 -- ARGV[5]  claim lease, ms
--- Returns {outcome, attempts_left, payload, destination pseudonym}; outcome is one of
+-- Returns {outcome, attempts_left, destination pseudonym, payload name, value, …}; the
+-- payload (the `p:` fields, without their prefix) comes only with `ok`. Outcomes:
 -- ok, wrong, locked_now, expired, not_found, claimed, completed, locked, already_registered.
 local key = KEYS[1]
 local now = tonumber(ARGV[3])
-local f = redis.call('HMGET', key, 'purpose', 'status', 'code_hash', 'code_exp', 'attempts', 'claim_exp', 'payload', 'dest')
-local purpose, status, code_hash, code_exp, attempts, claim_exp, payload, dest =
-  f[1], f[2], f[3], tonumber(f[4]), tonumber(f[5]), tonumber(f[6]), f[7], f[8]
+local f = redis.call('HMGET', key, 'purpose', 'status', 'code_hash', 'code_exp', 'attempts', 'claim_exp', 'dest')
+local purpose, status, code_hash, code_exp, attempts, claim_exp, dest =
+  f[1], f[2], f[3], tonumber(f[4]), tonumber(f[5]), tonumber(f[6]), f[7]
 
-if purpose ~= ARGV[1] then return {'not_found', 0, '', ''} end
-if status == 'claimed' and claim_exp > now then return {'claimed', attempts, '', dest} end
-if status ~= 'code_sent' and status ~= 'claimed' then return {status, attempts, '', dest} end
-if not code_hash or code_exp <= now then return {'expired', attempts, '', dest} end
+if purpose ~= ARGV[1] then return {'not_found', 0, ''} end
+if status == 'claimed' and claim_exp > now then return {'claimed', attempts, dest} end
+if status ~= 'code_sent' and status ~= 'claimed' then return {status, attempts, dest} end
+if not code_hash or code_exp <= now then return {'expired', attempts, dest} end
 
 -- Both sides are 64 hex characters; compare every byte so time says nothing.
 local typed, diff = ARGV[2], 0
@@ -27,13 +28,26 @@ end
 
 if diff == 0 then
   redis.call('HSET', key, 'status', 'claimed', 'claim', ARGV[4], 'claim_exp', now + tonumber(ARGV[5]))
-  return {'ok', attempts, payload, dest}
+  local result = {'ok', attempts, dest}
+  local all = redis.call('HGETALL', key)
+  for i = 1, #all, 2 do
+    if string.sub(all[i], 1, 2) == 'p:' then
+      result[#result + 1] = string.sub(all[i], 3)
+      result[#result + 1] = all[i + 1]
+    end
+  end
+  return result
 end
 
 attempts = redis.call('HINCRBY', key, 'attempts', -1)
 if attempts <= 0 then
+  -- Locked for good: nothing that could still complete it, and no personal data, stays.
+  local doomed = {'code_hash', 'prev_hash', 'to'}
+  for _, name in ipairs(redis.call('HKEYS', key)) do
+    if string.sub(name, 1, 2) == 'p:' then doomed[#doomed + 1] = name end
+  end
   redis.call('HSET', key, 'status', 'locked')
-  redis.call('HDEL', key, 'code_hash', 'prev_hash', 'payload', 'to')
-  return {'locked_now', 0, '', dest}
+  redis.call('HDEL', key, unpack(doomed))
+  return {'locked_now', 0, dest}
 end
-return {'wrong', attempts, '', dest}
+return {'wrong', attempts, dest}
