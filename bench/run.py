@@ -52,6 +52,7 @@ from app import build_registrar, create_app  # noqa: E402
 from app.codes import VerificationStore  # noqa: E402
 from app.db import make_engine, upgrade  # noqa: E402
 from app.identity import PHONE, destination_key  # noqa: E402
+from app.registration.service import PURPOSE as REGISTER  # noqa: E402
 from app.registration.service import RegistrationRequest  # noqa: E402
 from config.settings import Config  # noqa: E402
 
@@ -64,6 +65,7 @@ REDIS_URL = "redis://127.0.0.1:6379/2"
 POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
 SECRET_KEY = "bench-secret-key-fixed-so-that-runs-compare-0123"  # 48 characters
 CONNECTIONS = 32
+WORKERS = 2  # config/gunicorn.conf.py's default
 
 # Phone numbers are +9665 followed by 8 digits; each use gets a range of its own, all of
 # them valid Saudi mobile numbers, so that no two registrations share a destination.
@@ -211,7 +213,19 @@ def gunicorn(environment: dict[str, str], log_path: Path) -> Iterator[Server]:
     url = f"http://127.0.0.1:{port}"
     with open(log_path, "wb") as server_log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.conf.py", "wsgi:app"],
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "-c",
+                "config/gunicorn.conf.py",
+                # wrk opens all its connections at once and keeps them; which worker accepts
+                # each is a race that one worker often wins outright. Capping each worker at
+                # its share makes the split even, as many independent clients would.
+                "--worker-connections",
+                str(CONNECTIONS // WORKERS),
+                "wsgi:app",
+            ],
             cwd=ROOT,
             env=env,
             stdout=server_log,
@@ -360,10 +374,9 @@ def measure(
     `script_args(used)` gives wrk's script arguments once `used` requests have been made,
     so that no run repeats a phone number or a registration of an earlier one.
 
-    wrk opens its connections all at once and keeps them; which gunicorn worker accepts
-    each is a race, and now and then one worker wins all of them while the other idles.
-    Such a run measures one worker instead of the configuration, so it is run again with
-    new connections, up to --attempts times, and reported as discarded.
+    Should one worker still hold every connection (see `gunicorn`), the run measures one
+    worker instead of the configuration, so it is run again with new connections, up to
+    --attempts times, and reported as discarded.
     """
     used = wrk(server, f"{name}-warmup", options.warmup, script_args(0)).used
     discarded: list[Load] = []
@@ -509,7 +522,9 @@ def in_process(environment: dict[str, str], client: redis.Redis) -> InProcess:
             registration_id = started.get_json()["registration_id"]
             keys = (
                 VerificationStore.key(registration_id),
-                VerificationStore.pending_key(hasher.destination(destination_key(PHONE, phone(number)))),
+                VerificationStore.pending_key(
+                    hasher.destination(destination_key(PHONE, phone(number))), REGISTER
+                ),
             )
             memory = [client.memory_usage(key, samples=0) for key in keys]
             encodings = [client.object("encoding", key) for key in keys]
@@ -695,10 +710,11 @@ def notes(loads: dict[str, Load], measured: InProcess, problems: list[str]) -> l
         "connection also PINGs before its next command after 30 s (`health_check_interval`).",
         "- Commands per request count every command Redis ran, those a Lua script ran included "
         "(EVALSHA's HMGET and HSET), over the measured run divided by the answers in it.",
-        "- wrk keeps its 32 connections open, and which of the two workers accepts each is a "
-        "race: now and then one worker gets all of them and the other idles, which roughly "
-        "halves throughput. Such a run is measured again with new connections (up to "
-        "`--attempts`); the connections-per-worker row shows the split of the run reported.",
+        "- wrk opens its connections at once and keeps them. Without a cap on connections per "
+        "worker, one worker often accepts all of them while the other idles, which halves "
+        "throughput; with the cap the split is even. A run on one worker anyway is measured "
+        "again with new connections (up to `--attempts`); the connections-per-worker row shows "
+        "the split of the run reported.",
     ]
     for load in loads.values():
         for discarded in load.discarded:
@@ -733,7 +749,9 @@ def report(
             "",
             "- The service as production runs it: gunicorn with config/gunicorn.conf.py "
             "(2 workers × 4 gthread threads), the machine's Redis (database 2, flushed first) "
-            "and PostgreSQL (a schema of its own, migrated, dropped after).",
+            "and PostgreSQL (a schema of its own, migrated, dropped after). One setting differs: "
+            f"`--worker-connections {CONNECTIONS // WORKERS}`, so that wrk's {CONNECTIONS} connections, "
+            "opened all at once, split evenly between the workers instead of racing to one.",
             f"- Load from wrk -t1 -c{CONNECTIONS} --latency: {options.warmup} s of warm-up, then "
             f"{options.duration} s measured per scenario. `GET /healthz` is the floor; start "
             "(`POST /auth/register`) registers a different Saudi mobile number per request; "
