@@ -102,16 +102,22 @@ def server_secret(config: Config) -> str:
 
 
 def build_registrar(config: Config) -> Registrar:
-    """Every adapter and service, wired from the configuration. Makes no connection yet."""
+    """Every adapter and service, wired from the configuration.
+
+    Nothing connects yet, except that with no REDIS_URL the embedded Redis is started (or
+    found running) in the instance folder.
+    """
     redis = make_redis(config)
     engine = make_engine(config.DATABASE_URL)
     hasher = CodeHasher(server_secret(config))
     senders = create_senders(config)
+    customers = CustomerDirectory(engine)
     tokens = TokenService(
         SigningKeys.create_service(
             config.JWT_PRIVATE_KEY, config.JWT_PREVIOUS_PUBLIC_KEYS, config.INSTANCE_PATH
         ),
         engine,
+        customers,
         issuer=config.JWT_ISSUER,
         audience=config.JWT_AUDIENCE,
         access_ttl=config.ACCESS_TOKEN_TTL,
@@ -138,13 +144,14 @@ def build_registrar(config: Config) -> Registrar:
             store_name=config.STORE_NAME,
         ),
         engine,
+        customers,
         tokens,
         reveal_existing_accounts=config.REVEAL_EXISTING_ACCOUNTS,
     )
     return Registrar(
         redis=redis,
         engine=engine,
-        customers=registration.customers,
+        customers=customers,
         tokens=tokens,
         registration=registration,
     )

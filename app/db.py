@@ -18,7 +18,7 @@ def make_engine(url: str) -> Engine:
     """
     if url.startswith("sqlite"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 15})
+        engine = create_engine(url, connect_args={"timeout": 15}, hide_parameters=True)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     return create_engine(
@@ -27,6 +27,8 @@ def make_engine(url: str) -> Engine:
         max_overflow=10,
         pool_timeout=5,
         pool_recycle=1800,
+        # Errors would otherwise quote the statement's values, names and phones, into logs.
+        hide_parameters=True,
         connect_args={"connect_timeout": 3},
     )
 

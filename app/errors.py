@@ -1,7 +1,7 @@
 """The contract's errors (API.md §4): one exception per error code, one way to render them.
 
-Services raise these; `app.http.register_error_handlers` is the only place that turns them,
-and every werkzeug or marshmallow error, into the JSON envelope.
+Services raise these; `app.http` is the only place that turns them, and every werkzeug or
+marshmallow error, into the JSON envelope.
 """
 
 from typing import Any, ClassVar
@@ -166,6 +166,15 @@ class ServiceUnavailable(RegistrarError):
     """Redis or the database cannot be reached."""
 
     status, code, message = 503, "service_unavailable", "The service is temporarily unavailable."
+
+
+class HttpError(RegistrarError):
+    """Any other HTTP error (werkzeug's), under its own status and a code made of its name."""
+
+    def __init__(self, status: int, name: str, message: str):
+        super().__init__(message)
+        self.status = status
+        self.code = name.lower().replace(" ", "_").replace("'", "")
 
 
 def with_retry_after(error_class: type[RegistrarError], seconds: int, **data: Any) -> RegistrarError:

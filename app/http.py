@@ -6,6 +6,7 @@ marshmallow's, a Redis or database outage, a bug) leaves as JSON, never HTML or 
 
 import json
 import logging
+import traceback
 from typing import Any
 
 import flask_smorest
@@ -136,9 +137,7 @@ def handle_http_exception(exception: HTTPException) -> Response:
         return render_error(errors.ValidationFailed(errors=messages.get("json", messages)))
     error_class = _WERKZEUG_ERRORS.get(exception.code)
     if error_class is None:
-        error = errors.RegistrarError(exception.description)
-        error.status = exception.code or 500
-        error.code = (exception.name or "error").lower().replace(" ", "_").replace("'", "")
+        error = errors.HttpError(exception.code or 500, exception.name or "error", exception.description)
     else:
         error = error_class()
     if exception.code == 405 and getattr(exception, "valid_methods", None):
@@ -152,12 +151,17 @@ def handle_unavailable(exception: Exception) -> Response:
 
 
 def handle_unexpected(exception: Exception) -> Response:
-    log.exception("unhandled error on %s %s", request.method, request.path)
+    # The stack, but not the exception's message: a database's message can quote the
+    # phone or email of the row it refused.
+    stack = "".join(traceback.format_tb(exception.__traceback__))
+    log.error("unhandled %s on %s %s\n%s", type(exception).__name__, request.method, request.path, stack)
     return render_error(errors.RegistrarError())
 
 
 def register(app: Flask) -> None:
     """Install body parsing and error rendering; call after the Api is initialised."""
+    # `//` in a path would otherwise answer with werkzeug's HTML redirect page.
+    app.url_map.merge_slashes = False
     app.json.ensure_ascii = False
     app.json.sort_keys = False
     app.json.mimetype = "application/json; charset=utf-8"

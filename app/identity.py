@@ -17,6 +17,8 @@ MASK = "\u2022"  # •
 
 # Bidirectional overrides and isolates let a name display as something else.
 _BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+# Spaces and format characters (zero-width joiners, BOMs): a name of only these is empty.
+_INVISIBLE = frozenset(("Zs", "Cf"))
 _MOBILE_TYPES = (phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE)
 
 
@@ -36,8 +38,10 @@ def clean_name(value: str, *, required: bool) -> str | None:
     for char in name:
         if unicodedata.category(char) in ("Cc", "Zl", "Zp", "Cs") or char in _BIDI_CONTROLS:
             raise InvalidField("Control characters are not allowed.")
-    if not any(unicodedata.category(char)[0] in "LN" for char in name):
-        raise InvalidField("Use at least one letter.")
+    if all(unicodedata.category(char) in _INVISIBLE for char in name):
+        if required:
+            raise InvalidField("This field may not be empty.")
+        return None
     return name
 
 
@@ -50,10 +54,11 @@ def clean_country_code(value: str) -> str:
 
 
 def check_country_key(value: str, country_code: str) -> None:
-    """The dialling code (`966` or `+966`) must be the one of `country_code`."""
+    """The dialling code (`966`, `+966` or `00966`) must be the one of `country_code`."""
     key = value.strip().removeprefix("+")
-    if not key.isascii() or not key.isdigit():
+    if not key.isascii() or not key.isdigit() or len(key) > 5:
         raise InvalidField("Use the dialling code in digits, such as 966 or +966.")
+    key = key.lstrip("0") or "0"  # 00966, the international call prefix, means +966
     if int(key) != phonenumbers.country_code_for_region(country_code):
         raise InvalidField("This dialling code does not belong to the country.")
 
@@ -109,7 +114,7 @@ def mask_phone(e164: str) -> str:
 def mask_email(email: str) -> str:
     """`sara.ahmed@example.com` → `s••••d@example.com`."""
     local, _, domain = email.rpartition("@")
-    if len(local) <= 2:
-        shown = local[0] if len(local) == 2 else ""
+    if len(local) <= 3:
+        shown = local[0] if len(local) > 1 else ""
         return f"{shown}{MASK * 3}@{domain}"
     return f"{local[0]}{MASK * 4}{local[-1]}@{domain}"

@@ -31,7 +31,7 @@ class Model(DeclarativeBase):
 
 
 class Customer(Model):
-    """A registered customer. Email and phone are each unique across customers."""
+    """A registered customer. A verified phone, or a verified email, belongs to one customer only."""
 
     __tablename__ = "customers"
 
@@ -48,9 +48,23 @@ class Customer(Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     __table_args__ = (
-        UniqueConstraint("phone", name="uq_customers_phone"),
+        # Only a verified phone or email is someone's: an unverified one is contact data,
+        # and must not stop its real owner from registering it.
+        Index(
+            "uq_customers_verified_phone",
+            phone,
+            unique=True,
+            postgresql_where=phone_verified,
+            sqlite_where=phone_verified,
+        ),
         # Mail providers treat local parts case-insensitively; so do we for uniqueness.
-        Index("uq_customers_email_lower", func.lower(email), unique=True),
+        Index(
+            "uq_customers_verified_email",
+            func.lower(email),
+            unique=True,
+            postgresql_where=email_verified,
+            sqlite_where=email_verified,
+        ),
     )
 
 

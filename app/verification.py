@@ -21,7 +21,11 @@ from app.codes import (
     new_identifier,
     normalise_code,
 )
+from app.codes.store import CODE_SENT
 from app.identity import destination_key, mask
+
+Details = dict[str, str | None]
+NOT_A_CODE = "Enter every digit of the code we sent, and nothing else."
 
 
 class CodeChallenges:
@@ -50,10 +54,19 @@ class CodeChallenges:
         self.minutes = math.ceil(code_ttl / 60)
         self.store_name = store_name
 
-    def send_first(self, channel: str, to: str, locale: str, payload: dict[str, str | None]) -> Challenge:
+    def send_first(
+        self,
+        channel: str,
+        to: str,
+        locale: str,
+        payload: Details,
+        *,
+        details: Details | None = None,
+    ) -> Challenge:
         """Start a verification and send its first code; nothing is kept if sending fails.
 
         `payload` comes back, less its None values, in the `Claim` of a matching code.
+        A `claim` given `details` finds it only if it was started with the same ones.
         """
         verification_id = new_identifier(self.id_prefix)
         code = generate_code(self.code_length)
@@ -67,6 +80,7 @@ class CodeChallenges:
             locale=locale,
             payload=payload,
             code_hash=self.hasher.code(verification_id, code),
+            fingerprint=self.hasher.fingerprint(details) if details is not None else "",
         )
         challenge = self.store.create(verification)
         try:
@@ -76,17 +90,18 @@ class CodeChallenges:
             raise
         return self._public(challenge)
 
-    def claim(self, verification_id: str, typed_code: str) -> Claim:
+    def claim(self, verification_id: str, typed_code: str, *, details: Details | None = None) -> Claim:
         """Check a typed code; on a match the verification is claimed for the caller.
 
-        Every other outcome raises the contract's error for it.
+        With `details`, a verification started with other details is not found. Every
+        other outcome raises the contract's error for it.
         """
         code = normalise_code(typed_code)
         if code is None or len(code) != self.code_length:
-            raise errors.ValidationFailed(
-                errors={"code": ["Enter every digit of the code we sent, and nothing else."]}
-            )
-        check = self.store.check(verification_id, self.purpose, self.hasher.code(verification_id, code))
+            raise self._not_a_code(verification_id)
+        code_hash = self.hasher.code(verification_id, code)
+        fingerprint = self.hasher.fingerprint(details) if details is not None else ""
+        check = self.store.check(verification_id, self.purpose, code_hash, fingerprint)
         match check.outcome:
             case Outcome.OK:
                 return check.claim
@@ -98,6 +113,18 @@ class CodeChallenges:
             case Outcome.EXPIRED:
                 raise errors.CodeExpired(attempts_left=check.attempts_left)
         raise self._closed(check.outcome)
+
+    def _not_a_code(self, verification_id: str) -> errors.RegistrarError:
+        """The error for something typed that is no code: the verification's own state
+        first (locked, expired, finished, unknown), else a field error that costs nothing."""
+        challenge = self.store.get(verification_id, self.purpose)
+        if challenge is None:
+            return self.not_found()
+        if challenge.status != CODE_SENT:
+            return self._closed(Outcome(challenge.status))
+        if challenge.expires_in == 0:
+            return errors.CodeExpired(attempts_left=challenge.attempts_left)
+        return errors.ValidationFailed(errors={"code": [NOT_A_CODE]})
 
     def finish(self, claim: Claim, status: str) -> None:
         """Close a claimed verification for good (`completed` or `already_registered`)."""

@@ -4,12 +4,17 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import phonenumbers
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 ROOT = Path(__file__).resolve().parent.parent
 
 LOCALES = ("en", "ar")
+REDIS_SCHEMES = ("redis", "rediss", "unix")
+DATABASE_DRIVERS = ("sqlite", "postgresql+psycopg")
 RATE_LIMIT_PATTERN = re.compile(r"^\s*\d+\s*(/|per)\s*\d*\s*[a-z]+\s*$", re.IGNORECASE)
 
 
@@ -120,6 +125,11 @@ class Config:
             env.text("DATABASE_URL") or f"sqlite:///{self.INSTANCE_PATH / 'registrar.db'}"
         )
         self.REDIS_URL = env.text("REDIS_URL")
+        if self.REDIS_URL is not None and urlsplit(self.REDIS_URL).scheme not in REDIS_SCHEMES:
+            raise ConfigError(
+                f"REDIS_URL must be a redis://, rediss:// or unix:// URL, not one of scheme "
+                f"{urlsplit(self.REDIS_URL).scheme!r}"
+            )
         self.PORT = env.integer("PORT", 8000, minimum=1, maximum=65535)
         self.ADMIN_API_KEY = env.text("ADMIN_API_KEY")
         self.SECRET_KEY = env.text("SECRET_KEY")
@@ -176,6 +186,15 @@ class Config:
         self.CORS_ORIGINS = env.origins("CORS_ORIGINS")
 
         if production:
+            for variable, channel in (
+                ("SMS_CHANNEL", self.SMS_CHANNEL),
+                ("EMAIL_CHANNEL", self.EMAIL_CHANNEL),
+            ):
+                if channel == "console":
+                    raise ConfigError(
+                        f"{variable}=console writes every code to the log: "
+                        "REGISTRAR_ENV=production needs a real channel"
+                    )
             missing = [
                 name
                 for name in ("SECRET_KEY", "JWT_PRIVATE_KEY", "DATABASE_URL", "REDIS_URL")
@@ -200,8 +219,16 @@ class Config:
 
 
 def _database_url(url: str) -> str:
-    """Point plain PostgreSQL URLs at psycopg 3, the driver we ship."""
+    """Point plain PostgreSQL URLs at psycopg 3, the driver we ship; refuse what is no URL."""
     for scheme in ("postgres://", "postgresql://"):
         if url.startswith(scheme):
-            return "postgresql+psycopg://" + url[len(scheme) :]
+            url = "postgresql+psycopg://" + url[len(scheme) :]
+    try:
+        driver = make_url(url).drivername
+    except (ArgumentError, ValueError):
+        driver = None
+    if driver not in DATABASE_DRIVERS:
+        # The URL itself may hold a password: name only what kind of URL it is.
+        kind = f"a {driver}:// URL" if driver else "no URL"
+        raise ConfigError(f"DATABASE_URL must be a postgresql:// or sqlite:// URL, not {kind}")
     return url

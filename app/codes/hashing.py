@@ -2,6 +2,7 @@
 
 import hashlib
 import hmac
+import json
 import secrets
 
 # Arabic-Indic (٠-٩) and Extended Arabic-Indic (۰-۹, Persian and Urdu keyboards) digits.
@@ -39,6 +40,11 @@ class CodeHasher:
     def code(self, verification_id: str, code: str) -> str:
         """HMAC-SHA256 of `id:code`: a code is worth nothing for another verification."""
         return hmac.new(self._key, f"{verification_id}:{code}".encode(), hashlib.sha256).hexdigest()
+
+    def fingerprint(self, details: dict[str, str | None]) -> str:
+        """A keyed digest of a payload, to tell whether two requests carried the same one."""
+        canonical = json.dumps(details, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        return hmac.new(self._key, b"details:" + canonical.encode(), hashlib.sha256).hexdigest()[:32]
 
     def destination(self, destination_key: str) -> str:
         """A stable pseudonym for a phone or email, 128 bits, for Redis key names."""

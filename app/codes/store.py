@@ -39,7 +39,6 @@ _STATUS_FIELDS = (
     "resend_at",
     "attempts",
     "resends",
-    "claim_exp",
 )
 
 
@@ -72,6 +71,7 @@ class NewVerification:
     locale: str
     payload: dict[str, str | None]  # what the purpose's service reads back on a match
     code_hash: str
+    fingerprint: str = ""  # of what a later check must match (CodeHasher.fingerprint)
 
 
 @dataclass(frozen=True)
@@ -188,6 +188,8 @@ class VerificationStore:
             "resends": self.max_resends,
             "resend_at": now + self.cooldown_ms,
         }
+        if verification.fingerprint:
+            fields["fp"] = verification.fingerprint
         fields.update(
             {_PAYLOAD + name: value for name, value in verification.payload.items() if value is not None}
         )
@@ -216,16 +218,17 @@ class VerificationStore:
         pipe.zrem(self.pending_key(verification.destination, verification.purpose), verification.id)
         pipe.execute()
 
-    def check(self, verification_id: str, purpose: str, code_hash: str) -> Check:
+    def check(self, verification_id: str, purpose: str, code_hash: str, fingerprint: str = "") -> Check:
         """Compare a typed code's hash; a match claims the verification for its caller.
 
         A miss costs one attempt and the last one locks the verification. A claim is a
-        lease: close it with `finish` or give it back with `release`.
+        lease: close it with `finish` or give it back with `release`. With `fingerprint`,
+        a verification started with other details is NOT_FOUND, and nothing is charged.
         """
         token = secrets.token_hex(8)
         outcome, attempts_left, destination, *payload = self._check(
             keys=[self.key(verification_id)],
-            args=[purpose, code_hash, _now_ms(), token, self.claim_lease_ms],
+            args=[purpose, code_hash, _now_ms(), token, self.claim_lease_ms, fingerprint],
         )
         claim = None
         if outcome == Outcome.OK:
@@ -236,7 +239,8 @@ class VerificationStore:
     def finish(self, claim: Claim, status: str) -> None:
         """Close a claimed verification as `completed` or `already_registered`.
 
-        Its code and payload go, so nothing in Redis can complete it again. The key gets
+        Its code and payload go, so nothing in Redis can complete it again; its fingerprint
+        stays, so that a late finalisation with the same details learns it is finished. The key gets
         its full lifetime again: were it to have lapsed meanwhile, HSET would re-create
         it, and it must not stay forever.
         """
@@ -247,6 +251,8 @@ class VerificationStore:
             key,
             "code_hash",
             "prev_hash",
+            "prev_exp",
+            "prev_resend_at",
             "to",
             "claim",
             "claim_exp",

@@ -24,8 +24,4 @@ class Me(MethodView):
     @blp.doc(security=[{"bearerAuth": []}])
     def get(self):
         """The customer the access token belongs to"""
-        registrar = current_app.extensions["registrar"]
-        customer = registrar.customers.get(registrar.tokens.customer_id(bearer_token()))
-        if customer is None:
-            raise InvalidToken()
-        return customer
+        return current_app.extensions["registrar"].tokens.customer(bearer_token())

@@ -17,17 +17,22 @@ class CustomerDirectory:
             row = connection.execute(select(customers).where(customers.c.id == customer_id)).one_or_none()
         return None if row is None else Customer(**row._mapping)
 
-    def holding(self, phone: str | None, email: str | None) -> list[tuple[str | None, str | None]]:
-        """(phone, email) of every customer who has this phone or this email (in any case)."""
+    def verified_holders(self, phone: str | None, email: str | None) -> tuple[bool, bool]:
+        """Whether some customer has verified this phone, and whether one has verified this email."""
         conditions = []
         if phone:
-            conditions.append(customers.c.phone == phone)
+            conditions.append((customers.c.phone == phone) & customers.c.phone_verified)
         if email:
-            conditions.append(func.lower(customers.c.email) == email.lower())
+            conditions.append((func.lower(customers.c.email) == email.lower()) & customers.c.email_verified)
         if not conditions:
-            return []
+            return False, False
+        query = select(
+            customers.c.phone, customers.c.phone_verified, customers.c.email, customers.c.email_verified
+        )
         with self.engine.connect() as connection:
-            rows = connection.execute(
-                select(customers.c.phone, customers.c.email).where(or_(*conditions))
-            ).all()
-        return [(phone, email) for phone, email in rows]
+            rows = connection.execute(query.where(or_(*conditions))).all()
+        phone_taken = any(row.phone_verified and row.phone == phone for row in rows)
+        email_taken = any(
+            row.email_verified and (row.email or "").lower() == (email or "").lower() for row in rows
+        )
+        return phone_taken, email_taken

@@ -4,6 +4,7 @@ from flask import current_app
 from flask.views import MethodView
 from sqlalchemy import text
 
+from app.errors import ServiceUnavailable
 from app.http import Blueprint
 
 blp = Blueprint("health", __name__, description="Liveness and readiness.")
@@ -28,8 +29,9 @@ class Readiness(MethodView):
             "redis": _check(registrar.redis.ping),
             "database": _check(lambda: _ping_database(registrar.engine)),
         }
-        ready = all(state == "ok" for state in checks.values())
-        return {"status": "ok" if ready else "unavailable", "checks": checks}, 200 if ready else 503
+        if all(state == "ok" for state in checks.values()):
+            return {"status": "ok", "checks": checks}
+        raise ServiceUnavailable(checks=checks)
 
 
 def _ping_database(engine) -> None:

@@ -64,8 +64,12 @@ def _normalise(data: dict) -> RegistrationRequest:
     first_name = check("first_name", identity.clean_name, data.get("first_name"), required=True)
     last_name = check("last_name", identity.clean_name, data.get("last_name"), required=False)
     country_code = check("country_code", identity.clean_country_code, data.get("country_code"))
-    if country_code and data.get("country_key") is not None:
-        check("country_key", identity.check_country_key, str(data["country_key"]), country_code)
+    if "country_key" in given:
+        if "country_code" not in given:
+            if "phone" not in given:  # else the phone's own check says it
+                report("country_code", "Required when country_key is given.")
+        elif country_code:
+            check("country_key", identity.check_country_key, str(data["country_key"]), country_code)
     allowed = config["SMS_ALLOWED_COUNTRIES"]
     if by_phone and country_code and allowed is not None and country_code not in allowed:
         report("country_code", "Codes cannot be sent by SMS to this country.")

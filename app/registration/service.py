@@ -1,7 +1,9 @@
 """Registering a customer: start, verify, resend, status. Knows nothing of HTTP."""
 
+import logging
 from dataclasses import dataclass, fields
 
+from redis.exceptions import RedisError
 from sqlalchemy import Engine, insert
 from sqlalchemy.exc import IntegrityError
 
@@ -16,6 +18,7 @@ from app.tokens import Tokens, TokenService
 from app.verification import CodeChallenges
 
 PURPOSE = "register"
+log = logging.getLogger("registrar.registration")
 # A plain INSERT, built once: the ORM's unit of work would cost more than the rest of verify.
 _INSERT_CUSTOMER = insert(customers)
 
@@ -36,6 +39,14 @@ class RegistrationRequest:
     def from_payload(cls, payload: dict[str, str]) -> "RegistrationRequest":
         """Read back the `vars` of a request, whose None values were not kept."""
         return cls(**{field.name: payload.get(field.name) for field in fields(cls)})
+
+    def details(self) -> dict[str, str | None]:
+        """What the customer typed, for telling two requests apart: not the locale their
+        browser happened to send, nor the case of their email."""
+        details = {name: value for name, value in vars(self).items() if name != "locale"}
+        if self.email is not None:
+            details["email"] = self.email.lower()
+        return details
 
     @property
     def destination(self) -> str:
@@ -58,13 +69,14 @@ class RegistrationService:
         self,
         challenges: CodeChallenges,
         engine: Engine,
+        customers: CustomerDirectory,
         tokens: TokenService,
         *,
         reveal_existing_accounts: bool,
     ):
         self.challenges = challenges
         self.engine = engine
-        self.customers = CustomerDirectory(engine)
+        self.customers = customers
         self.tokens = tokens
         self.reveal_existing_accounts = reveal_existing_accounts
 
@@ -75,35 +87,47 @@ class RegistrationService:
         treated like a new one, so that this answer tells nobody who our customers are.
         """
         if self.reveal_existing_accounts:
-            conflict = self._conflict(registration)
-            if conflict is not None:
-                raise conflict
+            self._refuse_taken_identities(registration)
         return self.challenges.send_first(
-            registration.verified_by, registration.destination, registration.locale, vars(registration)
+            registration.verified_by,
+            registration.destination,
+            registration.locale,
+            vars(registration),
+            details=registration.details(),
         )
 
     def finalise(self, registration: RegistrationRequest, code: str) -> Registered:
-        """Salla-style: verify the newest pending registration of this payload's destination."""
-        registration_id = self.challenges.newest_pending(registration.verified_by, registration.destination)
-        return self.verify(registration_id, code)
+        """Salla-style: verify the newest pending registration of this payload's destination.
 
-    def verify(self, registration_id: str, code: str) -> Registered:
+        It must have been started with these same details: a code proves the destination,
+        not the names and addresses somebody else may have started it with.
+        """
+        registration_id = self.challenges.newest_pending(registration.verified_by, registration.destination)
+        return self.verify(registration_id, code, details=registration.details())
+
+    def verify(self, registration_id: str, code: str, *, details: dict | None = None) -> Registered:
         """Check the code and, if it is right, create the account and its tokens."""
-        claim = self.challenges.claim(registration_id, code)
+        claim = self.challenges.claim(registration_id, code, details=details)
         registration = RegistrationRequest.from_payload(claim.payload)
         try:
             registered = self._create_account(registration)
         except IntegrityError:
-            conflict = self._conflict(registration)
-            if conflict is None:  # not a taken phone or email: a bug, not the customer's doing
+            # Only a verified phone or email is unique: another account has verified this
+            # registration's identity, before its start or since.
+            if not self._identity_taken(registration):
                 self.challenges.release(claim)
-                raise
+                raise  # some other constraint: a bug, not the customer's doing
             self.challenges.finish(claim, ALREADY_REGISTERED)
-            raise conflict from None
+            raise errors.AlreadyRegistered() from None
         except BaseException:
             self.challenges.release(claim)
             raise
-        self.challenges.finish(claim, COMPLETED)
+        try:
+            self.challenges.finish(claim, COMPLETED)
+        except RedisError:
+            # The account exists: the customer gets its tokens. The claim's lease runs out
+            # and the unique indexes stop the code from making a second account.
+            log.warning("registration %s completed, but Redis could not record it", registration_id)
         return registered
 
     def resend(self, registration_id: str) -> Challenge:
@@ -134,20 +158,16 @@ class RegistrationService:
             tokens = self.tokens.issue(connection, columns["id"])
         return Registered(Customer(**columns), tokens)
 
-    def _conflict(self, registration: RegistrationRequest) -> errors.RegistrarError | None:
-        """The error for an account that already holds this registration's phone or email."""
-        holders = self.customers.holding(registration.phone, registration.email)
-        phone_taken = any(phone == registration.phone for phone, _ in holders if phone)
-        email_taken = any(
-            email.lower() == registration.email.lower()
-            for _, email in holders
-            if email and registration.email
-        )
-        verified_taken = phone_taken if registration.verified_by == PHONE else email_taken
-        if verified_taken:
-            return errors.AlreadyRegistered()
+    def _identity_taken(self, registration: RegistrationRequest) -> bool:
+        phone_taken, email_taken = self.customers.verified_holders(registration.phone, registration.email)
+        return phone_taken if registration.verified_by == PHONE else email_taken
+
+    def _refuse_taken_identities(self, registration: RegistrationRequest) -> None:
+        """REVEAL_EXISTING_ACCOUNTS: say at start that a phone or email is another account's."""
+        phone_taken, email_taken = self.customers.verified_holders(registration.phone, registration.email)
+        if phone_taken if registration.verified_by == PHONE else email_taken:
+            raise errors.AlreadyRegistered()
         if email_taken:
-            return errors.EmailTaken()
+            raise errors.EmailTaken()
         if phone_taken:
-            return errors.PhoneTaken()
-        return None
+            raise errors.PhoneTaken()

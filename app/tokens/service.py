@@ -9,8 +9,9 @@ from datetime import datetime, timedelta
 import jwt
 from sqlalchemy import Connection, Engine, insert, select, update
 
+from app.customers.service import CustomerDirectory
 from app.errors import InvalidToken
-from app.models import refresh_tokens, utcnow
+from app.models import Customer, refresh_tokens, utcnow
 from app.tokens.keys import SigningKeys
 
 
@@ -38,6 +39,7 @@ class TokenService:
         self,
         keys: SigningKeys,
         engine: Engine,
+        customers: CustomerDirectory,
         *,
         issuer: str,
         audience: str,
@@ -46,6 +48,7 @@ class TokenService:
     ):
         self.keys = keys
         self.engine = engine
+        self.customers = customers
         self.issuer = issuer
         self.audience = audience
         self.access_ttl = access_ttl
@@ -78,6 +81,13 @@ class TokenService:
             "jti": uuid.uuid4().hex,
         }
         return jwt.encode(claims, self.keys.private_key, algorithm="ES256", headers={"kid": self.keys.kid})
+
+    def customer(self, access_token: str) -> Customer:
+        """The customer an access token speaks for; InvalidToken if it is not valid or they are gone."""
+        customer = self.customers.get(self.customer_id(access_token))
+        if customer is None:
+            raise InvalidToken()
+        return customer
 
     def customer_id(self, access_token: str) -> str:
         """The customer an access token speaks for; InvalidToken unless it is ours and current."""

@@ -27,6 +27,11 @@ def test_an_unknown_path_is_a_json_404(client):
     assert_error(client.post("/auth/register/reg_x/explode", json={}), 404, "not_found")
 
 
+@pytest.mark.parametrize("path", ["/auth//register", "//auth/register", "/auth/register//verify"])
+def test_doubled_slashes_are_a_json_404_not_a_redirect_page(client, path):
+    assert_error(client.post(path, json={}), 404, "not_found")
+
+
 def test_a_wrong_method_is_a_json_405_that_names_the_allowed_ones(client):
     response = client.delete("/auth/register")
     assert_error(response, 405, "method_not_allowed")
@@ -143,7 +148,7 @@ def test_health_and_readiness(client):
 def test_readiness_and_requests_answer_503_when_redis_cannot_be_reached(make_app):
     client = make_app(REDIS_URL="redis://127.0.0.1:1/0").test_client()
     ready = client.get("/readyz")
-    assert ready.status_code == 503
+    assert_error(ready, 503, "service_unavailable")
     assert ready.get_json()["checks"] == {"redis": "unavailable", "database": "ok"}
     assert_error(client.post("/auth/register", json=phone_registration()), 503, "service_unavailable")
     assert_error(client.get("/auth/register/reg_x"), 503, "service_unavailable")
@@ -153,7 +158,7 @@ def test_readiness_and_requests_answer_503_when_redis_cannot_be_reached(make_app
 def test_readiness_answers_503_when_the_database_cannot_be_reached(make_app, tmp_path):
     client = make_app(DATABASE_URL="postgresql://postgres@127.0.0.1:1/test").test_client()
     ready = client.get("/readyz")
-    assert ready.status_code == 503
+    assert_error(ready, 503, "service_unavailable")
     assert ready.get_json()["checks"] == {"redis": "ok", "database": "unavailable"}
 
 
@@ -177,3 +182,20 @@ def test_the_openapi_document_and_the_docs_are_served(client):
     docs = client.get("/docs")
     assert docs.status_code == 200
     assert "swagger" in docs.get_data(as_text=True).lower()
+
+
+def test_an_unexpected_error_logs_its_stack_but_not_its_message(app, client, monkeypatch, caplog):
+    """A database's message can quote the phone or email of the row it refused."""
+
+    def explode(registration):
+        raise RuntimeError(f"Key (phone)=({registration.phone}) already exists")
+
+    monkeypatch.setattr(app.extensions["registrar"].registration, "start", explode)
+    with caplog.at_level("ERROR", logger="registrar.http"):
+        assert client.post("/auth/register", json=phone_registration()).status_code == 500
+
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert "RuntimeError" in logged
+    assert "explode" in logged, "the stack is logged"
+    assert "551234567" not in logged
+    assert all(record.exc_info is None for record in caplog.records)

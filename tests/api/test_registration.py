@@ -395,7 +395,7 @@ class TestSallaStyleFinalisation:
         start(client, phone_registration(first_name="Newer"))
         newer_code = outbox.last_code()
 
-        response = client.post("/auth/register", json=phone_registration(code=newer_code))
+        response = client.post("/auth/register", json=phone_registration(first_name="Newer", code=newer_code))
 
         assert response.get_json()["customer"]["first_name"] == "Newer"
         # The older one can still be verified by id, but the identity is taken now.
@@ -414,6 +414,30 @@ class TestSallaStyleFinalisation:
         start(client, phone_registration())
         other = phone_registration(phone="0559876543", code=outbox.last_code())
         assert client.post("/auth/register", json=other).status_code == 404
+
+    def test_details_other_than_those_started_with_find_nothing_and_cost_nothing(self, client, outbox):
+        """A code proves the phone, not the names someone else may have started it with."""
+        mallory = start(client, phone_registration(first_name="Mallory", email="m@evil.example"))
+        code_sent_to_owner = outbox.last_code()
+
+        owner = client.post("/auth/register", json=phone_registration(code=code_sent_to_owner))
+
+        assert owner.status_code == 404
+        assert owner.get_json()["code"] == "registration_not_found"
+        assert client.get(f"/auth/register/{mallory['registration_id']}").get_json()["attempts_left"] == 5
+        start(client, phone_registration())
+        mine = client.post("/auth/register", json=phone_registration(code=outbox.last_code()))
+        assert mine.status_code == 201
+        assert mine.get_json()["customer"]["first_name"] == "Sara"
+        assert mine.get_json()["customer"]["email"] is None
+
+    def test_the_locale_may_differ_between_start_and_finalisation(self, client, outbox):
+        start(client, phone_registration(locale="ar"))
+        response = client.post(
+            "/auth/register", json=phone_registration(locale="en", code=outbox.last_code())
+        )
+        assert response.status_code == 201
+        assert response.get_json()["customer"]["locale"] == "ar"
 
     def test_email_destinations_match_whatever_their_case(self, client, outbox):
         start(client, email_registration(email="omar@example.com"))
@@ -465,29 +489,47 @@ class TestExistingAccounts:
         assert again.get_json()["code"] == "already_registered"
         assert len(outbox.messages) == messages_before
 
-    def test_an_email_held_by_another_account_is_email_taken(self, make_app, outbox):
-        hidden = make_app().test_client()
-        self.register(hidden, outbox, email_registration(email="shared@example.com"))
+    def test_an_unverified_phone_of_another_account_does_not_block_its_owner(self, client, outbox):
+        self.register(client, outbox, email_registration(phone="0551234567", country_code="SA"))
 
-        registration_id = start(hidden, phone_registration(email="Shared@example.com"))["registration_id"]
-        at_verify = verify(hidden, registration_id, outbox.last_code())
-        assert at_verify.status_code == 409
-        assert at_verify.get_json()["code"] == "email_taken"
-
-        revealed = make_app(REVEAL_EXISTING_ACCOUNTS="true").test_client()
-        at_start = revealed.post("/auth/register", json=phone_registration(email="shared@example.com"))
-        assert at_start.status_code == 409
-        assert at_start.get_json()["code"] == "email_taken"
-
-    def test_a_phone_held_by_another_account_is_phone_taken(self, make_app, outbox):
-        client = make_app().test_client()
-        self.register(client, outbox, phone_registration())
-        registration_id = start(client, email_registration(phone="+966551234567", country_code="SA"))[
-            "registration_id"
-        ]
+        registration_id = start(client, phone_registration())["registration_id"]
         response = verify(client, registration_id, outbox.last_code())
-        assert response.status_code == 409
-        assert response.get_json()["code"] == "phone_taken"
+
+        assert response.status_code == 201
+        assert response.get_json()["customer"]["phone_verified"] is True
+
+    def test_an_unverified_email_of_another_account_does_not_block_its_owner(self, client, outbox):
+        self.register(client, outbox, phone_registration(email="Shared@example.com"))
+
+        registration_id = start(client, email_registration(email="shared@example.com"))["registration_id"]
+        assert verify(client, registration_id, outbox.last_code()).status_code == 201
+
+    def test_by_default_a_verified_email_of_another_account_is_not_revealed(self, client, outbox):
+        self.register(client, outbox, email_registration(email="shared@example.com"))
+
+        registration_id = start(client, phone_registration(email="shared@example.com"))["registration_id"]
+        response = verify(client, registration_id, outbox.last_code())
+
+        assert response.status_code == 201
+        assert response.get_json()["customer"]["email_verified"] is False
+
+    def test_revealed_a_verified_email_or_phone_of_another_account_is_taken_at_start(self, make_app, outbox):
+        client = make_app(REVEAL_EXISTING_ACCOUNTS="true").test_client()
+        self.register(client, outbox, email_registration(email="shared@example.com"))
+        self.register(client, outbox, phone_registration(phone="0559876543"))
+        messages_before = len(outbox.messages)
+
+        email_taken = client.post("/auth/register", json=phone_registration(email="Shared@example.com"))
+        phone_taken = client.post(
+            "/auth/register",
+            json=email_registration(email="new@example.com", phone="0559876543", country_code="SA"),
+        )
+
+        assert email_taken.status_code == 409
+        assert email_taken.get_json()["code"] == "email_taken"
+        assert phone_taken.status_code == 409
+        assert phone_taken.get_json()["code"] == "phone_taken"
+        assert len(outbox.messages) == messages_before
 
 
 class FailingSender:
@@ -539,3 +581,58 @@ class TestChannelFailures:
         assert status["resend_in"] == 0, "a failed send starts no cooldown"
         senders["phone"] = working
         assert verify(client, registration_id, old_code).status_code == 201
+
+
+class TestSomethingThatIsNotACode:
+    """Typing letters or too few digits costs nothing, but the registration's state comes first."""
+
+    def test_on_a_locked_registration_it_is_too_many_attempts(self, make_app, outbox):
+        client = make_app(OTP_MAX_ATTEMPTS="1").test_client()
+        registration_id = start(client, phone_registration())["registration_id"]
+        verify(client, registration_id, wrong(outbox.last_code()))
+        response = verify(client, registration_id, "abc")
+        assert response.status_code == 429
+        assert response.get_json()["code"] == "too_many_attempts"
+
+    def test_on_an_expired_code_it_is_code_expired(self, make_app, outbox):
+        client = make_app(OTP_TTL="1", REGISTRATION_TTL="60").test_client()
+        registration_id = start(client, phone_registration())["registration_id"]
+        time.sleep(1.1)
+        response = verify(client, registration_id, "12")
+        assert response.status_code == 410
+        assert response.get_json()["code"] == "code_expired"
+
+    def test_on_a_completed_or_unknown_registration_it_says_so(self, client, outbox):
+        registration_id = start(client, phone_registration())["registration_id"]
+        assert verify(client, registration_id, outbox.last_code()).status_code == 201
+        assert verify(client, registration_id, "x").get_json()["code"] == "already_completed"
+        assert verify(client, "reg_unknown", "x").get_json()["code"] == "registration_not_found"
+
+
+def test_a_dialling_code_needs_its_country(client):
+    payload = email_registration(country_key="+966")
+    assert set(field_errors(client.post("/auth/register", json=payload))) == {"country_code"}
+
+
+def test_an_absurdly_long_dialling_code_is_a_validation_error(client):
+    payload = phone_registration(country_key="9" * 5000)
+    assert set(field_errors(client.post("/auth/register", json=payload))) == {"country_key"}
+
+
+def test_the_account_and_its_tokens_are_returned_even_if_redis_fails_after_the_commit(app, client, outbox):
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    registration_id = start(client, phone_registration())["registration_id"]
+    store = app.extensions["registrar"].registration.challenges.store
+
+    def redis_gone(*args, **kwargs):
+        raise RedisConnectionError("Redis went away")
+
+    store.finish = redis_gone
+    response = verify(client, registration_id, outbox.last_code())
+
+    assert response.status_code == 201
+    me = client.get(
+        "/customers/me", headers={"Authorization": f"Bearer {response.get_json()['access_token']}"}
+    )
+    assert me.status_code == 200

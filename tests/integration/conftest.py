@@ -85,7 +85,7 @@ class Started:
 
 @pytest.fixture
 def start(hasher) -> Callable[..., Started]:
-    """Write a verification of `purpose` for `to` whose code is `code`."""
+    """Write a verification of `purpose` for `to` whose code is `code` (and `fingerprint`, if any)."""
 
     def start(
         store: VerificationStore,
@@ -94,6 +94,7 @@ def start(hasher) -> Callable[..., Started]:
         purpose: str = "register",
         to: str = PHONE_NUMBER,
         payload: dict[str, str | None] = PAYLOAD,
+        fingerprint: str = "",
     ) -> Started:
         verification_id = new_identifier("reg" if purpose == "register" else "log")
         destination = hasher.destination(destination_key(PHONE, to))
@@ -107,6 +108,7 @@ def start(hasher) -> Callable[..., Started]:
             locale="ar",
             payload=payload,
             code_hash=hasher.code(verification_id, code),
+            fingerprint=fingerprint,
         )
         store.create(verification)
         return Started(verification_id, code, destination, purpose, verification)

@@ -1,16 +1,37 @@
 """CodeChallenges (app.verification) on the real store: one purpose each, sharing destinations."""
 
+import time
 from dataclasses import asdict
 
 import pytest
 
 from app.codes import Claim
-from app.codes.store import COMPLETED
-from app.errors import ChannelUnavailable, InvalidCode, LoginNotFound, RegistrationNotFound, TooManyAttempts
+from app.codes.store import ALREADY_REGISTERED, COMPLETED
+from app.errors import (
+    AlreadyCompleted,
+    AlreadyRegistered,
+    ChannelUnavailable,
+    CodeExpired,
+    InvalidCode,
+    LoginNotFound,
+    RegistrationNotFound,
+    TooManyAttempts,
+    ValidationFailed,
+)
 from app.registration.service import RegistrationRequest
 from tests.support import wrong
 
 PHONE_NUMBER = "+966551234567"
+DETAILS = {"first_name": "Sara", "last_name": "Al-Qahtani", "phone": PHONE_NUMBER, "email": None}
+NOT_A_CODE = "Enter every digit of the code we sent, and nothing else."
+# Nothing a six-digit code can be read from: letters, too few or too many digits, nothing.
+NOT_CODES = [
+    pytest.param("abcdef", id="letters"),
+    pytest.param("12ab56", id="letters among digits"),
+    pytest.param("12345", id="too short"),
+    pytest.param("1234567", id="too long"),
+    pytest.param("", id="empty"),
+]
 
 
 @pytest.fixture
@@ -127,3 +148,161 @@ def test_a_first_code_that_could_not_be_sent_leaves_nothing_pending(registration
     with pytest.raises(RegistrationNotFound):
         registrations.newest_pending("phone", PHONE_NUMBER)
     assert list(redis_client.scan_iter()) == []
+
+
+class TestDetails:
+    def test_a_verification_started_with_details_keeps_only_their_fingerprint(
+        self, registrations, hasher, redis_client, store
+    ):
+        challenge = registrations.send_first(
+            "phone", PHONE_NUMBER, "en", {"first_name": "Sara"}, details=DETAILS
+        )
+
+        verification = redis_client.hgetall(store.key(challenge.id))
+        assert verification["fp"] == hasher.fingerprint(DETAILS)
+        assert not any("Al-Qahtani" in value for value in verification.values())
+
+    def test_a_verification_started_without_details_keeps_no_fingerprint(
+        self, registrations, redis_client, store
+    ):
+        challenge = registrations.send_first("phone", PHONE_NUMBER, "en", {"first_name": "Sara"})
+        assert not redis_client.hexists(store.key(challenge.id), "fp")
+
+    def test_the_same_details_claim_it(self, registrations, sender):
+        challenge = registrations.send_first(
+            "phone", PHONE_NUMBER, "en", {"first_name": "Sara"}, details=DETAILS
+        )
+
+        claim = registrations.claim(challenge.id, sender.last_code(), details=dict(reversed(DETAILS.items())))
+
+        assert claim.payload == {"first_name": "Sara"}
+
+    @pytest.mark.parametrize(
+        "other",
+        [
+            pytest.param({**DETAILS, "first_name": "Mallory"}, id="another name"),
+            pytest.param({**DETAILS, "last_name": None}, id="a name left out"),
+            pytest.param({**DETAILS, "email": "sara@example.com"}, id="an email that was not given"),
+            pytest.param({}, id="none at all"),
+        ],
+    )
+    def test_other_details_are_not_found_whatever_the_code_and_cost_nothing(
+        self, registrations, sender, store, other
+    ):
+        challenge = registrations.send_first(
+            "phone", PHONE_NUMBER, "en", {"first_name": "Sara"}, details=DETAILS
+        )
+        code = sender.last_code()
+
+        for typed in (code, wrong(code), code):
+            with pytest.raises(RegistrationNotFound):
+                registrations.claim(challenge.id, typed, details=other)
+
+        assert registrations.status(challenge.id).attempts_left == 5
+        assert registrations.claim(challenge.id, code, details=DETAILS).id == challenge.id
+
+    def test_a_claim_without_details_takes_any(self, registrations, sender):
+        challenge = registrations.send_first(
+            "phone", PHONE_NUMBER, "en", {"first_name": "Sara"}, details=DETAILS
+        )
+        code = sender.last_code()
+
+        with pytest.raises(InvalidCode):
+            registrations.claim(challenge.id, wrong(code))
+        assert registrations.claim(challenge.id, code).id == challenge.id
+
+    def test_details_never_match_a_verification_started_without_them(self, registrations, sender):
+        challenge = registrations.send_first("phone", PHONE_NUMBER, "en", {"first_name": "Sara"})
+
+        with pytest.raises(RegistrationNotFound):
+            registrations.claim(challenge.id, sender.last_code(), details=DETAILS)
+        assert registrations.status(challenge.id).attempts_left == 5
+
+    def test_a_new_code_keeps_the_details_it_was_started_with(self, registrations, sender):
+        challenge = registrations.send_first(
+            "phone", PHONE_NUMBER, "en", {"first_name": "Sara"}, details=DETAILS
+        )
+        registrations.resend(challenge.id)
+        code = sender.last_code()
+
+        with pytest.raises(RegistrationNotFound):
+            registrations.claim(challenge.id, code, details={**DETAILS, "first_name": "Mallory"})
+        assert registrations.claim(challenge.id, code, details=DETAILS).id == challenge.id
+
+
+class TestSomethingThatIsNoCode:
+    """What was typed cannot be a code: the verification's own state answers first."""
+
+    @pytest.mark.parametrize("typed", NOT_CODES)
+    def test_for_a_live_verification_it_is_a_field_error_that_costs_nothing(
+        self, registrations, sender, typed
+    ):
+        challenge = registrations.send_first("phone", PHONE_NUMBER, "en", {"first_name": "Sara"})
+
+        with pytest.raises(ValidationFailed) as refused:
+            registrations.claim(challenge.id, typed)
+
+        assert refused.value.data == {"errors": {"code": [NOT_A_CODE]}}
+        assert registrations.status(challenge.id).attempts_left == 5
+        assert registrations.claim(challenge.id, sender.last_code()).id == challenge.id
+
+    def test_a_code_of_another_length_is_no_code(self, make_challenges, sender):
+        registrations = make_challenges("register", code_length=8)
+        challenge = registrations.send_first("phone", PHONE_NUMBER, "en", {"first_name": "Sara"})
+        code = sender.last_code()
+
+        with pytest.raises(ValidationFailed):
+            registrations.claim(challenge.id, code[:6])
+        assert registrations.claim(challenge.id, code).id == challenge.id
+
+    @pytest.mark.parametrize("typed", NOT_CODES)
+    @pytest.mark.parametrize(
+        ("purpose", "not_found"), [("register", RegistrationNotFound), ("login", LoginNotFound)]
+    )
+    def test_for_an_unknown_verification_it_is_not_found(self, make_challenges, typed, purpose, not_found):
+        challenges = make_challenges(purpose)
+        with pytest.raises(not_found):
+            challenges.claim(f"{challenges.id_prefix}_unknown", typed)
+
+    @pytest.mark.parametrize("typed", NOT_CODES)
+    def test_for_a_verification_of_another_purpose_it_is_not_found(self, registrations, logins, typed):
+        login = logins.send_first("phone", PHONE_NUMBER, "en", {})
+
+        with pytest.raises(RegistrationNotFound):
+            registrations.claim(login.id, typed)
+
+    @pytest.mark.parametrize("typed", NOT_CODES)
+    def test_for_a_locked_verification_it_is_too_many_attempts(
+        self, make_store, make_challenges, sender, typed
+    ):
+        registrations = make_challenges("register", on=make_store(max_attempts=1))
+        challenge = registrations.send_first("phone", PHONE_NUMBER, "en", {"first_name": "Sara"})
+        with pytest.raises(TooManyAttempts):
+            registrations.claim(challenge.id, wrong(sender.last_code()))
+
+        with pytest.raises(TooManyAttempts) as refused:
+            registrations.claim(challenge.id, typed)
+        assert refused.value.data == {"attempts_left": 0}
+
+    @pytest.mark.parametrize("typed", NOT_CODES)
+    @pytest.mark.parametrize(
+        ("status", "error"), [(COMPLETED, AlreadyCompleted), (ALREADY_REGISTERED, AlreadyRegistered)]
+    )
+    def test_for_a_finished_verification_it_is_what_finished_it(
+        self, registrations, sender, typed, status, error
+    ):
+        challenge = registrations.send_first("phone", PHONE_NUMBER, "en", {"first_name": "Sara"})
+        registrations.finish(registrations.claim(challenge.id, sender.last_code()), status)
+
+        with pytest.raises(error):
+            registrations.claim(challenge.id, typed)
+
+    def test_for_an_expired_code_it_is_code_expired(self, make_store, make_challenges):
+        registrations = make_challenges("register", on=make_store(code_ttl=1, verification_ttl=60))
+        challenge = registrations.send_first("phone", PHONE_NUMBER, "en", {"first_name": "Sara"})
+        time.sleep(1.1)
+
+        for typed in ("abcdef", "12345", ""):
+            with pytest.raises(CodeExpired) as refused:
+                registrations.claim(challenge.id, typed)
+            assert refused.value.data == {"attempts_left": 5}

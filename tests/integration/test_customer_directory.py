@@ -47,21 +47,68 @@ def test_an_unknown_id_is_none(directory):
     assert directory.get("cus_nobody") is None
 
 
-def test_the_holders_of_a_phone_or_an_email_are_found_whatever_the_emails_case(engine, directory):
-    add_customer(engine, phone="+966551234567")
-    add_customer(engine, email="Omar.Saleh@Example.com", verified_by="email")
-    add_customer(engine, phone="+966551234568", email="someone@example.com")
+def test_a_verified_phone_or_email_is_taken_whatever_the_emails_case(engine, directory):
+    add_customer(engine, phone="+966551234567", phone_verified=True)
+    add_customer(engine, email="Omar.Saleh@Example.com", verified_by="email", email_verified=True)
 
-    assert directory.holding("+966551234567", None) == [("+966551234567", None)]
-    assert directory.holding(None, "omar.saleh@example.COM") == [(None, "Omar.Saleh@Example.com")]
-    assert sorted(directory.holding("+966551234567", "omar.saleh@example.com"), key=str) == sorted(
-        [("+966551234567", None), (None, "Omar.Saleh@Example.com")], key=str
+    assert directory.verified_holders("+966551234567", None) == (True, False)
+    assert directory.verified_holders(None, "omar.saleh@example.COM") == (False, True)
+    assert directory.verified_holders("+966551234567", "OMAR.SALEH@example.com") == (True, True)
+    assert directory.verified_holders("+966551234567", "nobody@example.com") == (True, False)
+    assert directory.verified_holders("+966559876543", "omar.saleh@example.com") == (False, True)
+
+
+def test_an_unverified_phone_or_email_is_not_taken(engine, directory):
+    add_customer(engine, phone="+966551234567", email="Sara@example.com")
+    add_customer(
+        engine,
+        phone="+966551234568",
+        email="omar@example.com",
+        verified_by="email",
+        email_verified=True,
     )
+    add_customer(
+        engine,
+        phone="+966551234569",
+        email="layla@example.com",
+        phone_verified=True,
+    )
+
+    assert directory.verified_holders("+966551234567", "sara@example.com") == (False, False)
+    assert directory.verified_holders("+966551234568", None) == (False, False)
+    assert directory.verified_holders(None, "layla@example.com") == (False, False)
+    assert directory.verified_holders("+966551234569", "omar@example.com") == (True, True)
+
+
+def test_one_verified_holder_among_unverified_copies_is_found(engine, directory):
+    add_customer(engine, phone="+966551234567", email="sara@example.com")
+    add_customer(engine, phone="+966551234567", email="SARA@example.com")
+    add_customer(
+        engine,
+        phone="+966551234567",
+        email="Sara@Example.com",
+        verified_by="email",
+        phone_verified=True,
+        email_verified=True,
+    )
+
+    assert directory.verified_holders("+966551234567", "sara@EXAMPLE.com") == (True, True)
+
+
+def test_the_same_phone_of_one_customer_and_email_of_another_are_told_apart(engine, directory):
+    add_customer(engine, phone="+966551234567", email="sara@example.com", phone_verified=True)
+    add_customer(engine, phone="+966551234568", email="omar@example.com", email_verified=True)
+
+    # Each row matches one of the two conditions; only its verified identifier counts.
+    assert directory.verified_holders("+966551234567", "omar@example.com") == (True, True)
+    assert directory.verified_holders("+966551234568", "sara@example.com") == (False, False)
 
 
 def test_nobody_holds_an_unknown_phone_or_email_or_nothing_at_all(engine, directory):
-    add_customer(engine, phone="+966551234567", email="sara@example.com")
+    add_customer(
+        engine, phone="+966551234567", email="sara@example.com", phone_verified=True, email_verified=True
+    )
 
-    assert directory.holding("+966559876543", "nobody@example.com") == []
-    assert directory.holding(None, None) == []
-    assert directory.holding("", "") == []
+    assert directory.verified_holders("+966559876543", "nobody@example.com") == (False, False)
+    assert directory.verified_holders(None, None) == (False, False)
+    assert directory.verified_holders("", "") == (False, False)

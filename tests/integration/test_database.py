@@ -60,18 +60,149 @@ def test_the_migrated_schema_is_what_the_models_describe(engine):
     assert differences == []
 
 
-def test_two_customers_cannot_share_an_email_whatever_its_case(engine):
-    add(engine, customers, customer(email="Omar.Saleh@example.com", verified_by="email"))
+def test_phone_and_email_are_unique_only_through_partial_indexes_on_their_verified_flags(engine):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # SQLite cannot reflect the lower(email) index
+        schema = inspect(engine)
+        unique_constraints = schema.get_unique_constraints("customers")
+        indexes = {index["name"]: index for index in schema.get_indexes("customers")}
+
+    assert unique_constraints == []
+    assert all(index["unique"] for index in indexes.values())
+    expected = {
+        "uq_customers_verified_phone": "phone_verified",
+        "uq_customers_verified_email": "email_verified",
+    }
+    if engine.dialect.name == "sqlite":
+        del expected["uq_customers_verified_email"]
+        assert "uq_customers_verified_email" not in indexes  # not reflected, yet there:
+        with engine.connect() as connection:
+            sql = connection.exec_driver_sql(
+                "SELECT sql FROM sqlite_master WHERE name = 'uq_customers_verified_email'"
+            ).scalar_one()
+        assert " ".join(sql.split()).endswith("(lower(email)) WHERE email_verified")
+    assert set(indexes) == set(expected)
+    for name, flag in expected.items():
+        assert str(indexes[name]["dialect_options"][f"{engine.dialect.name}_where"]) == flag
+
+
+def test_two_customers_cannot_share_a_verified_phone_number(engine):
+    add(engine, customers, customer(phone="+966551234567", phone_verified=True))
 
     with pytest.raises(IntegrityError):
-        add(engine, customers, customer(email="omar.saleh@EXAMPLE.com", verified_by="email"))
+        add(engine, customers, customer(phone="+966551234567", phone_verified=True))
 
 
-def test_two_customers_cannot_share_a_phone_number(engine):
-    add(engine, customers, customer(phone="+966551234567"))
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [(True, False), (False, True), (False, False)],
+    ids=["verified then unverified", "unverified then verified", "both unverified"],
+)
+def test_a_phone_number_unverified_by_one_of_two_customers_may_be_shared(engine, first, second):
+    add(
+        engine,
+        customers,
+        customer(phone="+966551234567", phone_verified=first),
+        customer(phone="+966551234567", phone_verified=second),
+    )
+
+    with engine.connect() as connection:
+        count = connection.scalar(select(func.count()).where(customers.c.phone == "+966551234567"))
+    assert count == 2
+
+
+def test_many_customers_may_share_an_unverified_phone_beside_its_verified_holder(engine):
+    add(
+        engine,
+        customers,
+        customer(phone="+966551234567"),
+        customer(phone="+966551234567"),
+        customer(phone="+966551234567", phone_verified=True),
+        customer(phone="+966551234567"),
+    )
 
     with pytest.raises(IntegrityError):
-        add(engine, customers, customer(phone="+966551234567"))
+        add(engine, customers, customer(phone="+966551234567", phone_verified=True))
+
+
+@pytest.mark.parametrize(
+    "other_case",
+    ["Omar.Saleh@example.com", "omar.saleh@EXAMPLE.com", "OMAR.SALEH@EXAMPLE.COM"],
+)
+def test_two_customers_cannot_share_a_verified_email_whatever_its_case(engine, other_case):
+    add(engine, customers, customer(email="Omar.Saleh@example.com", verified_by="email", email_verified=True))
+
+    with pytest.raises(IntegrityError):
+        add(engine, customers, customer(email=other_case, verified_by="email", email_verified=True))
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [(True, False), (False, True), (False, False)],
+    ids=["verified then unverified", "unverified then verified", "both unverified"],
+)
+def test_an_email_unverified_by_one_of_two_customers_may_be_shared_whatever_its_case(engine, first, second):
+    add(
+        engine,
+        customers,
+        customer(email="Omar.Saleh@example.com", verified_by="email", email_verified=first),
+        customer(email="omar.saleh@EXAMPLE.com", email_verified=second),
+    )
+
+    with engine.connect() as connection:
+        count = connection.scalar(
+            select(func.count()).where(func.lower(customers.c.email) == "omar.saleh@example.com")
+        )
+    assert count == 2
+
+
+def test_a_verified_phone_does_not_make_the_same_customers_email_unique_or_the_reverse(engine):
+    add(
+        engine,
+        customers,
+        customer(phone="+966551234567", email="sara@example.com", phone_verified=True),
+        customer(phone="+966551234568", email="sara@example.com", phone_verified=True),
+        customer(phone="+966551234569", email="omar@example.com", verified_by="email", email_verified=True),
+        customer(phone="+966551234569", email="layla@example.com", verified_by="email", email_verified=True),
+    )
+
+    with engine.connect() as connection:
+        assert connection.scalar(select(func.count()).select_from(customers)) == 4
+
+
+TAKEN = {"phone": "+966551234567", "email": "sara.ahmed@example.com"}
+# A customer of nobody else's phone and email, who will duplicate one of TAKEN's.
+OWN = {
+    "first_name": "Layla",
+    "last_name": "Haddad",
+    "phone": "+966559876543",
+    "email": "layla.haddad@example.org",
+}
+DUPLICATES = [
+    pytest.param("phone", {"phone": TAKEN["phone"], "phone_verified": True}, id="a verified phone"),
+    pytest.param("email", {"email": "SARA.AHMED@example.com", "email_verified": True}, id="a verified email"),
+]
+
+
+def refused_insert(engine, duplicate: dict) -> tuple[dict, str]:
+    """The row of a customer who duplicates a verified phone or email, and str() of its refusal."""
+    add(engine, customers, customer(**TAKEN, phone_verified=True, email_verified=True))
+    row = customer(**{**OWN, **duplicate})
+    with pytest.raises(IntegrityError) as refused:
+        add(engine, customers, row)
+    message = str(refused.value)
+    assert "hidden due to hide_parameters" in message
+    return row, message
+
+
+@pytest.mark.parametrize(("taken", "duplicate"), DUPLICATES)
+def test_a_refused_insert_quotes_none_of_the_values_it_was_given(engine, taken, duplicate):
+    row, message = refused_insert(engine, duplicate)
+
+    given = [row["id"], *(value for name, value in OWN.items() if row[name] == value)]
+    assert len(given) == 4  # the id, both names and the identifier that is not taken
+    for value in given:
+        assert value not in message
 
 
 def test_many_customers_may_have_no_email_or_no_phone(engine):

@@ -44,10 +44,25 @@ def test_migrate_with_good_settings_succeeds(base_environment):
             {"JWT_PRIVATE_KEY": "not a key"}, ["JWT_PRIVATE_KEY"], id="a signing key that is no key"
         ),
         pytest.param(
-            {"REGISTRAR_ENV": "production"},
+            # Any channel but console gets past Config, which lists what production lacks.
+            {"REGISTRAR_ENV": "production", "SMS_CHANNEL": "sms-gateway", "EMAIL_CHANNEL": "mail-relay"},
             ["SECRET_KEY", "JWT_PRIVATE_KEY"],
             id="production without secrets",
         ),
+        pytest.param(
+            {"REGISTRAR_ENV": "production"},
+            ["SMS_CHANNEL=console", "REGISTRAR_ENV=production"],
+            id="production with the console channels",
+        ),
+        pytest.param(
+            {"REGISTRAR_ENV": "production", "SMS_CHANNEL": "sms-gateway"},
+            ["EMAIL_CHANNEL=console"],
+            id="production with the console email channel",
+        ),
+        pytest.param({"DATABASE_URL": "garbage://x"}, ["DATABASE_URL"], id="a database url of no dialect"),
+        pytest.param({"DATABASE_URL": "not a url"}, ["DATABASE_URL"], id="a database url that is no url"),
+        pytest.param({"REDIS_URL": "notaurl"}, ["REDIS_URL"], id="a redis url that is no url"),
+        pytest.param({"REDIS_URL": "http://cache:6379"}, ["REDIS_URL"], id="a redis url of another scheme"),
         pytest.param(
             {"JWT_PREVIOUS_PUBLIC_KEYS": rsa_public_pem()},
             ["JWT_PREVIOUS_PUBLIC_KEYS", "P-256 (ES256)"],

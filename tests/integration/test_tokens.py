@@ -11,11 +11,12 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from sqlalchemy import insert, select
+from sqlalchemy import delete, insert, select
 
 from app.codes import new_identifier
+from app.customers.service import CustomerDirectory
 from app.errors import InvalidToken
-from app.models import customers, refresh_tokens
+from app.models import Customer, customers, refresh_tokens
 from app.tokens import SigningKeys, TokenService
 
 ISSUER, AUDIENCE = "registrar", "storefront"
@@ -43,6 +44,7 @@ def make_tokens(engine):
         return TokenService(
             keys or SigningKeys(private_pem(new_key())),
             engine,
+            CustomerDirectory(engine),
             **{"issuer": ISSUER, "audience": AUDIENCE, "access_ttl": 900, "refresh_ttl": 3600, **settings},
         )
 
@@ -206,6 +208,36 @@ class TestAccessTokens:
 
         with pytest.raises(InvalidToken):
             make_tokens().customer_id(token)
+
+
+class TestTheCustomerOfAToken:
+    def test_a_valid_token_gives_its_customer_with_every_column(self, tokens, customer_id):
+        issued = sign_in(tokens, customer_id)
+
+        customer = tokens.customer(issued.access_token)
+
+        assert isinstance(customer, Customer)
+        assert (customer.id, customer.first_name, customer.phone) == (customer_id, "Sara", "+966551234567")
+        assert (customer.verified_by, customer.locale) == ("phone", "en")
+        assert customer.created_at.tzinfo is not None
+
+    @pytest.mark.parametrize("forge", FORGERIES, ids=lambda forge: forge.__name__.replace("_", " "))
+    def test_a_forged_or_foreign_token_gives_nobody(self, tokens, customer_id, forge):
+        with pytest.raises(InvalidToken):
+            tokens.customer(forge(tokens, customer_id))
+
+    def test_a_valid_token_of_a_customer_who_is_gone_is_refused(self, tokens, customer_id, engine):
+        issued = sign_in(tokens, customer_id)
+        with engine.begin() as connection:
+            connection.execute(delete(customers).where(customers.c.id == customer_id))
+
+        assert tokens.customer_id(issued.access_token) == customer_id  # still a good signature
+        with pytest.raises(InvalidToken):
+            tokens.customer(issued.access_token)
+
+    def test_a_valid_token_naming_a_customer_who_never_existed_is_refused(self, tokens):
+        with pytest.raises(InvalidToken):
+            tokens.customer(signed(tokens, claims(tokens, "cus_nobody")))
 
 
 class TestRefreshTokens:

@@ -9,6 +9,24 @@ from app.codes import Claim, Outcome, generate_code
 from app.codes.store import ALREADY_REGISTERED, COMPLETED
 from tests.integration.conftest import PAYLOAD
 
+FINGERPRINT = "0123456789abcdef0123456789abcdef"
+OTHER_FINGERPRINT = "fedcba9876543210fedcba9876543210"
+# What a verification may still hold once it is closed: nothing that names or reaches anyone.
+CLOSED_FIELDS = {
+    "fp",
+    "purpose",
+    "status",
+    "channel",
+    "dest",
+    "masked",
+    "locale",
+    "code_exp",
+    "resend_at",
+    "attempts",
+    "resends",
+    "refused",
+}
+
 
 def payload_fields(verification: dict[str, str]) -> dict[str, str]:
     """The `p:` fields of a verification's hash: its payload as Redis keeps it."""
@@ -19,8 +37,8 @@ def payload_fields(verification: dict[str, str]) -> dict[str, str]:
 def check(hasher):
     """Check `code` as its customer would type it."""
 
-    def check(store, started, code, purpose=None):
-        return store.check(started.id, purpose or started.purpose, hasher.code(started.id, code))
+    def check(store, started, code, purpose=None, fingerprint=""):
+        return store.check(started.id, purpose or started.purpose, hasher.code(started.id, code), fingerprint)
 
     return check
 
@@ -132,19 +150,22 @@ class TestWrongCodes:
         self, make_store, start, check, resend, redis_client
     ):
         store = make_store(max_attempts=3)
-        started = start(store)
-        resend(store, started)  # an earlier code is kept aside as prev_hash
-        assert payload_fields(redis_client.hgetall(started.key))
-        assert redis_client.hexists(started.key, "prev_hash")
+        started = start(store, fingerprint=FINGERPRINT)
+        resend(store, started)  # an earlier code is kept aside as prev_hash, prev_exp, prev_resend_at
+        before = redis_client.hgetall(started.key)
+        assert payload_fields(before)
+        assert {"prev_hash", "prev_exp", "prev_resend_at", "fp"} <= before.keys()
 
         outcomes = [check(store, started, "000000").outcome for _ in range(3)]
 
         assert outcomes == [Outcome.WRONG, Outcome.WRONG, Outcome.LOCKED_NOW]
         verification = redis_client.hgetall(started.key)
         assert verification["status"] == "locked"
-        for gone in ("code_hash", "prev_hash", "to"):
+        for gone in ("code_hash", "prev_hash", "prev_exp", "prev_resend_at", "to"):
             assert gone not in verification
+        assert verification["fp"] == FINGERPRINT, "kept, so that a late finalisation learns it is locked"
         assert payload_fields(verification) == {}
+        assert verification.keys() <= CLOSED_FIELDS
         assert verification["dest"] == started.destination
 
     def test_a_locked_verification_refuses_even_the_right_code_and_every_resend(
@@ -220,6 +241,81 @@ class TestPurposes:
         assert redis_client.exists(store.key("reg_unknown")) == 0
 
 
+class TestFingerprints:
+    def test_a_fingerprint_is_kept_as_given_and_none_is_kept_without_one(self, store, start, redis_client):
+        with_one = start(store, fingerprint=FINGERPRINT)
+        without = start(store)
+
+        assert redis_client.hget(with_one.key, "fp") == FINGERPRINT
+        assert not redis_client.hexists(without.key, "fp")
+
+    @pytest.mark.parametrize("typed", ["right", "wrong"])
+    def test_a_check_with_another_fingerprint_is_not_found_and_costs_nothing(
+        self, store, start, check, redis_client, typed
+    ):
+        started = start(store, fingerprint=FINGERPRINT)
+        code = started.code if typed == "right" else "000000"
+
+        results = [check(store, started, code, fingerprint=OTHER_FINGERPRINT) for _ in range(6)]
+
+        assert {(result.outcome, result.claim, result.destination) for result in results} == {
+            (Outcome.NOT_FOUND, None, "")
+        }
+        verification = redis_client.hgetall(started.key)
+        assert (verification["status"], verification["attempts"]) == ("code_sent", "5")
+        assert "claim" not in verification
+        assert check(store, started, started.code, fingerprint=FINGERPRINT).outcome == Outcome.OK
+
+    def test_a_check_with_the_same_fingerprint_claims_and_hands_back_the_payload(self, store, start, check):
+        started = start(store, fingerprint=FINGERPRINT)
+
+        result = check(store, started, started.code, fingerprint=FINGERPRINT)
+
+        assert result.outcome == Outcome.OK
+        assert result.claim.payload == PAYLOAD
+
+    def test_a_wrong_code_with_the_same_fingerprint_costs_an_attempt(self, store, start, check):
+        started = start(store, fingerprint=FINGERPRINT)
+
+        result = check(store, started, "000000", fingerprint=FINGERPRINT)
+
+        assert (result.outcome, result.attempts_left) == (Outcome.WRONG, 4)
+
+    def test_an_empty_fingerprint_matches_any(self, store, start, check):
+        started = start(store, fingerprint=FINGERPRINT)
+
+        assert check(store, started, "000000").outcome == Outcome.WRONG
+        assert check(store, started, started.code).outcome == Outcome.OK
+
+    def test_a_fingerprint_never_matches_a_verification_started_without_one(
+        self, store, start, check, redis_client
+    ):
+        started = start(store)
+
+        assert check(store, started, started.code, fingerprint=FINGERPRINT).outcome == Outcome.NOT_FOUND
+        assert redis_client.hget(started.key, "attempts") == "5"
+        assert check(store, started, started.code).outcome == Outcome.OK
+
+    def test_another_fingerprint_learns_nothing_of_a_claimed_or_locked_verification(
+        self, make_store, start, check
+    ):
+        store = make_store(max_attempts=1)
+        claimed, locked = start(store, fingerprint=FINGERPRINT), start(store, fingerprint=FINGERPRINT)
+        check(store, claimed, claimed.code)
+        check(store, locked, "000000")
+
+        for started in (claimed, locked):
+            answer = check(store, started, started.code, fingerprint=OTHER_FINGERPRINT)
+            assert (answer.outcome, answer.attempts_left, answer.destination) == (Outcome.NOT_FOUND, 0, "")
+
+    def test_a_resend_keeps_the_fingerprint(self, store, start, check, resend):
+        started = start(store, fingerprint=FINGERPRINT)
+        _, code = resend(store, started)
+
+        assert check(store, started, code, fingerprint=OTHER_FINGERPRINT).outcome == Outcome.NOT_FOUND
+        assert check(store, started, code, fingerprint=FINGERPRINT).outcome == Outcome.OK
+
+
 class TestFinishing:
     @pytest.mark.parametrize(
         ("status", "outcome"),
@@ -228,17 +324,27 @@ class TestFinishing:
     def test_a_finished_verification_keeps_no_code_payload_or_address_and_takes_no_more_codes(
         self, store, start, check, resend, redis_client, status, outcome
     ):
-        started = start(store)
+        started = start(store, fingerprint=FINGERPRINT)
         _, code = resend(store, started)  # the first code is kept aside as prev_hash
-        claimed = check(store, started, code)
+        claimed = check(store, started, code, fingerprint=FINGERPRINT)
 
         store.finish(claimed.claim, status)
 
         verification = redis_client.hgetall(started.key)
         assert verification["status"] == status
-        for gone in ("code_hash", "prev_hash", "to", "claim", "claim_exp"):
+        for gone in (
+            "code_hash",
+            "prev_hash",
+            "prev_exp",
+            "prev_resend_at",
+            "to",
+            "claim",
+            "claim_exp",
+        ):
             assert gone not in verification
+        assert verification["fp"] == FINGERPRINT, "kept, so that a late finalisation learns it is finished"
         assert payload_fields(verification) == {}
+        assert verification.keys() <= CLOSED_FIELDS
         assert redis_client.zscore(started.pending_key, started.id) is None
         assert 0 < redis_client.pttl(started.key) <= 1800 * 1000
         assert check(store, started, code).outcome == outcome

@@ -89,6 +89,44 @@ class TestHashingCodes:
         assert hasher.code("reg_abc", "123456") != hasher.code("reg_abc", "123457")
 
 
+DETAILS = {"first_name": "Sara", "last_name": None, "phone": "+966551234567", "verified_by": "phone"}
+
+
+class TestFingerprints:
+    def test_a_fingerprint_is_32_hex_characters_that_do_not_reveal_the_details(self):
+        fingerprint = CodeHasher(SECRET).fingerprint(DETAILS)
+        assert re.fullmatch(r"[0-9a-f]{32}", fingerprint)
+        assert "551234567" not in fingerprint
+
+    def test_the_same_details_in_any_order_have_the_same_fingerprint_on_every_server(self):
+        reordered = dict(reversed(DETAILS.items()))
+        assert CodeHasher(SECRET).fingerprint(DETAILS) == CodeHasher(SECRET).fingerprint(reordered)
+
+    def test_the_fingerprint_is_keyed_by_the_server_secret(self):
+        assert CodeHasher(SECRET).fingerprint(DETAILS) != CodeHasher(SECRET + "!").fingerprint(DETAILS)
+
+    @pytest.mark.parametrize(
+        "changed",
+        [
+            pytest.param({**DETAILS, "first_name": "Sarah"}, id="another value"),
+            pytest.param({**DETAILS, "first_name": "sara"}, id="another case"),
+            pytest.param({**DETAILS, "last_name": ""}, id="empty instead of none"),
+            pytest.param(
+                {name: v for name, v in DETAILS.items() if name != "last_name"}, id="a none left out"
+            ),
+            pytest.param({**DETAILS, "email": "sara@example.com"}, id="one more field"),
+            pytest.param({**DETAILS, "phone": "+966551234568"}, id="another phone"),
+        ],
+    )
+    def test_any_difference_in_the_details_changes_the_fingerprint(self, changed):
+        hasher = CodeHasher(SECRET)
+        assert hasher.fingerprint(changed) != hasher.fingerprint(DETAILS)
+
+    def test_a_fingerprint_is_not_the_hash_of_a_code_or_a_destination(self):
+        hasher = CodeHasher(SECRET)
+        assert hasher.fingerprint({}) not in (hasher.destination(""), hasher.code("", "")[:32])
+
+
 class TestDestinationPseudonyms:
     def test_a_pseudonym_is_32_hex_characters_that_do_not_reveal_the_address(self):
         pseudonym = CodeHasher(SECRET).destination("phone:+966551234567")

@@ -35,6 +35,18 @@ def identity_messages() -> set[str]:
     return messages
 
 
+def reported_field_messages() -> set[str]:
+    """Messages a schema reports for a field, such as report("country_code", "...") in app/."""
+    messages = set()
+    for path in APP.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.Call) or getattr(node.func, "id", None) != "report":
+                continue
+            if len(node.args) == 2 and isinstance(node.args[1], ast.Constant):
+                messages.add(node.args[1].value)
+    return messages
+
+
 def literal_error_messages() -> set[str]:
     """Messages written out where an error is raised anywhere in app/, such as BadRequest("...")."""
     names = {error_class.__name__ for error_class in error_classes()}
@@ -55,6 +67,7 @@ def test_the_message_collectors_find_what_they_should():
     assert len(identity_messages()) >= 9
     assert errors.TooManyResends in error_classes()
     assert "Send the body as application/json." in literal_error_messages()
+    assert "Required when country_key is given." in reported_field_messages()
 
 
 @pytest.mark.parametrize(
@@ -63,6 +76,7 @@ def test_the_message_collectors_find_what_they_should():
         identity_messages()
         | {error_class.message for error_class in error_classes()}
         | literal_error_messages()
+        | reported_field_messages()
     ),
 )
 def test_every_message_the_service_can_produce_has_an_arabic_translation(message):
@@ -71,9 +85,15 @@ def test_every_message_the_service_can_produce_has_an_arabic_translation(message
     assert ARABIC_LETTER.search(arabic)
 
 
-def test_a_name_without_a_letter_is_refused_in_arabic_too():
-    assert "Use at least one letter." in identity_messages()
-    assert translate("Use at least one letter.", "ar") == "استخدم حرفًا واحدًا على الأقل."
+def test_a_name_needs_no_letter_and_the_message_that_asked_for_one_is_gone():
+    assert "Use at least one letter." not in identity_messages()
+    assert translate("Use at least one letter.", "ar") == "Use at least one letter."
+
+
+def test_a_name_of_only_invisible_characters_is_empty_in_arabic_too():
+    with pytest.raises(identity.InvalidField) as refused:
+        identity.clean_name("\u200b\ufeff", required=True)
+    assert translate(str(refused.value), "ar") == "لا يمكن أن يكون هذا الحقل فارغًا."
 
 
 def test_english_messages_are_answered_as_written():

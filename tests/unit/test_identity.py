@@ -103,14 +103,32 @@ class TestMaskingAnEmail:
         assert mask_email("sara.ahmed@example.com") == "s••••d@example.com"
 
     def test_the_mask_does_not_tell_how_long_the_local_part_is(self):
-        assert mask_email("abc@example.com") == "a••••c@example.com"
+        assert mask_email("abcd@example.com") == "a••••d@example.com"
         assert mask_email("abdulrahman.alqahtani@example.com") == "a••••i@example.com"
+        assert mask_email("ab@example.com") == mask_email("abc@example.com") == "a•••@example.com"
 
-    def test_a_two_letter_local_part_shows_only_its_first_letter(self):
-        assert mask_email("ab@example.com") == "a•••@example.com"
+    @pytest.mark.parametrize(
+        ("email", "masked"),
+        [
+            ("Foo@x.com", "F•••@x.com"),
+            ("abc@example.com", "a•••@example.com"),
+            ("ab@x", "a•••@x"),
+        ],
+    )
+    def test_a_local_part_of_two_or_three_characters_shows_only_its_first(self, email, masked):
+        assert mask_email(email) == masked
 
-    def test_a_one_letter_local_part_shows_no_letter(self):
-        assert mask_email("a@example.com") == "•••@example.com"
+    @pytest.mark.parametrize(("email", "masked"), [("a@x", "•••@x"), ("a@example.com", "•••@example.com")])
+    def test_a_one_letter_local_part_shows_no_letter(self, email, masked):
+        assert mask_email(email) == masked
+
+    @pytest.mark.parametrize(
+        "email", ["abc@example.com", "Foo@x.com", "Omar@example.com", "layla.haddad@x.org"]
+    )
+    def test_a_short_local_part_shows_its_first_character_a_longer_one_its_first_and_last(self, email):
+        local = email.rpartition("@")[0]
+        shown = mask_email(email).rpartition("@")[0].replace(MASK, "")
+        assert shown == (local[0] if len(local) <= 3 else local[0] + local[-1])
 
     @pytest.mark.parametrize(
         "local",
@@ -169,9 +187,14 @@ class TestParsingAPhone:
 
 
 class TestCountryKey:
-    @pytest.mark.parametrize("key", ["966", "+966", " +966 "])
-    def test_the_dialling_code_of_the_country_is_accepted_with_or_without_plus(self, key):
+    @pytest.mark.parametrize("key", ["966", "+966", " +966 ", "00966"])
+    def test_the_dialling_code_of_the_country_is_accepted_with_plus_or_exit_code_or_neither(self, key):
         check_country_key(key, "SA")
+
+    @pytest.mark.parametrize("key", ["96600", "0971"])
+    def test_other_digits_around_the_code_are_another_code(self, key):
+        with pytest.raises(InvalidField, match="does not belong"):
+            check_country_key(key, "SA")
 
     def test_a_dialling_code_of_another_country_is_refused(self):
         with pytest.raises(InvalidField, match="does not belong"):
@@ -181,6 +204,38 @@ class TestCountryKey:
     def test_a_dialling_code_must_be_ascii_digits(self, key):
         with pytest.raises(InvalidField, match="digits"):
             check_country_key(key, "SA")
+
+    @pytest.mark.parametrize(
+        "key",
+        [
+            pytest.param("966000", id="six digits"),
+            pytest.param("+966000", id="six digits after a plus"),
+            pytest.param("9" * 5000, id="five thousand digits"),
+            pytest.param("0" * 4999 + "966", id="five thousand digits worth 966"),
+        ],
+    )
+    def test_a_dialling_code_of_more_than_five_digits_is_refused_without_reading_it(self, key):
+        with pytest.raises(InvalidField, match="digits"):
+            check_country_key(key, "SA")
+
+    def test_four_digits_are_still_compared_with_the_country(self):
+        with pytest.raises(InvalidField, match="does not belong"):
+            check_country_key("1234", "SA")
+
+
+# Spaces (Zs) and format characters (Cf): a name of only these is an empty one.
+INVISIBLE = (
+    pytest.param("\u200b", id="zero-width space"),
+    pytest.param("\u200c", id="zero-width non-joiner"),
+    pytest.param("\u200d", id="zero-width joiner"),
+    pytest.param("\u2060", id="word joiner"),
+    pytest.param("\ufeff", id="byte order mark"),
+    pytest.param("\u00ad", id="soft hyphen"),
+    pytest.param("\u200b\u200c\ufeff", id="only invisible characters"),
+    pytest.param(" \u200b ", id="an invisible character among spaces"),
+    pytest.param("\u200b\u00a0\u3000\u200b", id="no-break and ideographic spaces among them"),
+    pytest.param("\u2002\u200b\u2009", id="en and thin spaces around one"),
+)
 
 
 class TestNames:
@@ -227,26 +282,40 @@ class TestNames:
     def test_one_letter_or_digit_is_enough(self, name):
         assert clean_name(name, required=True) == name
 
+    @pytest.mark.parametrize("value", INVISIBLE)
+    def test_a_required_name_of_only_spaces_and_format_characters_is_empty(self, value):
+        with pytest.raises(InvalidField) as refused:
+            clean_name(value, required=True)
+        assert str(refused.value) == "This field may not be empty."
+
+    @pytest.mark.parametrize("value", INVISIBLE)
+    def test_an_optional_name_of_only_spaces_and_format_characters_becomes_none(self, value):
+        assert clean_name(value, required=False) is None
+
     @pytest.mark.parametrize(
-        "value",
+        "name",
         [
-            pytest.param("\u200b", id="zero-width space"),
-            pytest.param("\u200c", id="zero-width non-joiner"),
-            pytest.param("\ufeff", id="byte order mark"),
-            pytest.param("\u200b\u200c\ufeff", id="only invisible characters"),
-            pytest.param(" \u200b ", id="an invisible character among spaces"),
+            pytest.param("-", id="a hyphen"),
             pytest.param(".", id="a full stop"),
             pytest.param("-'.", id="only punctuation"),
             pytest.param("- -", id="punctuation and spaces"),
             pytest.param("\u064b\u0651", id="only Arabic diacritics"),
             pytest.param("\U0001f642", id="an emoji"),
+            pytest.param("\U0001f468\u200d\U0001f469\u200d\U0001f467", id="an emoji joined by ZWJs"),
+            pytest.param("\u200b.\u200b", id="a full stop between zero-width spaces"),
         ],
     )
     @pytest.mark.parametrize("required", [True, False])
-    def test_a_name_with_no_letter_or_digit_is_refused(self, value, required):
-        with pytest.raises(InvalidField) as refused:
-            clean_name(value, required=required)
-        assert str(refused.value) == "Use at least one letter."
+    def test_a_name_without_a_letter_is_kept_as_typed(self, name, required):
+        assert clean_name(name, required=required) == name
+
+    def test_a_name_of_sixty_five_invisible_characters_is_too_long_before_it_is_empty(self):
+        with pytest.raises(InvalidField, match="64"):
+            clean_name("\u200b" * 65, required=False)
+
+    def test_control_characters_among_invisible_ones_are_refused_not_dropped(self):
+        with pytest.raises(InvalidField, match="Control characters"):
+            clean_name("\u200b\x00\u200b", required=False)
 
 
 class TestEmails:

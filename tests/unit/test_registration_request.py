@@ -42,3 +42,16 @@ def test_fields_missing_from_the_payload_are_none_and_unknown_ones_are_ignored()
 def test_the_destination_is_the_address_of_the_chosen_channel():
     assert SARA.destination == "+966551234567"
     assert OMAR.destination == "omar@example.com"
+
+
+def test_the_details_are_what_the_customer_typed_without_the_locale():
+    assert SARA.details() == {
+        "first_name": "Sara",
+        "last_name": "Al-Qahtani",
+        "email": "sara@example.com",
+        "phone": "+966551234567",
+        "country_code": "SA",
+        "verified_by": "phone",
+    }
+    assert OMAR.details()["last_name"] is None
+    assert "locale" not in OMAR.details()

@@ -150,21 +150,89 @@ def test_postgresql_urls_use_the_psycopg_3_driver(given, used):
     assert database_url == used
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "garbage://x",
+        "notaurl",
+        "postgresql+nosuchdriver://registrar@db/registrar",
+        "postgresql://registrar@db:notaport/registrar",
+        "postgres//registrar@db/registrar",
+    ],
+)
+def test_a_database_url_sqlalchemy_cannot_read_is_refused_naming_database_url(url):
+    with pytest.raises(ConfigError, match="DATABASE_URL"):
+        Config({"DATABASE_URL": url})
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "redis://cache:6379/0",
+        "redis://:secret@cache:6379/3",
+        "rediss://cache.example:6380",
+        "unix:///run/redis/redis.sock",
+        "Redis://cache:6379/0",
+    ],
+)
+def test_a_redis_unix_socket_or_tls_url_is_accepted(url):
+    config = Config({"REDIS_URL": url})
+    assert (config.REDIS_URL, config.uses_embedded_redis) == (url, False)
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["notaurl", "cache:6379", "localhost", "http://cache:6379", "//cache:6379", "tcp://cache:6379"],
+)
+def test_a_redis_url_of_another_scheme_is_refused_naming_redis_url(url):
+    with pytest.raises(ConfigError, match="REDIS_URL"):
+        Config({"REDIS_URL": url})
+
+
 PRODUCTION_REQUIRES = ("SECRET_KEY", "JWT_PRIVATE_KEY", "DATABASE_URL", "REDIS_URL")
+# Only the console channel is built in so far; Config does not check the names against the
+# registry (create_senders does), so any other name gets past production's console check.
+REAL_CHANNELS = {"SMS_CHANNEL": "some-sms-gateway", "EMAIL_CHANNEL": "some-mail-relay"}
 PRODUCTION = {
     "REGISTRAR_ENV": "production",
     "SECRET_KEY": GOOD_SECRET,
     "JWT_PRIVATE_KEY": "-----BEGIN PRIVATE KEY-----\n…\n-----END PRIVATE KEY-----",
     "DATABASE_URL": "postgresql://registrar@db/registrar",
     "REDIS_URL": "redis://cache:6379/0",
+    **REAL_CHANNELS,
 }
 
 
 class TestProduction:
     def test_production_refuses_to_start_without_its_secrets_and_servers_naming_each(self):
         with pytest.raises(ConfigError) as refused:
-            Config({"REGISTRAR_ENV": "production"})
+            Config({"REGISTRAR_ENV": "production", **REAL_CHANNELS})
         assert all(name in str(refused.value) for name in PRODUCTION_REQUIRES)
+
+    def test_production_refuses_the_default_console_channels(self):
+        settings = {name: value for name, value in PRODUCTION.items() if name not in REAL_CHANNELS}
+        with pytest.raises(ConfigError) as refused:
+            Config(settings)
+        assert str(refused.value) == (
+            "SMS_CHANNEL=console writes every code to the log: REGISTRAR_ENV=production needs a real channel"
+        )
+
+    @pytest.mark.parametrize("variable", ["SMS_CHANNEL", "EMAIL_CHANNEL"])
+    @pytest.mark.parametrize("console", ["console", "Console", " CONSOLE "])
+    def test_production_refuses_a_console_channel_named_in_any_case(self, variable, console):
+        with pytest.raises(ConfigError) as refused:
+            Config({**PRODUCTION, variable: console})
+        assert str(refused.value) == (
+            f"{variable}=console writes every code to the log: REGISTRAR_ENV=production needs a real channel"
+        )
+
+    def test_a_console_channel_is_refused_before_the_missing_secrets_are_listed(self):
+        with pytest.raises(ConfigError, match="SMS_CHANNEL=console"):
+            Config({"REGISTRAR_ENV": "production"})
+
+    def test_development_keeps_the_console_channels(self):
+        config = Config({"SMS_CHANNEL": "console", "EMAIL_CHANNEL": "console"})
+        assert (config.SMS_CHANNEL, config.EMAIL_CHANNEL) == ("console", "console")
 
     @pytest.mark.parametrize("missing", PRODUCTION_REQUIRES)
     def test_production_names_only_what_is_missing(self, missing):

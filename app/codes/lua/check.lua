@@ -5,16 +5,18 @@
 -- ARGV[3]  now, ms
 -- ARGV[4]  claim token
 -- ARGV[5]  claim lease, ms
+-- ARGV[6]  fingerprint the verification must have been started with, or '' for any
 -- Returns {outcome, attempts_left, destination pseudonym, payload name, value, …}; the
 -- payload (the `p:` fields, without their prefix) comes only with `ok`. Outcomes:
 -- ok, wrong, locked_now, expired, not_found, claimed, completed, locked, already_registered.
 local key = KEYS[1]
 local now = tonumber(ARGV[3])
-local f = redis.call('HMGET', key, 'purpose', 'status', 'code_hash', 'code_exp', 'attempts', 'claim_exp', 'dest')
-local purpose, status, code_hash, code_exp, attempts, claim_exp, dest =
-  f[1], f[2], f[3], tonumber(f[4]), tonumber(f[5]), tonumber(f[6]), f[7]
+local f = redis.call('HMGET', key, 'purpose', 'status', 'code_hash', 'code_exp', 'attempts', 'claim_exp', 'dest', 'fp')
+local purpose, status, code_hash, code_exp, attempts, claim_exp, dest, fp =
+  f[1], f[2], f[3], tonumber(f[4]), tonumber(f[5]), tonumber(f[6]), f[7], f[8]
 
 if purpose ~= ARGV[1] then return {'not_found', 0, ''} end
+if ARGV[6] ~= '' and fp ~= ARGV[6] then return {'not_found', 0, ''} end
 if status == 'claimed' and claim_exp > now then return {'claimed', attempts, dest} end
 if status ~= 'code_sent' and status ~= 'claimed' then return {status, attempts, dest} end
 if not code_hash or code_exp <= now then return {'expired', attempts, dest} end
@@ -42,7 +44,7 @@ end
 attempts = redis.call('HINCRBY', key, 'attempts', -1)
 if attempts <= 0 then
   -- Locked for good: nothing that could still complete it, and no personal data, stays.
-  local doomed = {'code_hash', 'prev_hash', 'to'}
+  local doomed = {'code_hash', 'prev_hash', 'prev_exp', 'prev_resend_at', 'to'}
   for _, name in ipairs(redis.call('HKEYS', key)) do
     if string.sub(name, 1, 2) == 'p:' then doomed[#doomed + 1] = name end
   end

@@ -30,9 +30,25 @@ def upgrade() -> None:
         sa.Column("email_verified", sa.Boolean(), nullable=False),
         sa.Column("locale", sa.String(2), nullable=False),
         sa.Column("created_at", UTCDateTime(), nullable=False),
-        sa.UniqueConstraint("phone", name="uq_customers_phone"),
     )
-    op.create_index("uq_customers_email_lower", "customers", [sa.text("lower(email)")], unique=True)
+    verified_phone = sa.text("phone_verified")
+    verified_email = sa.text("email_verified")
+    op.create_index(
+        "uq_customers_verified_phone",
+        "customers",
+        ["phone"],
+        unique=True,
+        postgresql_where=verified_phone,
+        sqlite_where=verified_phone,
+    )
+    op.create_index(
+        "uq_customers_verified_email",
+        "customers",
+        [sa.text("lower(email)")],
+        unique=True,
+        postgresql_where=verified_email,
+        sqlite_where=verified_email,
+    )
     op.create_table(
         "refresh_tokens",
         sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
