@@ -142,6 +142,7 @@ def build_registrar(config: Config) -> Registrar:
             code_length=config.OTP_LENGTH,
             code_ttl=config.OTP_TTL,
             store_name=config.STORE_NAME,
+            webotp_domain=config.WEBOTP_DOMAIN,
         ),
         engine,
         customers,

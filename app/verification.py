@@ -43,6 +43,7 @@ class CodeChallenges:
         code_length: int,
         code_ttl: int,
         store_name: str,
+        webotp_domain: str | None = None,
     ):
         self.store = store
         self.hasher = hasher
@@ -53,6 +54,7 @@ class CodeChallenges:
         self.code_length = code_length
         self.minutes = math.ceil(code_ttl / 60)
         self.store_name = store_name
+        self.webotp_domain = webotp_domain
 
     def send_first(
         self,
@@ -170,7 +172,14 @@ class CodeChallenges:
         return verification_id
 
     def _send(self, channel: str, to: str, locale: str, code: str) -> None:
-        message = code_message(channel, code, locale=locale, store=self.store_name, minutes=self.minutes)
+        message = code_message(
+            channel,
+            code,
+            locale=locale,
+            store=self.store_name,
+            minutes_left=self.minutes,
+            webotp_domain=self.webotp_domain,
+        )
         try:
             self.senders[channel].send(to, message)
         except DeliveryFailed:

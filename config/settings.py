@@ -157,7 +157,11 @@ class Config:
         self.SMTP_USER = env.text("SMTP_USER")
         self.SMTP_PASSWORD = env.text("SMTP_PASSWORD")
         self.SMTP_STARTTLS = env.boolean("SMTP_STARTTLS", True)
+        self.SMTP_SSL = env.boolean("SMTP_SSL", self.SMTP_PORT == 465)
+        if self.SMTP_SSL and self.SMTP_STARTTLS and env.raw("SMTP_STARTTLS") is not None:
+            raise ConfigError("SMTP_SSL and SMTP_STARTTLS exclude each other: choose one")
         self.MAIL_FROM = env.text("MAIL_FROM")
+        self.CHANNEL_TIMEOUT = env.integer("CHANNEL_TIMEOUT", 10, minimum=1, maximum=60)
         self.STORE_NAME = env.text("STORE_NAME", "Registrar")
         self.WEBOTP_DOMAIN = env.text("WEBOTP_DOMAIN")
 

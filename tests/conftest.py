@@ -9,7 +9,6 @@ import logging
 import os
 import re
 import secrets
-import socket
 import subprocess
 import sys
 import time
@@ -26,6 +25,7 @@ from app import create_app
 from app.db import make_engine, upgrade
 from app.embedded_redis import EmbeddedRedis
 from config.settings import ROOT, Config
+from tests.servers import free_port
 
 CODE = re.compile(r"\b(\d{6,10})\b")
 
@@ -156,12 +156,6 @@ def outbox() -> Iterator[Outbox]:
     logger.setLevel(logging.INFO)
     yield box
     logger.removeHandler(handler)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class Server:

@@ -8,15 +8,25 @@ from collections.abc import Callable
 
 from app.channels.base import DeliveryFailed, Message, Sender
 from app.channels.console import ConsoleSender
+from app.channels.http_sms import HttpSmsSender
 from app.channels.messages import code_message
+from app.channels.smtp import SmtpSender
+from app.channels.twilio import TwilioSender
 from app.identity import EMAIL, PHONE
 from config.settings import Config, ConfigError
 
 __all__ = ["DeliveryFailed", "Message", "Sender", "code_message", "create_senders"]
 
 SENDERS: dict[str, dict[str, Callable[[Config], Sender]]] = {
-    PHONE: {"console": lambda config: ConsoleSender(PHONE)},
-    EMAIL: {"console": lambda config: ConsoleSender(EMAIL)},
+    PHONE: {
+        "console": lambda config: ConsoleSender(PHONE),
+        "http": HttpSmsSender.create_service,
+        "twilio": TwilioSender.create_service,
+    },
+    EMAIL: {
+        "console": lambda config: ConsoleSender(EMAIL),
+        "smtp": SmtpSender.create_service,
+    },
 }
 
 

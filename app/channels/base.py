@@ -10,10 +10,12 @@ class DeliveryFailed(Exception):
 
 @dataclass(frozen=True)
 class Message:
-    """A message for one destination: an SMS is its `text`; an email also has a subject."""
+    """A message for one destination: an SMS is its `text`; an email also has a subject
+    and an HTML version of the text."""
 
     text: str
     subject: str | None = None
+    html: str | None = None
 
 
 class Sender(Protocol):

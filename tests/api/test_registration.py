@@ -532,57 +532,6 @@ class TestExistingAccounts:
         assert len(outbox.messages) == messages_before
 
 
-class FailingSender:
-    """A channel that refuses every message, as a gateway that is down would."""
-
-    def __init__(self):
-        self.attempts = 0
-
-    def send(self, destination, message):
-        from app.channels import DeliveryFailed
-
-        self.attempts += 1
-        raise DeliveryFailed("gateway down")
-
-
-class TestChannelFailures:
-    """The console channel never fails; these put a refusing channel behind the same port."""
-
-    def test_a_first_code_that_cannot_be_sent_answers_503_and_keeps_nothing(self, app, client, outbox):
-        senders = app.extensions["registrar"].registration.challenges.senders
-        senders["phone"] = failing = FailingSender()
-
-        response = client.post("/auth/register", json=phone_registration())
-
-        assert response.status_code == 503
-        assert response.get_json()["code"] == "channel_unavailable"
-        assert failing.attempts == 1
-        assert app.extensions["registrar"].redis.dbsize() == 0
-        finalise = client.post("/auth/register", json=phone_registration(code="123456"))
-        assert finalise.status_code == 404
-
-    def test_a_new_code_that_cannot_be_sent_charges_nothing_and_the_old_code_still_works(
-        self, make_app, outbox
-    ):
-        app = make_app(RESEND_COOLDOWN="1")
-        client = app.test_client()
-        registration_id = start(client, phone_registration())["registration_id"]
-        old_code = outbox.last_code()
-        senders = app.extensions["registrar"].registration.challenges.senders
-        working, senders["phone"] = senders["phone"], FailingSender()
-        time.sleep(1.05)
-
-        failed = client.post(f"/auth/register/{registration_id}/resend", json={})
-
-        assert failed.status_code == 503
-        assert failed.get_json()["code"] == "channel_unavailable"
-        status = client.get(f"/auth/register/{registration_id}").get_json()
-        assert status["resends_left"] == 3
-        assert status["resend_in"] == 0, "a failed send starts no cooldown"
-        senders["phone"] = working
-        assert verify(client, registration_id, old_code).status_code == 201
-
-
 class TestSomethingThatIsNotACode:
     """Typing letters or too few digits costs nothing, but the registration's state comes first."""
 

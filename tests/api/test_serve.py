@@ -11,7 +11,8 @@ import requests
 
 from app.embedded_redis import EmbeddedRedis
 from config.settings import ROOT
-from tests.conftest import CODE, free_port
+from tests.conftest import CODE
+from tests.servers import free_port
 from tests.support import MASKED_PHONE, phone_registration
 
 pytestmark = pytest.mark.server

@@ -1,0 +1,188 @@
+"""Real peers for the channel tests: an HTTP SMS gateway and an SMTP server, on loopback."""
+
+import datetime
+import ipaddress
+import json
+import socket
+import ssl
+import threading
+import time
+from dataclasses import dataclass, field
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@dataclass
+class GatewayRequest:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> dict:
+        return json.loads(self.body)
+
+
+@dataclass
+class Gateway:
+    """An HTTP server that records what it is sent and answers as told.
+
+    `status` is the answer's status; `delay` seconds pass before it; `hang` holds the
+    connection open without answering until the gateway stops.
+    """
+
+    status: int = 200
+    delay: float = 0.0
+    hang: bool = False
+    requests: list[GatewayRequest] = field(default_factory=list)
+
+    def __post_init__(self):
+        gateway = self
+        self._stopping = threading.Event()
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                length = int(self.headers.get("Content-Length", 0))
+                body = self.rfile.read(length)
+                gateway.requests.append(GatewayRequest("POST", self.path, dict(self.headers), body))
+                if gateway.hang:
+                    gateway._stopping.wait(30)
+                    return
+                time.sleep(gateway.delay)
+                payload = b'{"sid": "SM00000000000000000000000000000000"}'
+                self.send_response(gateway.status)
+                if 300 <= gateway.status < 400:
+                    self.send_header("Location", "http://127.0.0.1:1/elsewhere")
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@dataclass
+class ReceivedMail:
+    mail_from: str
+    rcpt_tos: list[str]
+    message: EmailMessage
+
+    def part(self, content_type: str) -> str:
+        for part in self.message.walk():
+            if part.get_content_type() == content_type:
+                return part.get_content()
+        raise AssertionError(f"no {content_type} part")
+
+
+class _Collector:
+    def __init__(self, inbox: list[ReceivedMail]):
+        self.inbox = inbox
+
+    async def handle_DATA(self, server, session, envelope):
+        message = message_from_bytes(envelope.original_content, policy=policy.default)
+        self.inbox.append(ReceivedMail(envelope.mail_from, list(envelope.rcpt_tos), message))
+        return "250 Message accepted for delivery"
+
+
+class _Authenticator:
+    def __init__(self, user: str, password: str):
+        self.user, self.password = user, password
+        self.logins: list[str] = []
+
+    def __call__(self, server, session, envelope, mechanism, auth_data):
+        if isinstance(auth_data, LoginPassword):
+            self.logins.append(auth_data.login.decode())
+            ok = (auth_data.login.decode(), auth_data.password.decode()) == (self.user, self.password)
+            return AuthResult(success=ok, handled=False)
+        return AuthResult(success=False, handled=False)
+
+
+class SmtpServer:
+    """aiosmtpd on loopback, keeping every mail it accepts in `inbox`."""
+
+    def __init__(
+        self,
+        *,
+        login: tuple[str, str] | None = None,
+        starttls: ssl.SSLContext | None = None,
+        implicit_tls: ssl.SSLContext | None = None,
+    ):
+        self.inbox: list[ReceivedMail] = []
+        self.authenticator = _Authenticator(*login) if login else None
+        options = {}
+        if self.authenticator:
+            options.update(authenticator=self.authenticator, auth_require_tls=starttls is not None)
+        if starttls:
+            options.update(tls_context=starttls, require_starttls=True)
+        self.port = free_port()  # aiosmtpd checks its server by connecting, so no port 0
+        self.controller = Controller(
+            _Collector(self.inbox),
+            hostname="127.0.0.1",
+            port=self.port,
+            ssl_context=implicit_tls,
+            server_hostname="localhost",
+            **options,
+        )
+        self.controller.start()
+
+    def stop(self) -> None:
+        self.controller.stop()
+
+
+def self_signed_certificate(folder: Path) -> tuple[Path, Path]:
+    """A certificate for localhost and 127.0.0.1, and its key, as PEM files in `folder`."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=1))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+            ),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = folder / "cert.pem", folder / "key.pem"
+    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    return cert_path, key_path
