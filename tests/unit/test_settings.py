@@ -256,3 +256,19 @@ class TestChannels:
     def test_the_default_channels_give_a_sender_for_phone_and_for_email(self):
         senders = create_senders(Config({}))
         assert set(senders) == {"phone", "email"}
+
+
+def test_implicit_tls_is_the_default_on_port_465_and_starttls_elsewhere():
+    assert (Config({"SMTP_PORT": "465"}).SMTP_SSL, Config({}).SMTP_SSL) == (True, False)
+    assert Config({}).SMTP_STARTTLS is True
+
+
+def test_implicit_tls_and_starttls_cannot_both_be_asked_for():
+    with pytest.raises(ConfigError, match="SMTP_SSL and SMTP_STARTTLS"):
+        Config({"SMTP_SSL": "true", "SMTP_STARTTLS": "true"})
+
+
+@pytest.mark.parametrize("value", ["0", "61", "soon"])
+def test_the_channel_timeout_is_whole_seconds_from_1_to_60(value):
+    with pytest.raises(ConfigError, match="CHANNEL_TIMEOUT"):
+        Config({"CHANNEL_TIMEOUT": value})
