@@ -5,6 +5,7 @@ store finds into the contract's errors, so that a change to how codes are checke
 one change for both flows.
 """
 
+import logging
 import math
 from dataclasses import replace
 
@@ -24,6 +25,7 @@ from app.codes import (
 from app.codes.store import CODE_SENT
 from app.identity import destination_key, mask
 
+log = logging.getLogger("registrar.channels")
 Details = dict[str, str | None]
 NOT_A_CODE = "Enter every digit of the code we sent, and nothing else."
 
@@ -182,7 +184,9 @@ class CodeChallenges:
         )
         try:
             self.senders[channel].send(to, message)
-        except DeliveryFailed:
+        except DeliveryFailed as failure:
+            # The reason names the provider and what it did, never the destination.
+            log.warning("%s code not delivered: %s", channel, failure)
             raise errors.ChannelUnavailable() from None
 
     def _public(self, challenge: Challenge) -> Challenge:
