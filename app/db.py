@@ -24,7 +24,7 @@ def make_engine(url: str) -> Engine:
     return create_engine(
         url,
         pool_size=10,
-        max_overflow=10,
+        max_overflow=22,  # one connection for each of a worker's 32 threads
         pool_timeout=5,
         pool_recycle=1800,
         # Errors would otherwise quote the statement's values, names and phones, into logs.

@@ -6,25 +6,37 @@ config/gunicorn.conf.py against the machine's Redis (database 2, flushed) and Po
 
 - requests/s and p50/p99 latency of GET /healthz (the floor), POST /auth/register (start)
   and POST /auth/register/{id}/verify with the right code (an account and its tokens),
-  each with wrk -t1 -c32 for --duration seconds after a --warmup;
+  each with wrk -t1 -c32 for --duration seconds after a --warmup, on the configuration
+  issue #2 specifies: 2 workers x 4 gthread threads (`--threads 4`), and
+  `--worker-connections 16` so that wrk's connections split evenly between the workers;
 - Redis commands per start and per verify, from INFO commandstats around each run;
 - Redis round trips per start and per verify, counted in-process on redis-py's connection;
 - Redis memory of one pending registration (its `vf:{id}` hash and its destination's
-  `dest:{...}:pending` set).
+  `dest:{...}:pending` set);
+- start with a slow SMS gateway (issue #3): a second gunicorn with the production
+  configuration as it is (2 workers x 32 threads, nothing overridden), SMS_CHANNEL=http
+  and a local gateway in this process that answers each message after a set latency:
+  32 concurrent starts released together (gateway at 1 s, then 200 ms), and wrk -c32 on
+  start with the gateway at 200 ms. The gateway's message count is checked against the
+  202 answers and the registrations the service made.
 
-It prints a Markdown table and rewrites bench/RESULTS.md. The server log and wrk's own
+It prints a Markdown table and rewrites bench/RESULTS.md. The server logs and wrk's own
 output go to bench/out/. Exit status 1 when a request failed (a non-2xx answer or a
-socket error) or the run could not complete; a missed target alone does not fail it.
+socket error), the gateway's count disagrees with the answers, or the run could not
+complete; a missed target alone does not fail it.
 """
 
 import argparse
 import contextlib
 import datetime
+import http.client
+import http.server
 import json
 import logging
 import os
 import platform
 import re
+import runpy
 import secrets
 import shutil
 import signal
@@ -32,6 +44,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from collections import Counter
@@ -66,16 +79,34 @@ POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
 SECRET_KEY = "bench-secret-key-fixed-so-that-runs-compare-0123"  # 48 characters
 CONNECTIONS = 32
 WORKERS = 2  # config/gunicorn.conf.py's default
+THROUGHPUT_THREADS = 4  # issue #2's configuration
+# config/gunicorn.conf.py's default, for the slow-gateway scenarios
+PRODUCTION_THREADS = int(runpy.run_path(str(ROOT / "config" / "gunicorn.conf.py"))["threads"])
+# For the throughput scenarios only (healthz, start, verify): issue #2's 4 threads, and each
+# worker capped at its share of wrk's connections (see `gunicorn`). The slow-gateway
+# scenarios run config/gunicorn.conf.py with nothing overridden.
+THROUGHPUT_SETTINGS = (
+    *("--threads", str(THROUGHPUT_THREADS)),
+    *("--worker-connections", str(CONNECTIONS // WORKERS)),
+)
 
 # Phone numbers are +9665 followed by 8 digits; each use gets a range of its own, all of
 # them valid Saudi mobile numbers, so that no two registrations share a destination.
 START_FIRST = 50_000_000  # +96655 …
 VERIFY_FIRST = 60_000_000  # +96656 …
+SLOW_START_FIRST = 70_000_000  # +96657 … (wrk on start with the slow gateway)
+BURST_FIRST = 80_000_000  # +96658 … (the bursts)
 IN_PROCESS_FIRST = 90_000_000  # +96659 …
 
 TARGETS = {"start": 35.0, "verify": 20.0}  # % of /healthz requests/s
 MAX_ROUND_TRIPS = 2
 MAX_PENDING_BYTES = 1024
+
+# Start with a slow SMS gateway (issue #3).
+GATEWAY_TOKEN = "bench-gateway-token"
+BURST_LATENCIES = (1.0, 0.2)  # s per message; the target is for the first
+SUSTAINED_LATENCY = 0.2  # s per message, for wrk
+MAX_BURST_SECONDS = 2.0  # 32 concurrent starts with the gateway at 1 s
 
 CODE = re.compile(r"\b(\d{6,10})\b")
 LOG_PROBLEM = re.compile(r"\b(WARNING|ERROR|CRITICAL)\b|Traceback|WORKER TIMEOUT")
@@ -201,8 +232,21 @@ def healthy(url: str) -> bool:
 
 
 @contextlib.contextmanager
-def gunicorn(environment: dict[str, str], log_path: Path) -> Iterator[Server]:
-    """The service under gunicorn exactly as production starts it."""
+def gunicorn(environment: dict[str, str], log_path: Path, settings: tuple[str, ...] = ()) -> Iterator[Server]:
+    """The service under gunicorn as production starts it, with `settings` added to the command.
+
+    The throughput scenarios pass THROUGHPUT_SETTINGS:
+
+    - `--threads 4`: issue #2's figures are for 2 workers x 4 gthread threads, while
+      config/gunicorn.conf.py gives 32 threads (for slow channels, issue #3).
+    - `--worker-connections 16`: wrk opens all its connections at once and keeps them;
+      which worker accepts each is a race that one worker often wins outright. Capping
+      each worker at its share makes the split even, as many independent clients would.
+      The cap needs the 4 threads: gthread keeps a connection alive only while fewer than
+      worker_connections - threads are idle in keep-alive, so with 32 threads and a cap
+      of 16 it closes every connection after one answer (and logs "No keepalived
+      connections can be handled"), and wrk would measure reconnecting.
+    """
     port = free_port()
     # Only what a shell needs is inherited: a stray WEB_CONCURRENCY or app setting in the
     # caller's environment would change what is measured.
@@ -219,11 +263,7 @@ def gunicorn(environment: dict[str, str], log_path: Path) -> Iterator[Server]:
                 "gunicorn",
                 "-c",
                 "config/gunicorn.conf.py",
-                # wrk opens all its connections at once and keeps them; which worker accepts
-                # each is a race that one worker often wins outright. Capping each worker at
-                # its share makes the split even, as many independent clients would.
-                "--worker-connections",
-                str(CONNECTIONS // WORKERS),
+                *settings,
                 "wsgi:app",
             ],
             cwd=ROOT,
@@ -295,6 +335,18 @@ class Load:
     split: list[int] = field(default_factory=list)  # connections per worker
     commands: dict[str, float] = field(default_factory=dict)  # Redis calls per request
     discarded: list["Load"] = field(default_factory=list)  # earlier runs on one worker only
+    warmup: "Load | None" = None
+    uneven: bool = False  # split as measure() re-runs: on one worker, or beyond a worker's threads
+
+    @property
+    def runs(self) -> list["Load"]:
+        """Every wrk run behind this figure: warm-up, discarded runs, this one."""
+        return [*([self.warmup] if self.warmup else []), *self.discarded, self]
+
+    @property
+    def unanswered(self) -> int:
+        """Requests wrk made but had no answer to when it stopped (or lost to a socket error)."""
+        return self.used - self.requests
 
     @property
     def rps(self) -> float:
@@ -368,6 +420,7 @@ def measure(
     name: str,
     script_args: Callable[[int], list[str]],
     options: argparse.Namespace,
+    threads: int | None = None,
 ) -> Load:
     """Warm up, then a measured run with the Redis commands it caused per request.
 
@@ -376,9 +429,13 @@ def measure(
 
     Should one worker still hold every connection (see `gunicorn`), the run measures one
     worker instead of the configuration, so it is run again with new connections, up to
-    --attempts times, and reported as discarded.
+    --attempts times, and reported as discarded. With `threads` (a server without the
+    connection cap), so is a run in which a worker holds more connections than it has
+    threads: wrk keeps the split its connections got at the start for the whole run, and
+    the connections beyond a worker's threads queue for the run's whole length.
     """
-    used = wrk(server, f"{name}-warmup", options.warmup, script_args(0)).used
+    warmup = wrk(server, f"{name}-warmup", options.warmup, script_args(0))
+    used = warmup.used
     discarded: list[Load] = []
     for attempt in range(1, options.attempts + 1):
         before = command_calls(client)
@@ -386,11 +443,13 @@ def measure(
         delta = command_calls(client) - before
         used += load.used
         load.commands = {command: calls / load.requests for command, calls in sorted(delta.items())}
-        if not load.one_worker or attempt == options.attempts:
+        load.uneven = load.one_worker or (threads is not None and max(load.split, default=0) > threads)
+        if not load.uneven or attempt == options.attempts:
             load.discarded = discarded
+            load.warmup = warmup
             return load
         log.warning(
-            "%s: every connection went to one worker (%s), %.0f requests/s; measuring again",
+            "%s: connections per worker %s, %.0f requests/s; measuring again",
             name,
             load.split_text,
             load.rps,
@@ -556,6 +615,344 @@ def in_process(environment: dict[str, str], client: redis.Redis) -> InProcess:
     )
 
 
+# --- start with a slow SMS gateway (issue #3) ------------------------------------------------
+
+
+class GatewayHandler(http.server.BaseHTTPRequestHandler):
+    """One connection from the service's `http` SMS channel (HTTP/1.1, kept alive)."""
+
+    protocol_version = "HTTP/1.1"
+    # The headers and the body go out in two writes: with Nagle's algorithm the body waits
+    # for the client's delayed ACK, about 40 ms per message on top of the set latency.
+    disable_nagle_algorithm = True
+    server: "SmsGateway"
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        problem = self.server.problem(self.path, self.headers.get("Authorization"), body)
+        if problem:
+            self.server.reject(problem)
+            self.answer(400 if problem != "authorization" else 401, {"error": problem})
+            return
+        number = self.server.received(json.loads(body)["to"])
+        try:
+            time.sleep(self.server.latency)
+        finally:
+            self.server.answered()
+        self.answer(200, {"id": number})
+
+    def answer(self, status: int, document: dict) -> None:
+        payload = json.dumps(document).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, format: str, *args) -> None:
+        pass  # one line per message on the terminal would drown the run's own log
+
+
+class SmsGateway(http.server.ThreadingHTTPServer):
+    """A local SMS gateway speaking the `http` channel's protocol, with a set latency.
+
+    It answers POST /sms with 200 after `latency` seconds when the bearer token is right and
+    the JSON body has the strings "to" and "body"; anything else is answered 400 or 401 and
+    counted as rejected. Every accepted message's "to" is kept, in order.
+    """
+
+    daemon_threads = True
+    block_on_close = False
+    request_queue_size = 128  # 32 connections arrive at once; the default backlog is 5
+
+    def __init__(self, token: str, latency: float):
+        super().__init__(("127.0.0.1", 0), GatewayHandler)
+        self.token = token
+        self.latency = latency
+        self.url = f"http://127.0.0.1:{self.server_address[1]}/sms"
+        self.lock = threading.Lock()
+        self.recipients: list[str] = []
+        self.rejected: Counter = Counter()
+        self.in_flight = 0
+
+    def problem(self, path: str, authorization: str | None, body: bytes) -> str | None:
+        if path != "/sms":
+            return "path"
+        if authorization != f"Bearer {self.token}":
+            return "authorization"
+        try:
+            document = json.loads(body)
+        except ValueError:
+            return "json"
+        if not isinstance(document, dict):
+            return "json"
+        for name in ("to", "body"):
+            if not isinstance(document.get(name), str) or not document[name]:
+                return name
+        return None
+
+    def received(self, to: str) -> int:
+        with self.lock:
+            self.recipients.append(to)
+            self.in_flight += 1
+            return len(self.recipients)
+
+    def answered(self) -> None:
+        with self.lock:
+            self.in_flight -= 1
+
+    def reject(self, problem: str) -> None:
+        with self.lock:
+            self.rejected[problem] += 1
+
+    @property
+    def messages(self) -> int:
+        with self.lock:
+            return len(self.recipients)
+
+    def settle(self, seconds: float = 15) -> None:
+        """Wait until no message is in flight and none has arrived for a while.
+
+        wrk stops with requests still in the service; their messages reach the gateway after.
+        """
+        deadline = time.monotonic() + seconds
+        quiet_for = max(0.5, 2 * self.latency)
+        last, since = self.messages, time.monotonic()
+        while time.monotonic() < deadline:
+            time.sleep(0.1)
+            with self.lock:
+                count, busy = len(self.recipients), self.in_flight
+            if count != last or busy:
+                last, since = count, time.monotonic()
+            elif time.monotonic() - since >= quiet_for:
+                return
+        raise BenchFailed(f"the SMS gateway was still receiving messages after {seconds:.0f} s")
+
+
+@contextlib.contextmanager
+def sms_gateway(token: str) -> Iterator[SmsGateway]:
+    gateway = SmsGateway(token, latency=SUSTAINED_LATENCY)
+    thread = threading.Thread(
+        target=gateway.serve_forever, kwargs={"poll_interval": 0.2}, name="sms-gateway", daemon=True
+    )
+    thread.start()
+    try:
+        yield gateway
+    finally:
+        gateway.shutdown()
+        gateway.server_close()
+        thread.join(timeout=5)
+
+
+def registrations(client: redis.Redis) -> int:
+    """Verifications the service has written to Redis (each start that was answered 202 made one)."""
+    return sum(1 for _ in client.scan_iter(match=VerificationStore.key("*"), count=10_000))
+
+
+@dataclass
+class Burst:
+    """CONNECTIONS starts released together, each on its own new connection."""
+
+    latency: float  # the gateway's, s per message
+    statuses: Counter  # HTTP status, or the exception's name for a request that got none
+    seconds: float  # from the release to the last answer
+    fastest: float
+    split: list[int]  # connections per worker, read halfway through the gateway's latency
+    messages: int  # the gateway's count for this burst
+    made: int  # registrations the service wrote to Redis for it
+
+    @property
+    def accepted(self) -> int:
+        return self.statuses.get(202, 0)
+
+    @property
+    def ok(self) -> bool:
+        return self.accepted == CONNECTIONS
+
+    @property
+    def counted(self) -> bool:
+        """Every 202 is one message at the gateway and one registration, and nothing more."""
+        return self.messages == self.accepted == self.made
+
+
+def burst(server: Server, gateway: SmsGateway, client: redis.Redis, first: int, latency: float) -> Burst:
+    gateway.latency = latency
+    messages, made = gateway.messages, registrations(client)
+    released: list[float] = []
+    barrier = threading.Barrier(CONNECTIONS, action=lambda: released.append(time.perf_counter()))
+    answers: list[tuple[int | str, float] | None] = [None] * CONNECTIONS
+
+    def start(index: int) -> None:
+        body = json.dumps(
+            {
+                "first_name": "Bench",
+                "phone": phone(first + index),
+                "country_code": "SA",
+                "verified_by": "phone",
+            }
+        )
+        try:
+            barrier.wait(timeout=30)
+        except threading.BrokenBarrierError:
+            return
+        connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+        try:
+            connection.request("POST", "/auth/register", body, {"Content-Type": "application/json"})
+            response = connection.getresponse()
+            response.read()
+            answers[index] = (response.status, time.perf_counter())
+        except (OSError, http.client.HTTPException) as error:
+            answers[index] = (type(error).__name__, time.perf_counter())
+        finally:
+            connection.close()
+
+    threads = [
+        threading.Thread(target=start, args=(index,), name=f"burst-{index}", daemon=True)
+        for index in range(CONNECTIONS)
+    ]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + 60
+    while not released and time.monotonic() < deadline:
+        time.sleep(0.005)
+    time.sleep(latency / 2)
+    split = connections_per_worker(server)
+    for thread in threads:
+        thread.join(timeout=max(0.0, deadline - time.monotonic()))
+    if not released or any(answer is None for answer in answers):
+        barrier.abort()
+        raise BenchFailed(f"a burst with the gateway at {latency:g} s did not finish within 60 s")
+    gateway.settle()
+    times = [at - released[0] for _, at in answers]
+    return Burst(
+        latency=latency,
+        statuses=Counter(status for status, _ in answers),
+        seconds=max(times),
+        fastest=min(times),
+        split=split,
+        messages=gateway.messages - messages,
+        made=registrations(client) - made,
+    )
+
+
+@dataclass
+class SlowGateway:
+    """What the slow-gateway scenarios measured."""
+
+    warmup: Burst
+    bursts: dict[float, list[Burst]]  # by gateway latency, in BURST_LATENCIES order
+    sustained: Load
+    sustained_messages: int  # the gateway's count over every wrk run of `sustained`
+    sustained_made: int  # registrations the service wrote to Redis over them
+    rejected: Counter  # messages the gateway refused, by reason (none expected)
+    duplicates: int  # messages the gateway got for a number it had had one for (none expected)
+
+    @property
+    def answered_202(self) -> int:
+        return sum(run.statuses.get(202, 0) for run in self.sustained.runs)
+
+    @property
+    def unanswered(self) -> int:
+        return sum(run.unanswered for run in self.sustained.runs)
+
+    @property
+    def sustained_counted(self) -> bool:
+        """The gateway got one message per registration the service made; wrk read a 202 for
+        each of them, except for requests it abandoned when it stopped."""
+        return (
+            self.sustained_messages == self.sustained_made
+            and self.answered_202 <= self.sustained_messages <= self.answered_202 + self.unanswered
+        )
+
+    @property
+    def all_bursts(self) -> list[Burst]:
+        return [self.warmup, *(b for rounds in self.bursts.values() for b in rounds)]
+
+    @property
+    def failed(self) -> bool:
+        return (
+            self.sustained.failed > 0
+            or any(run.non_2xx or sum(run.socket_errors.values()) for run in self.sustained.runs)
+            or bool(set(self.sustained.statuses) - {202})
+            or not self.sustained_counted
+            or any(not b.ok or not b.counted for b in self.all_bursts)
+            or bool(self.rejected)
+            or self.duplicates > 0
+        )
+
+    @property
+    def ceiling(self) -> float:
+        """Requests/s if every connection waited only on the gateway."""
+        return CONNECTIONS / SUSTAINED_LATENCY
+
+    @property
+    def slowest_burst(self) -> Burst:
+        return max(self.bursts[BURST_LATENCIES[0]], key=lambda b: b.seconds)
+
+
+def slow_gateway(
+    environment: dict[str, str], client: redis.Redis, log_path: Path, options: argparse.Namespace
+) -> SlowGateway:
+    """The production configuration, nothing overridden, sending SMS through a slow gateway."""
+    with sms_gateway(GATEWAY_TOKEN) as gateway:
+        production = {
+            **environment,
+            "SMS_CHANNEL": "http",
+            "SMS_HTTP_URL": gateway.url,
+            "SMS_HTTP_TOKEN": GATEWAY_TOKEN,
+        }
+        with gunicorn(production, log_path) as server:
+            log.info("gunicorn (production settings) answers at %s; its log: %s", server.url, log_path.name)
+            number = BURST_FIRST
+            # The first requests of a worker open its Redis and gateway connections: warm up.
+            warmup = burst(server, gateway, client, number, SUSTAINED_LATENCY)
+            number += CONNECTIONS
+            log.info("warm-up burst (gateway %g s): %.2f s", warmup.latency, warmup.seconds)
+            bursts: dict[float, list[Burst]] = {}
+            for latency in BURST_LATENCIES:
+                bursts[latency] = []
+                for _ in range(options.bursts):
+                    time.sleep(0.3)  # let the workers close the last burst's connections
+                    result = burst(server, gateway, client, number, latency)
+                    number += CONNECTIONS
+                    log.info(
+                        "burst of %d starts, gateway %g s: %.2f s, statuses %s, connections per worker %s",
+                        CONNECTIONS,
+                        latency,
+                        result.seconds,
+                        dict(result.statuses),
+                        " / ".join(map(str, result.split)),
+                    )
+                    bursts[latency].append(result)
+            gateway.latency = SUSTAINED_LATENCY
+            messages, made = gateway.messages, registrations(client)
+            log.info(
+                "start, gateway %g s: %d s warm-up, %d s measured",
+                SUSTAINED_LATENCY,
+                options.warmup,
+                options.duration,
+            )
+            sustained = measure(
+                server,
+                client,
+                "slow-sms-start",
+                lambda used: ["start", str(SLOW_START_FIRST + used)],
+                options,
+                threads=PRODUCTION_THREADS,
+            )
+            gateway.settle()
+            result = SlowGateway(
+                warmup=warmup,
+                bursts=bursts,
+                sustained=sustained,
+                sustained_messages=gateway.messages - messages,
+                sustained_made=registrations(client) - made,
+                rejected=Counter(gateway.rejected),
+                duplicates=len(gateway.recipients) - len(set(gateway.recipients)),
+            )
+    return result
+
+
 # --- report --------------------------------------------------------------------------------
 
 
@@ -696,11 +1093,99 @@ def targets_list(loads: dict[str, Load], measured: InProcess) -> list[str]:
     return lines
 
 
+def seconds_text(seconds: float) -> str:
+    return f"{seconds:g} s" if seconds >= 1 else f"{seconds * 1000:.0f} ms"
+
+
+def statuses_text(statuses: Counter) -> str:
+    return ", ".join(f"{count} × {status}" for status, count in sorted(statuses.items(), key=str)) or "none"
+
+
+def slow_gateway_table(slow: SlowGateway) -> list[str]:
+    rows = ["| Figure | Measured | Target | Result |", "|---|---|---|---|"]
+    for latency, rounds in slow.bursts.items():
+        label = f"Burst of {CONNECTIONS} starts, gateway {seconds_text(latency)}"
+        slowest = max(rounds, key=lambda b: b.seconds)
+        if latency == BURST_LATENCIES[0]:
+            target, result = f"≤ {MAX_BURST_SECONDS:g} s", verdict(slowest.seconds <= MAX_BURST_SECONDS)
+        else:
+            target, result = "", ""
+        rows.append(
+            f"| {label}: time until all {CONNECTIONS} answered (slowest of {len(rounds)} rounds) "
+            f"| {slowest.seconds:.2f} s (rounds: {', '.join(f'{b.seconds:.2f}' for b in rounds)} s; "
+            f"first answer after {min(b.fastest for b in rounds):.2f} s) | {target} | {result} |"
+        )
+        rows.append(
+            f"| {label}: answers | {statuses_text(sum((b.statuses for b in rounds), Counter()))} "
+            f"| all 202 | {verdict(all(b.ok for b in rounds))} |"
+        )
+        rows.append(
+            f"| {label}: connections per worker, each round "
+            f"| {', '.join(' / '.join(map(str, b.split)) or '?' for b in rounds)} | | |"
+        )
+        rows.append(
+            f"| {label}: gateway messages / 202 answers / registrations made "
+            f"| {sum(b.messages for b in rounds)} / {sum(b.accepted for b in rounds)} "
+            f"/ {sum(b.made for b in rounds)} | equal | {verdict(all(b.counted for b in rounds))} |"
+        )
+    load = slow.sustained
+    label = f"Start, wrk -c{CONNECTIONS}, gateway {seconds_text(SUSTAINED_LATENCY)}"
+    rows.append(
+        f"| {label}: throughput | {load.rps:,.0f} req/s = {100 * load.rps / slow.ceiling:.1f} % of the "
+        f"{slow.ceiling:.0f} req/s ceiling ({CONNECTIONS} / {SUSTAINED_LATENCY:g} s) | | |"
+    )
+    rows.append(f"| {label}: latency p50 / p99 | {load.p50_ms:.1f} ms / {load.p99_ms:.1f} ms | | |")
+    rows.append(
+        f"| {label}: answers | {load.requests:,}, {load.non_2xx} non-2xx, "
+        f"{sum(load.socket_errors.values())} socket errors | 0 failed "
+        f"| {verdict(load.failed == 0 and set(load.statuses) <= {202})} |"
+    )
+    rows.append(f"| {label}: connections per worker | {load.split_text} | | |")
+    rows.append(
+        f"| {label}: gateway messages / 202 answers / registrations made, all {len(load.runs)} wrk runs "
+        f"| {slow.sustained_messages:,} / {slow.answered_202:,} (+ {slow.unanswered} requests wrk "
+        f"abandoned when it stopped) / {slow.sustained_made:,} "
+        "| messages = registrations; 202 answers ≤ messages ≤ 202 answers + abandoned "
+        f"| {verdict(slow.sustained_counted)} |"
+    )
+    rejected = ", ".join(f"{count} ({reason})" for reason, count in slow.rejected.items()) or "0"
+    rows.append(
+        f"| Gateway: messages refused / numbers messaged twice | {rejected} / {slow.duplicates} | 0 / 0 "
+        f"| {verdict(not slow.rejected and not slow.duplicates)} |"
+    )
+    return rows
+
+
+def slow_gateway_targets(slow: SlowGateway) -> list[str]:
+    slowest = slow.slowest_burst
+    answers = Counter()
+    for b in slow.all_bursts:
+        answers += b.statuses
+    every_202 = all(b.ok for b in slow.all_bursts) and slow.sustained.failed == 0
+    every_202 = every_202 and set(slow.sustained.statuses) <= {202}
+    counted = all(b.counted for b in slow.all_bursts) and slow.sustained_counted
+    counted = counted and not slow.rejected and not slow.duplicates
+    return [
+        f"- {CONNECTIONS} concurrent starts with the gateway at {seconds_text(BURST_LATENCIES[0])} answered "
+        f"within {MAX_BURST_SECONDS:g} s: {slowest.seconds:.2f} s (slowest round) "
+        f"— **{verdict(slowest.seconds <= MAX_BURST_SECONDS)}**",
+        f"- slow gateway: every start answered 202: bursts {statuses_text(answers)}; wrk "
+        f"{slow.sustained.non_2xx} non-2xx, {sum(slow.sustained.socket_errors.values())} socket errors "
+        f"— **{verdict(every_202)}**",
+        "- slow gateway: one message per 202 answer, none refused or repeated: "
+        f"bursts {sum(b.messages for b in slow.all_bursts)} messages for "
+        f"{sum(b.accepted for b in slow.all_bursts)} answers; wrk {slow.sustained_messages:,} messages for "
+        f"{slow.answered_202:,} answers + {slow.unanswered} abandoned — **{verdict(counted)}**",
+    ]
+
+
 def server_log_problems(path: Path) -> list[str]:
     return [line for line in path.read_text(errors="replace").splitlines() if LOG_PROBLEM.search(line)]
 
 
-def notes(loads: dict[str, Load], measured: InProcess, problems: list[str]) -> list[str]:
+def notes(
+    loads: dict[str, Load], measured: InProcess, slow: SlowGateway, problems: dict[str, list[str]]
+) -> list[str]:
     lines = [
         f"- Round trips, as sent on the connection: start {trips_text(measured.start_trips)}; "
         f"verify {trips_text(measured.verify_trips)}.",
@@ -714,28 +1199,52 @@ def notes(loads: dict[str, Load], measured: InProcess, problems: list[str]) -> l
         "worker, one worker often accepts all of them while the other idles, which halves "
         "throughput; with the cap the split is even. A run on one worker anyway is measured "
         "again with new connections (up to `--attempts`); the connections-per-worker row shows "
-        "the split of the run reported.",
+        "the split of the run reported. The slow-gateway server has no cap (production "
+        f"settings), so its wrk run is also measured again when a worker holds more than its "
+        f"{PRODUCTION_THREADS} threads' worth of connections: wrk keeps the split of its first "
+        "second for the whole run, and the connections beyond a worker's threads would queue "
+        "for all of it, which many short-lived client connections would not.",
     ]
-    for load in loads.values():
+    for load in [*loads.values(), slow.sustained]:
         for discarded in load.discarded:
             lines.append(
-                f"  - discarded: {discarded.name} on one worker ({discarded.split_text}): "
+                f"  - discarded: {discarded.name} with connections per worker {discarded.split_text}: "
                 f"{discarded.rps:,.0f} req/s, p50 {discarded.p50_ms:.1f} ms, p99 {discarded.p99_ms:.1f} ms"
             )
-        if load.one_worker:
-            lines.append(f"  - **{load.name} ran on one worker in every attempt**: its figures understate.")
-    lines.append(
-        f"- The server log (bench/out/server.log, where the console channel writes every code) "
-        f"has {len(problems)} warning or error lines."
-    )
-    lines += [f"  - `{line[:200]}`" for line in problems[:5]]
+        if load.uneven:
+            lines.append(
+                f"  - **{load.name} split unevenly ({load.split_text}) in every attempt**: "
+                "its figures understate."
+            )
+    warmup = slow.warmup
+    lines += [
+        f"- Slow gateway: a burst's time runs from the release of its {CONNECTIONS} threads (each "
+        "opens its own connection and sends one start) to the last answer; the connections per "
+        "worker are read halfway through the gateway's latency. Both workers wait on the one "
+        "listening socket and whichever is first accepts a connection, without a cap (the "
+        "production settings leave worker_connections at 1000), so a worker may get most of a "
+        f"burst. It serves up to {PRODUCTION_THREADS} starts at once and queues the others, so a "
+        f"burst of {CONNECTIONS} takes one gateway latency whatever the split, as long as no "
+        f"worker gets more than {PRODUCTION_THREADS}. Before the measured bursts one warm-up burst (gateway "
+        f"{seconds_text(warmup.latency)}) opened the workers' Redis and gateway connections: "
+        f"{warmup.seconds:.2f} s, {statuses_text(warmup.statuses)}, connections per worker "
+        f"{' / '.join(map(str, warmup.split)) or '?'}.",
+        "- Slow gateway, wrk: wrk stops with requests in flight and never reads their answers, "
+        "but the service finishes them and sends their messages; so the gateway's count is "
+        "checked against the registrations the service wrote to Redis (exactly equal), and "
+        "against the 202 answers wrk read plus the requests it abandoned.",
+    ]
+    for name, found in problems.items():
+        lines.append(f"- The server log bench/out/{name} has {len(found)} warning or error lines.")
+        lines += [f"  - `{line[:200]}`" for line in found[:5]]
     return lines
 
 
 def report(
     loads: dict[str, Load],
     measured: InProcess,
-    problems: list[str],
+    slow: SlowGateway,
+    problems: dict[str, list[str]],
     options: argparse.Namespace,
     started_at: datetime.datetime,
     software: str,
@@ -747,11 +1256,18 @@ def report(
             "",
             "What it measures:",
             "",
-            "- The service as production runs it: gunicorn with config/gunicorn.conf.py "
-            "(2 workers × 4 gthread threads), the machine's Redis (database 2, flushed first) "
-            "and PostgreSQL (a schema of its own, migrated, dropped after). One setting differs: "
-            f"`--worker-connections {CONNECTIONS // WORKERS}`, so that wrk's {CONNECTIONS} connections, "
-            "opened all at once, split evenly between the workers instead of racing to one.",
+            "- The service as production runs it: gunicorn with config/gunicorn.conf.py, the "
+            "machine's Redis (database 2, flushed first) and PostgreSQL (a schema of its own, "
+            "migrated, dropped after).",
+            f"- Throughput (`/healthz`, start, verify) on the configuration issue #2 specifies, "
+            f"{WORKERS} workers × {THROUGHPUT_THREADS} gthread threads: config/gunicorn.conf.py "
+            f"defaults to {PRODUCTION_THREADS} threads (for slow channels, below), so these runs "
+            f"add `--threads {THROUGHPUT_THREADS}`, and `--worker-connections "
+            f"{CONNECTIONS // WORKERS}` so that "
+            f"wrk's {CONNECTIONS} connections, opened all at once, split evenly between the workers "
+            "instead of racing to one. The cap needs the 4 threads: gthread keeps a connection "
+            "alive only while fewer than worker_connections − threads are idle in keep-alive, so "
+            f"{PRODUCTION_THREADS} threads with a cap of 16 would close every connection after one answer.",
             f"- Load from wrk -t1 -c{CONNECTIONS} --latency: {options.warmup} s of warm-up, then "
             f"{options.duration} s measured per scenario. `GET /healthz` is the floor; start "
             "(`POST /auth/register`) registers a different Saudi mobile number per request; "
@@ -761,7 +1277,15 @@ def report(
             "- Redis commands per request from INFO commandstats around each measured run; Redis "
             "round trips per start and per verify counted on redis-py's connection in-process; "
             "Redis memory of one pending registration with MEMORY USAGE (all samples).",
-            "- wrk, gunicorn, Redis and PostgreSQL share the machine's CPUs.",
+            "- Start with a slow SMS gateway (issue #3): a second gunicorn with config/gunicorn.conf.py "
+            f"as it is ({WORKERS} workers × {PRODUCTION_THREADS} gthread threads, nothing overridden), "
+            "`SMS_CHANNEL=http` pointed at a local gateway in the benchmark's process that answers "
+            f"each message after a set latency. Bursts: {CONNECTIONS} starts released together, "
+            f"each on its own new connection, {options.bursts} rounds with the gateway at "
+            f"{' and '.join(seconds_text(latency) for latency in BURST_LATENCIES)}; then wrk "
+            f"-c{CONNECTIONS} on start with the gateway at {seconds_text(SUSTAINED_LATENCY)}, "
+            f"{options.warmup} s of warm-up and {options.duration} s measured.",
+            "- wrk, gunicorn, Redis, PostgreSQL and the gateway share the machine's CPUs.",
             "",
             "Command: `make bench`",
             "",
@@ -775,6 +1299,13 @@ def report(
             "",
             *figures_table(loads, measured),
             "",
+            "## Start with a slow SMS gateway",
+            "",
+            f"Gateway latency: {seconds_text(BURST_LATENCIES[0])} per message for the target burst, "
+            f"{seconds_text(SUSTAINED_LATENCY)} for the other burst and for wrk (issue #3's scenario).",
+            "",
+            *slow_gateway_table(slow),
+            "",
             "## Redis commands per request",
             "",
             *commands_table(loads),
@@ -782,10 +1313,11 @@ def report(
             "## Targets",
             "",
             *targets_list(loads, measured),
+            *slow_gateway_targets(slow),
             "",
             "## Notes",
             "",
-            *notes(loads, measured, problems),
+            *notes(loads, measured, slow, problems),
             "",
         ]
     )
@@ -801,6 +1333,7 @@ def run(options: argparse.Namespace) -> int:
     for stale in OUT.glob("wrk-*.txt"):
         stale.unlink()
     server_log = OUT / "server.log"
+    slow_log = OUT / "server-slow-sms.log"
     with (
         bench_redis() as client,
         bench_database() as database_url,
@@ -815,7 +1348,7 @@ def run(options: argparse.Namespace) -> int:
         }
         software = versions(client, database_url)
         loads: dict[str, Load] = {}
-        with gunicorn(environment, server_log) as server:
+        with gunicorn(environment, server_log, THROUGHPUT_SETTINGS) as server:
             log.info("gunicorn answers at %s; its log: %s", server.url, server_log.relative_to(ROOT))
             log.info("GET /healthz: %d s warm-up, %d s measured", options.warmup, options.duration)
             loads["healthz"] = measure(server, client, "healthz", lambda used: ["healthz"], options)
@@ -834,8 +1367,11 @@ def run(options: argparse.Namespace) -> int:
             )
         log.info("round trips and memory, in-process")
         measured = in_process(environment, client)
-    problems = server_log_problems(server_log)
-    markdown = report(loads, measured, problems, options, started_at, software)
+        log.info("start with a slow SMS gateway, on the production settings")
+        client.flushdb()  # the registrations counted against the gateway's messages are its own
+        slow = slow_gateway(environment, client, slow_log, options)
+    problems = {path.name: server_log_problems(path) for path in (server_log, slow_log)}
+    markdown = report(loads, measured, slow, problems, options, started_at, software)
     RESULTS.write_text(markdown)
     print(markdown)
     log.info("wrote %s", RESULTS.relative_to(ROOT))
@@ -850,7 +1386,13 @@ def run(options: argparse.Namespace) -> int:
                 load.statuses,
                 load.socket_errors,
             )
-    return 1 if any(load.failed or load.ran_out for load in loads.values()) else 0
+    if slow.failed:
+        log.error(
+            "slow gateway: a start failed or the gateway's count disagrees with the answers; "
+            "see the table and bench/out/%s",
+            slow_log.name,
+        )
+    return 1 if slow.failed or any(load.failed or load.ran_out for load in loads.values()) else 0
 
 
 def main() -> int:
@@ -865,6 +1407,9 @@ def main() -> int:
         type=int,
         default=3,
         help="measured runs allowed per scenario when one worker gets all (3)",
+    )
+    parser.add_argument(
+        "--bursts", type=int, default=3, help="rounds per gateway latency of the concurrent-start burst (3)"
     )
     parser.add_argument("--time-limit", type=int, default=300, help="stop and clean up after this (300 s)")
     options = parser.parse_args()

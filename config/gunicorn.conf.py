@@ -1,9 +1,10 @@
 """gunicorn settings for `make run` and production (`gunicorn -c config/gunicorn.conf.py wsgi:app`).
 
 Threaded workers: a request mostly waits on Redis, the database or a channel. Two workers
-keep two cores busy; 16 threads each let 32 starts wait on a slow SMS or email provider
-at once (a gateway taking 1 s per message still answers 32 concurrent starts in about
-1 s) without costing throughput when the provider is fast.
+keep two cores busy. Each has 32 threads because the kernel does not share connections
+out evenly: one worker may be handed most of a burst, and it should still let all of them
+wait on a slow SMS or email provider at once. With a gateway taking 1 s per message, 32
+concurrent starts then answer in about 1 s (bench/RESULTS.md); with 16 threads, in 2.
 """
 
 import os
@@ -12,7 +13,7 @@ import sys
 bind = f"{os.environ.get('BIND_HOST', '0.0.0.0')}:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 worker_class = "gthread"
-threads = int(os.environ.get("GUNICORN_THREADS", "16"))
+threads = int(os.environ.get("GUNICORN_THREADS", "32"))
 timeout = 30
 graceful_timeout = 20
 keepalive = 5
