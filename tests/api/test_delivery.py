@@ -141,3 +141,27 @@ def test_a_new_code_that_cannot_be_sent_charges_nothing_and_the_old_code_still_w
     assert status["resend_in"] == 0, "a failed send starts no cooldown"
     vars(gateway).update(status=200, hang=False)
     assert verify(client, registration_id, old_code).status_code == 201
+
+
+@pytest.mark.server
+def test_gunicorn_delivers_over_the_configured_channels(start_server, gateway, smtp):
+    import requests
+
+    server = start_server(
+        **sms_settings(gateway),
+        EMAIL_CHANNEL="smtp",
+        SMTP_HOST="127.0.0.1",
+        SMTP_PORT=str(smtp.port),
+        SMTP_STARTTLS="false",
+        MAIL_FROM="no-reply@souq.example",
+    )
+
+    by_sms = requests.post(f"{server.url}/auth/register", json=phone_registration(), timeout=10)
+    by_email = requests.post(f"{server.url}/auth/register", json=email_registration(), timeout=10)
+
+    assert (by_sms.status_code, by_email.status_code) == (202, 202)
+    sms_code = CODE.search(gateway.requests[0].json()["body"]).group(1)
+    email_code = CODE.search(smtp.inbox[0].message["Subject"]).group(1)
+    for challenge, code in ((by_sms.json(), sms_code), (by_email.json(), email_code)):
+        url = f"{server.url}/auth/register/{challenge['registration_id']}/verify"
+        assert requests.post(url, json={"code": code}, timeout=10).status_code == 201
