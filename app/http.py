@@ -11,17 +11,8 @@ from typing import Any
 
 import flask_smorest
 from flask import Flask, Response, current_app, g, jsonify, request
-from redis.exceptions import (
-    BusyLoadingError,
-)
-from redis.exceptions import (
-    ConnectionError as RedisConnectionError,
-)
-from redis.exceptions import (
-    TimeoutError as RedisTimeout,
-)
-from sqlalchemy.exc import InterfaceError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
+from redis import exceptions as redis_errors
+from sqlalchemy import exc as sql_errors
 from webargs import core
 from webargs.flaskparser import FlaskParser
 from werkzeug.exceptions import HTTPException
@@ -40,12 +31,12 @@ _WERKZEUG_ERRORS: dict[int, type[errors.RegistrarError]] = {
     415: errors.BadRequest,
 }
 _UNAVAILABLE = (
-    RedisConnectionError,
-    RedisTimeout,
-    BusyLoadingError,
-    OperationalError,
-    InterfaceError,
-    PoolTimeout,
+    redis_errors.ConnectionError,
+    redis_errors.TimeoutError,
+    redis_errors.BusyLoadingError,
+    sql_errors.OperationalError,
+    sql_errors.InterfaceError,
+    sql_errors.TimeoutError,  # no pooled connection came free in time
 )
 
 
