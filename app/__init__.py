@@ -23,6 +23,10 @@ from app.registration.service import RegistrationService
 from app.schemas import ErrorResponseSchema
 from app.tokens import SigningKeys, TokenService
 from app.verification import CodeChallenges
+from app.webhooks.cli import webhooks as webhooks_cli
+from app.webhooks.outbox import Outbox
+from app.webhooks.service import WebhookAdmin
+from app.webhooks.worker import DeliveryWorker
 from config.settings import Config
 
 
@@ -41,6 +45,9 @@ class Registrar:
     customers: CustomerDirectory
     tokens: TokenService
     registration: RegistrationService
+    verifications: VerificationStore
+    outbox: Outbox
+    webhooks: WebhookAdmin
 
 
 def create_app(config: Config | None = None) -> Flask:
@@ -48,7 +55,7 @@ def create_app(config: Config | None = None) -> Flask:
     config = config or Config()
     app = Flask(__name__, instance_path=str(config.INSTANCE_PATH))
     app.config.from_object(config)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging()
 
     # extensions: flask-smorest's Api keeps one app and one spec, so each app gets its own.
     api = RegistrarApi(app)
@@ -65,10 +72,16 @@ def create_app(config: Config | None = None) -> Flask:
     from app.health.routes import blp as health
     from app.registration.routes import blp as registration
     from app.tokens.routes import blp as tokens
+    from app.webhooks.routes import blp as webhooks
 
-    for blueprint in (registration, tokens, customers, health):
+    for blueprint in (registration, tokens, customers, webhooks, health):
         api.register_blueprint(blueprint)
+    app.cli.add_command(webhooks_cli)
     return app
+
+
+def configure_logging() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
 def validate_config(config: Config | None = None) -> Config:
@@ -131,6 +144,7 @@ def build_registrar(config: Config) -> Registrar:
         max_resends=config.MAX_RESENDS,
         resend_cooldown=config.RESEND_COOLDOWN,
     )
+    outbox = Outbox(engine)
     registration = RegistrationService(
         CodeChallenges(
             store,
@@ -143,16 +157,36 @@ def build_registrar(config: Config) -> Registrar:
             code_ttl=config.OTP_TTL,
             store_name=config.STORE_NAME,
             webotp_domain=config.WEBOTP_DOMAIN,
+            notify_expiry=True,
         ),
         engine,
         customers,
         tokens,
+        outbox,
         reveal_existing_accounts=config.REVEAL_EXISTING_ACCOUNTS,
     )
+    # Failures noticed while checking codes become onRegistrationFailed events.
+    registration.challenges.on_failure = registration.record_failure
     return Registrar(
         redis=redis,
         engine=engine,
         customers=customers,
         tokens=tokens,
         registration=registration,
+        verifications=store,
+        outbox=outbox,
+        webhooks=WebhookAdmin(engine, allow_private_urls=config.WEBHOOK_ALLOW_PRIVATE_URLS),
+    )
+
+
+def build_worker(config: Config) -> DeliveryWorker:
+    """The webhook delivery worker, on the same Redis and database as the service."""
+    registrar = build_registrar(config)
+    return DeliveryWorker(
+        registrar.engine,
+        registrar.verifications,
+        registrar.outbox,
+        schedule=config.WEBHOOK_RETRY_SCHEDULE,
+        allow_private_urls=config.WEBHOOK_ALLOW_PRIVATE_URLS,
+        lease=config.WEBHOOK_LEASE,
     )

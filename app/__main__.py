@@ -1,12 +1,14 @@
-"""`python -m app serve` (what `make run` runs) and `python -m app migrate`."""
+"""`python -m app serve` (what `make run` runs), `migrate` and `worker`."""
 
 import argparse
+import faulthandler
 import os
 import signal
 import subprocess
 import sys
+import threading
 
-from app import validate_config
+from app import build_worker, configure_logging, validate_config
 from app.db import make_engine, upgrade
 from app.embedded_redis import EmbeddedRedis
 from config.settings import ROOT, Config, ConfigError
@@ -21,8 +23,21 @@ def migrate(config: Config) -> None:
         engine.dispose()
 
 
+def work(config: Config) -> int:
+    """Run the webhook delivery worker until SIGTERM or SIGINT."""
+    configure_logging()
+    faulthandler.register(signal.SIGUSR1)  # `kill -USR1` prints every thread's stack
+    worker = build_worker(config)
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    worker.run(stop)
+    return 0
+
+
 def serve(config: Config) -> int:
-    """Migrate, start the embedded Redis if no REDIS_URL is set, and run gunicorn until stopped."""
+    """Migrate, start the embedded Redis if no REDIS_URL is set, then gunicorn and the webhook
+    worker, until stopped; if either stops, so does the other."""
     migrate(config)
     environment = dict(os.environ)
     embedded = None
@@ -30,19 +45,29 @@ def serve(config: Config) -> int:
         embedded = EmbeddedRedis(config.INSTANCE_PATH)
         environment["REDIS_URL"] = embedded.start()
         print(f"registrar: embedded Redis on {embedded.socket}", file=sys.stderr)
-    server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "config" / "gunicorn.conf.py"), "wsgi:app"],
-        cwd=ROOT,
-        env=environment,
-    )
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "config" / "gunicorn.conf.py"), "wsgi:app"],
+            cwd=ROOT,
+            env=environment,
+        ),
+        subprocess.Popen([sys.executable, "-m", "app", "worker"], cwd=ROOT, env=environment),
+    ]
+    stopping = threading.Event()
 
-    def forward(signum, _frame):
-        server.send_signal(signum)
+    def stop(signum=signal.SIGTERM, _frame=None):
+        stopping.set()
+        for process in processes:
+            if process.poll() is None:
+                process.send_signal(signum)
 
-    signal.signal(signal.SIGINT, forward)
-    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
     try:
-        return server.wait()
+        while not stopping.is_set() and all(process.poll() is None for process in processes):
+            stopping.wait(0.5)
+        stop()
+        return max(process.wait() for process in processes)
     finally:
         if embedded is not None:
             embedded.stop()
@@ -50,7 +75,7 @@ def serve(config: Config) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m app", description="Registrar")
-    parser.add_argument("command", choices=("serve", "migrate"))
+    parser.add_argument("command", choices=("serve", "migrate", "worker"))
     command = parser.parse_args(argv).command
     try:
         config = validate_config()
@@ -60,6 +85,8 @@ def main(argv: list[str] | None = None) -> int:
     if command == "migrate":
         migrate(config)
         return 0
+    if command == "worker":
+        return work(config)
     return serve(config)
 
 

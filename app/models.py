@@ -2,7 +2,7 @@
 
 from datetime import UTC, datetime
 
-from sqlalchemy import Boolean, DateTime, ForeignKey, Index, String, UniqueConstraint, func
+from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint, func
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
@@ -90,3 +90,66 @@ class RefreshToken(Model):
 
 customers = Customer.__table__
 refresh_tokens = RefreshToken.__table__
+
+
+class WebhookEndpoint(Model):
+    """A subscriber: where events of the chosen types are POSTed, signed with its secret."""
+
+    __tablename__ = "webhook_endpoints"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    url: Mapped[str] = mapped_column(String(2048))
+    events: Mapped[str] = mapped_column(String(255))  # comma-separated event types
+    description: Mapped[str | None] = mapped_column(String(255))
+    secret: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # set when it answered 410
+
+
+class WebhookEvent(Model):
+    """The outbox: one row per event, written with the change that caused it.
+
+    `dedupe_key` makes an event of a registration and reason happen at most once."""
+
+    __tablename__ = "webhook_events"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)  # the webhook-id of every delivery
+    type: Mapped[str] = mapped_column(String(32))
+    registration_id: Mapped[str] = mapped_column(String(32), index=True)
+    dedupe_key: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[str] = mapped_column(Text)  # the exact body every delivery sends
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    fanned_out: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    __table_args__ = (
+        UniqueConstraint("dedupe_key", name="uq_webhook_events_dedupe_key"),
+        Index("ix_webhook_events_fanned_out", "fanned_out", "created_at"),
+    )
+
+
+class WebhookDelivery(Model):
+    """One event on its way to one endpoint: its attempts, its schedule and its lease."""
+
+    __tablename__ = "webhook_deliveries"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    event_id: Mapped[str] = mapped_column(
+        ForeignKey("webhook_events.id", name="fk_webhook_deliveries_event", ondelete="CASCADE"), index=True
+    )
+    endpoint_id: Mapped[str] = mapped_column(
+        ForeignKey("webhook_endpoints.id", name="fk_webhook_deliveries_endpoint", ondelete="CASCADE"),
+        index=True,
+    )
+    status: Mapped[str] = mapped_column(String(16))  # pending, succeeded, failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_status_code: Mapped[int | None] = mapped_column(Integer)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),)
+
+
+webhook_endpoints = WebhookEndpoint.__table__
+webhook_events = WebhookEvent.__table__
+webhook_deliveries = WebhookDelivery.__table__

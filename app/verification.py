@@ -5,8 +5,10 @@ store finds into the contract's errors, so that a change to how codes are checke
 one change for both flows.
 """
 
+import json
 import logging
 import math
+from collections.abc import Callable
 from dataclasses import replace
 
 from app import errors
@@ -15,6 +17,7 @@ from app.codes import (
     Challenge,
     Claim,
     CodeHasher,
+    Facts,
     NewVerification,
     Outcome,
     VerificationStore,
@@ -27,7 +30,18 @@ from app.identity import destination_key, mask
 
 log = logging.getLogger("registrar.channels")
 Details = dict[str, str | None]
+# Told of each failure of a verification, once: (verification id, reason, facts).
+FailureHook = Callable[[str, str, Facts], None]
 NOT_A_CODE = "Enter every digit of the code we sent, and nothing else."
+
+
+def _expiry_notice(verification_id: str, facts: Facts) -> str:
+    """What the webhook worker needs to announce a lapse, once the verification is gone."""
+    return json.dumps(
+        {"id": verification_id, "by": facts.channel, "to": facts.masked, "cc": facts.country},
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
 
 
 class CodeChallenges:
@@ -46,6 +60,8 @@ class CodeChallenges:
         code_ttl: int,
         store_name: str,
         webotp_domain: str | None = None,
+        on_failure: FailureHook | None = None,
+        notify_expiry: bool = False,
     ):
         self.store = store
         self.hasher = hasher
@@ -57,6 +73,8 @@ class CodeChallenges:
         self.minutes = math.ceil(code_ttl / 60)
         self.store_name = store_name
         self.webotp_domain = webotp_domain
+        self.on_failure = on_failure
+        self.notify_expiry = notify_expiry
 
     def send_first(
         self,
@@ -74,23 +92,26 @@ class CodeChallenges:
         """
         verification_id = new_identifier(self.id_prefix)
         code = generate_code(self.code_length)
+        facts = Facts(channel, mask(channel, to), payload.get("country_code"))
         verification = NewVerification(
             id=verification_id,
             purpose=self.purpose,
             channel=channel,
             to=to,
             destination=self.hasher.destination(destination_key(channel, to)),
-            masked=mask(channel, to),
+            masked=facts.masked,
             locale=locale,
             payload=payload,
             code_hash=self.hasher.code(verification_id, code),
             fingerprint=self.hasher.fingerprint(details) if details is not None else "",
+            expiry_notice=_expiry_notice(verification_id, facts) if self.notify_expiry else "",
         )
         challenge = self.store.create(verification)
         try:
             self._send(channel, to, locale, code)
         except errors.ChannelUnavailable:
             self.store.discard(verification)
+            self._failed(verification_id, "code_delivery_failed", facts)
             raise
         return self._public(challenge)
 
@@ -113,6 +134,7 @@ class CodeChallenges:
                 raise errors.InvalidCode(attempts_left=check.attempts_left)
             case Outcome.LOCKED_NOW:
                 self.store.forget_pending(verification_id, check.destination, self.purpose)
+                self._failed(verification_id, "too_many_attempts", check.facts)
                 raise errors.TooManyAttempts(attempts_left=0)
             case Outcome.EXPIRED:
                 raise errors.CodeExpired(attempts_left=check.attempts_left)
@@ -154,6 +176,8 @@ class CodeChallenges:
             case Outcome.TOO_SOON:
                 raise errors.with_retry_after(errors.ResendTooSoon, resend.retry_after)
             case Outcome.EXHAUSTED:
+                if resend.first_refusal:
+                    self._failed(verification_id, "too_many_resends", resend.first_refusal)
                 raise errors.TooManyResends(resends_left=0)
         raise self._closed(resend.outcome)
 
@@ -188,6 +212,15 @@ class CodeChallenges:
             # The reason names the provider and what it did, never the destination.
             log.warning("%s code not delivered: %s", channel, failure)
             raise errors.ChannelUnavailable() from None
+
+    def _failed(self, verification_id: str, reason: str, facts: Facts) -> None:
+        """Tell the failure hook; its own trouble must not change the customer's answer."""
+        if self.on_failure is None:
+            return
+        try:
+            self.on_failure(verification_id, reason, facts)
+        except Exception as error:
+            log.warning("failure %s of %s not recorded: %s", reason, verification_id, type(error).__name__)
 
     def _public(self, challenge: Challenge) -> Challenge:
         return replace(challenge, code_length=self.code_length)

@@ -184,6 +184,7 @@ class Config:
             "WEBHOOK_RETRY_SCHEDULE", (5, 300, 1800, 7200, 18000, 36000, 36000)
         )
         self.WEBHOOK_ALLOW_PRIVATE_URLS = env.boolean("WEBHOOK_ALLOW_PRIVATE_URLS", False)
+        self.WEBHOOK_LEASE = env.integer("WEBHOOK_LEASE", 60, minimum=1, maximum=3600)
         self.DEFAULT_LOCALE = env.choice("DEFAULT_LOCALE", "en", LOCALES)
         self.RATE_LIMIT_REGISTER = env.rate_limits("RATE_LIMIT_REGISTER", "20/minute")
         self.TRUSTED_PROXIES = env.integer("TRUSTED_PROXIES", 0, minimum=0, maximum=10)

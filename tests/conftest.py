@@ -28,6 +28,13 @@ from config.settings import ROOT, Config
 from tests.servers import free_port
 
 CODE = re.compile(r"\b(\d{6,10})\b")
+TABLES_CHILDREN_FIRST = (
+    "webhook_deliveries",
+    "webhook_events",
+    "webhook_endpoints",
+    "refresh_tokens",
+    "customers",
+)
 
 
 @pytest.fixture(scope="session")
@@ -94,8 +101,14 @@ def clean_state(redis_url, database_url) -> Iterator[None]:
     client.close()
     engine = create_engine(database_url)
     with engine.begin() as connection:
-        connection.execute(text("DELETE FROM refresh_tokens"))
-        connection.execute(text("DELETE FROM customers"))
+        for table in (
+            "webhook_deliveries",
+            "webhook_events",
+            "webhook_endpoints",
+            "refresh_tokens",
+            "customers",
+        ):
+            connection.execute(text(f"DELETE FROM {table}"))
     engine.dispose()
     yield
 

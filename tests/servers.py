@@ -186,3 +186,74 @@ def self_signed_certificate(folder: Path) -> tuple[Path, Path]:
         )
     )
     return cert_path, key_path
+
+
+@dataclass
+class Delivery:
+    """One request the receiver got, and whether its signature held."""
+
+    webhook_id: str
+    body: dict | None
+    verified: bool
+    at: float
+
+
+class WebhookReceiver:
+    """A subscriber: verifies every request with `standardwebhooks.Webhook(secret)`.
+
+    `answers` is a list of statuses to give, one per request, then `status` for the rest;
+    `delay` seconds pass before each answer.
+    """
+
+    def __init__(self, *, status: int = 200, answers: list[int] | None = None, delay: float = 0.0):
+        from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+
+        self.secret: str | None = None
+        self.status = status
+        self.answers = list(answers or [])
+        self.delay = delay
+        self.deliveries: list[Delivery] = []
+        self._lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                try:
+                    payload = Webhook(receiver.secret).verify(body, dict(self.headers))
+                    verified = True
+                except (WebhookVerificationError, TypeError, ValueError):
+                    payload, verified = None, False
+                with receiver._lock:
+                    receiver.deliveries.append(
+                        Delivery(self.headers.get("webhook-id", ""), payload, verified, time.time())
+                    )
+                    status = receiver.answers.pop(0) if receiver.answers else receiver.status
+                time.sleep(receiver.delay)
+                self.send_response(status)
+                if 300 <= status < 400:
+                    self.send_header("Location", f"http://127.0.0.1:{self.server.server_address[1]}/moved")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def of_type(self, event_type: str) -> list[Delivery]:
+        return [d for d in self.deliveries if d.body and d.body["type"] == event_type]
+
+    def wait_for(self, count: int, timeout: float = 30) -> None:
+        """Until `count` different events have arrived, or fail."""
+        deadline = time.monotonic() + timeout
+        while len({d.webhook_id for d in self.deliveries}) < count:
+            assert time.monotonic() < deadline, f"{len(self.deliveries)} deliveries, wanted {count} events"
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()

@@ -72,6 +72,7 @@ class NewVerification:
     payload: dict[str, str | None]  # what the purpose's service reads back on a match
     code_hash: str
     fingerprint: str = ""  # of what a later check must match (CodeHasher.fingerprint)
+    expiry_notice: str = ""  # kept in the expiry index until the verification's end, if given
 
 
 @dataclass(frozen=True)
@@ -101,13 +102,25 @@ class Claim:
 
 
 @dataclass(frozen=True)
+class Facts:
+    """What may be told of a verification that failed: its channel, masked destination
+    and country (for the failure events of webhooks)."""
+
+    channel: str
+    masked: str
+    country: str | None
+
+
+@dataclass(frozen=True)
 class Check:
-    """The result of checking a typed code; `claim` is set when it matched."""
+    """The result of checking a typed code; `claim` is set when it matched, `facts` when
+    this check locked it."""
 
     outcome: Outcome
     attempts_left: int = 0
     destination: str = ""
     claim: Claim | None = None
+    facts: Facts | None = None
 
 
 @dataclass(frozen=True)
@@ -121,7 +134,7 @@ class Resend:
     to: str = ""
     locale: str = ""
     retry_after: int = 0
-    first_refusal: bool = False
+    first_refusal: Facts | None = None  # set the first time resends are refused
 
 
 def _seconds(milliseconds: float) -> int:
@@ -134,6 +147,9 @@ def _now_ms() -> int:
 
 
 _PAYLOAD = "p:"
+# Notices of verifications by the time they lapse, for the webhook worker to sweep: a
+# lapse must be noticed even though Redis expires keys silently.
+EXPIRIES = "expiries"
 
 
 class VerificationStore:
@@ -199,6 +215,8 @@ class VerificationStore:
         # Stale ids are skipped when read; the set lives as long as its newest member.
         pipe.zadd(pending, {verification.id: time.time_ns() // 1000})
         pipe.pexpire(pending, self.verification_ttl_ms)
+        if verification.expiry_notice:
+            pipe.zadd(EXPIRIES, {verification.expiry_notice: now + self.verification_ttl_ms})
         pipe.execute()
         return Challenge(
             id=verification.id,
@@ -216,6 +234,8 @@ class VerificationStore:
         pipe = self.redis.pipeline(transaction=False)
         pipe.delete(self.key(verification.id))
         pipe.zrem(self.pending_key(verification.destination, verification.purpose), verification.id)
+        if verification.expiry_notice:
+            pipe.zrem(EXPIRIES, verification.expiry_notice)
         pipe.execute()
 
     def check(self, verification_id: str, purpose: str, code_hash: str, fingerprint: str = "") -> Check:
@@ -230,11 +250,13 @@ class VerificationStore:
             keys=[self.key(verification_id)],
             args=[purpose, code_hash, _now_ms(), token, self.claim_lease_ms, fingerprint],
         )
-        claim = None
+        claim = facts = None
         if outcome == Outcome.OK:
             fields = dict(zip(payload[::2], payload[1::2], strict=True))
             claim = Claim(verification_id, purpose, destination, fields, token)
-        return Check(Outcome(outcome), int(attempts_left or 0), destination or "", claim)
+        elif outcome == Outcome.LOCKED_NOW:
+            facts = Facts(*payload)
+        return Check(Outcome(outcome), int(attempts_left or 0), destination or "", claim, facts)
 
     def finish(self, claim: Claim, status: str) -> None:
         """Close a claimed verification as `completed` or `already_registered`.
@@ -280,7 +302,7 @@ class VerificationStore:
         if outcome == Outcome.TOO_SOON:
             return Resend(outcome, retry_after=max(1, _seconds(result[1])))
         if outcome == Outcome.EXHAUSTED:
-            return Resend(outcome, first_refusal=bool(result[1]))
+            return Resend(outcome, first_refusal=Facts(*result[2:5]) if result[1] else None)
         if outcome != Outcome.OK:
             return Resend(outcome)
         return Resend(
@@ -325,6 +347,15 @@ class VerificationStore:
             attempts_left=int(fields["attempts"]),
             resends_left=int(fields["resends"]),
         )
+
+    def lapsed(self, before_ms: int, limit: int = 500) -> list[str]:
+        """Expiry notices of verifications that lapsed before `before_ms`, oldest first."""
+        return self.redis.zrangebyscore(EXPIRIES, "-inf", before_ms, start=0, num=limit)
+
+    def forget_lapsed(self, notices: list[str]) -> None:
+        """Drop expiry notices that have been dealt with."""
+        if notices:
+            self.redis.zrem(EXPIRIES, *notices)
 
     def newest_pending(self, destination: str, purpose: str) -> str | None:
         """The id of the newest verification of `purpose` started for a destination and not yet closed."""

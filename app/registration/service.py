@@ -8,19 +8,22 @@ from sqlalchemy import Engine, insert
 from sqlalchemy.exc import IntegrityError
 
 from app import errors
-from app.codes import Challenge
+from app.codes import Challenge, Facts
 from app.codes.hashing import new_identifier
 from app.codes.store import ALREADY_REGISTERED, COMPLETED
 from app.customers.service import CustomerDirectory
-from app.identity import EMAIL, PHONE
+from app.identity import EMAIL, PHONE, mask
 from app.models import Customer, customers, utcnow
+from app.schemas import CustomerSchema
 from app.tokens import Tokens, TokenService
 from app.verification import CodeChallenges
+from app.webhooks.outbox import Failure, Outbox
 
 PURPOSE = "register"
 log = logging.getLogger("registrar.registration")
 # A plain INSERT, built once: the ORM's unit of work would cost more than the rest of verify.
 _INSERT_CUSTOMER = insert(customers)
+_CUSTOMER = CustomerSchema()
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,7 @@ class RegistrationService:
         engine: Engine,
         customers: CustomerDirectory,
         tokens: TokenService,
+        outbox: Outbox,
         *,
         reveal_existing_accounts: bool,
     ):
@@ -78,6 +82,7 @@ class RegistrationService:
         self.engine = engine
         self.customers = customers
         self.tokens = tokens
+        self.outbox = outbox
         self.reveal_existing_accounts = reveal_existing_accounts
 
     def start(self, registration: RegistrationRequest) -> Challenge:
@@ -110,7 +115,7 @@ class RegistrationService:
         claim = self.challenges.claim(registration_id, code, details=details)
         registration = RegistrationRequest.from_payload(claim.payload)
         try:
-            registered = self._create_account(registration)
+            registered = self._create_account(registration_id, registration)
         except IntegrityError:
             # Only a verified phone or email is unique: another account has verified this
             # registration's identity, before its start or since.
@@ -118,6 +123,15 @@ class RegistrationService:
                 self.challenges.release(claim)
                 raise  # some other constraint: a bug, not the customer's doing
             self.challenges.finish(claim, ALREADY_REGISTERED)
+            self.record_failure(
+                registration_id,
+                "already_registered",
+                Facts(
+                    registration.verified_by,
+                    mask(registration.verified_by, registration.destination),
+                    registration.country_code,
+                ),
+            )
             raise errors.AlreadyRegistered() from None
         except BaseException:
             self.challenges.release(claim)
@@ -138,8 +152,14 @@ class RegistrationService:
         """Where the registration stands."""
         return self.challenges.status(registration_id)
 
-    def _create_account(self, registration: RegistrationRequest) -> Registered:
-        """The customer and its refresh token, in one transaction."""
+    def record_failure(self, registration_id: str, reason: str, facts: Facts) -> None:
+        """onRegistrationFailed for a registration (at most once per reason)."""
+        self.outbox.failed(
+            Failure(registration_id, reason, facts.channel, facts.masked, facts.country), at=utcnow()
+        )
+
+    def _create_account(self, registration_id: str, registration: RegistrationRequest) -> Registered:
+        """The customer, its refresh token and onRegistered, in one transaction."""
         columns = dict(
             id=new_identifier("cus"),
             first_name=registration.first_name,
@@ -153,10 +173,14 @@ class RegistrationService:
             locale=registration.locale,
             created_at=utcnow(),
         )
+        customer = Customer(**columns)
         with self.engine.begin() as connection:
             connection.execute(_INSERT_CUSTOMER, columns)
             tokens = self.tokens.issue(connection, columns["id"])
-        return Registered(Customer(**columns), tokens)
+            self.outbox.registered(
+                connection, registration_id, _CUSTOMER.dump(customer), at=columns["created_at"]
+            )
+        return Registered(customer, tokens)
 
     def _identity_taken(self, registration: RegistrationRequest) -> bool:
         phone_taken, email_taken = self.customers.verified_holders(registration.phone, registration.email)

@@ -12,7 +12,7 @@ import requests
 from app.embedded_redis import EmbeddedRedis
 from config.settings import ROOT
 from tests.conftest import CODE
-from tests.servers import free_port
+from tests.servers import WebhookReceiver, free_port
 from tests.support import MASKED_PHONE, phone_registration
 
 pytestmark = pytest.mark.server
@@ -28,15 +28,23 @@ def clean_environment(**settings: str) -> dict[str, str]:
     return {**environment, **settings}
 
 
-def test_serve_migrates_starts_an_embedded_redis_and_registers_a_customer(tmp_path):
+def test_serve_migrates_starts_redis_and_the_worker_and_a_subscriber_hears_of_a_registration(tmp_path):
     port = free_port()
     log_path = tmp_path / "serve.log"
     instance = tmp_path / "instance"
+    receiver = WebhookReceiver()
+    settings = {
+        "INSTANCE_PATH": str(instance),
+        "PORT": str(port),
+        "BIND_HOST": "127.0.0.1",
+        "ADMIN_API_KEY": "serve-admin-key",
+        "WEBHOOK_ALLOW_PRIVATE_URLS": "true",
+    }
     with open(log_path, "wb") as log:
         serve = subprocess.Popen(
             [sys.executable, "-m", "app", "serve"],
             cwd=ROOT,
-            env=clean_environment(INSTANCE_PATH=str(instance), PORT=str(port), BIND_HOST="127.0.0.1"),
+            env=clean_environment(**settings),
             stdout=log,
             stderr=subprocess.STDOUT,
         )
@@ -52,6 +60,13 @@ def test_serve_migrates_starts_an_embedded_redis_and_registers_a_customer(tmp_pa
             except requests.ConnectionError:
                 time.sleep(0.2)
 
+        endpoint = requests.post(
+            f"{base}/webhooks",
+            json={"url": receiver.url, "events": ["onRegistered"]},
+            headers={"Authorization": "Bearer serve-admin-key"},
+            timeout=5,
+        ).json()
+        receiver.secret = endpoint["secret"]
         challenge = requests.post(f"{base}/auth/register", json=phone_registration(), timeout=5).json()
         assert challenge["destination"] == MASKED_PHONE
         line = next(line for line in log_path.read_text().splitlines() if f"to {MASKED_PHONE}" in line)
@@ -62,10 +77,16 @@ def test_serve_migrates_starts_an_embedded_redis_and_registers_a_customer(tmp_pa
         assert verified.status_code == 201
         assert (instance / "registrar.db").exists()
         assert EmbeddedRedis(instance).answers()
+        receiver.wait_for(1, timeout=30)
+        [delivery] = receiver.deliveries
+        assert delivery.verified
+        assert delivery.body["data"]["customer"] == verified.json()["customer"]
     finally:
         serve.send_signal(signal.SIGTERM)
-        serve.wait(timeout=30)
+        assert serve.wait(timeout=30) == 0, log_path.read_text()
+        receiver.stop()
     assert not EmbeddedRedis(instance).answers(), "the embedded Redis must stop with the service"
+    assert "webhook worker stopped" in log_path.read_text()
 
 
 def test_gunicorn_refuses_a_bad_setting_in_one_line(tmp_path):

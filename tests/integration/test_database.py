@@ -47,7 +47,14 @@ def test_migrations_create_the_tables_on_a_fresh_sqlite_file_and_can_run_again(t
         upgrade(engine)
         upgrade(engine)
 
-        assert set(inspect(engine).get_table_names()) == {"alembic_version", "customers", "refresh_tokens"}
+        assert set(inspect(engine).get_table_names()) == {
+            "alembic_version",
+            "customers",
+            "refresh_tokens",
+            "webhook_endpoints",
+            "webhook_events",
+            "webhook_deliveries",
+        }
     finally:
         engine.dispose()
 

@@ -6,8 +6,9 @@
 -- ARGV[4]  claim token
 -- ARGV[5]  claim lease, ms
 -- ARGV[6]  fingerprint the verification must have been started with, or '' for any
--- Returns {outcome, attempts_left, destination pseudonym, payload name, value, …}; the
--- payload (the `p:` fields, without their prefix) comes only with `ok`. Outcomes:
+-- Returns {outcome, attempts_left, destination pseudonym, …}: with `ok`, the payload (the
+-- `p:` fields, without their prefix) as name, value, …; with `locked_now`, the channel,
+-- masked destination and country, for the failure event. Outcomes:
 -- ok, wrong, locked_now, expired, not_found, claimed, completed, locked, already_registered.
 local key = KEYS[1]
 local now = tonumber(ARGV[3])
@@ -48,8 +49,9 @@ if attempts <= 0 then
   for _, name in ipairs(redis.call('HKEYS', key)) do
     if string.sub(name, 1, 2) == 'p:' then doomed[#doomed + 1] = name end
   end
+  local facts = redis.call('HMGET', key, 'channel', 'masked', 'p:country_code')
   redis.call('HSET', key, 'status', 'locked')
   redis.call('HDEL', key, unpack(doomed))
-  return {'locked_now', 0, dest}
+  return {'locked_now', 0, dest, facts[1], facts[2], facts[3]}
 end
 return {'wrong', attempts, dest}

@@ -8,7 +8,7 @@
 -- Returns one of:
 --   {'ok', expires_in_ms, resend_in_ms, attempts_left, resends_left, channel, masked, to, locale}
 --   {'too_soon', retry_after_ms}
---   {'exhausted', 1 the first time it is refused else 0}
+--   {'exhausted', 1 the first time it is refused else 0, channel, masked, country}
 --   {status} for not_found, claimed, completed, locked, already_registered
 -- The previous code is kept aside so that restore.lua can undo this if the send fails.
 local key = KEYS[1]
@@ -21,7 +21,10 @@ local purpose, status, claim_exp, resends, resend_at, attempts =
 if purpose ~= ARGV[1] then return {'not_found'} end
 if status == 'claimed' and claim_exp > now then return {'claimed'} end
 if status ~= 'code_sent' and status ~= 'claimed' then return {status} end
-if resends <= 0 then return {'exhausted', redis.call('HSETNX', key, 'refused', 1)} end
+if resends <= 0 then
+  local facts = redis.call('HMGET', key, 'channel', 'masked', 'p:country_code')
+  return {'exhausted', redis.call('HSETNX', key, 'refused', 1), facts[1], facts[2], facts[3]}
+end
 if resend_at > now then return {'too_soon', resend_at - now} end
 
 -- A code never outlives its verification.

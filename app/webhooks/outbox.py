@@ -1,0 +1,97 @@
+"""The outbox: events written to SQL with the change that caused them, for the worker to deliver.
+
+Each event's body is fixed when it is written, so that every attempt and every endpoint
+gets the same bytes under the same `webhook-id` (the event id). A registration has at
+most one event per outcome: `dedupe_key` is unique.
+"""
+
+import json
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Connection, Engine, exists, insert, literal, select
+from sqlalchemy.exc import IntegrityError
+
+from app.codes.hashing import new_identifier
+from app.models import webhook_events
+
+log = logging.getLogger("registrar.webhooks")
+
+REGISTERED, FAILED = "onRegistered", "onRegistrationFailed"
+EVENT_TYPES = (REGISTERED, FAILED)
+REASONS = ("too_many_attempts", "too_many_resends", "expired", "code_delivery_failed", "already_registered")
+_INSERT = insert(webhook_events)
+
+
+@dataclass(frozen=True)
+class Failure:
+    """What an onRegistrationFailed event says of the registration."""
+
+    registration_id: str
+    reason: str
+    verified_by: str
+    destination: str  # masked
+    country_code: str | None
+
+
+def _body(event_type: str, at: datetime, data: dict) -> str:
+    timestamp = at.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return json.dumps({"type": event_type, "timestamp": timestamp, "data": data}, ensure_ascii=False)
+
+
+def _failure_data(failure: Failure) -> dict:
+    return {
+        "registration_id": failure.registration_id,
+        "reason": failure.reason,
+        "verified_by": failure.verified_by,
+        "destination": failure.destination,
+        "country_code": failure.country_code,
+    }
+
+
+def _row(event_type: str, registration_id: str, dedupe: str, data: dict, at: datetime) -> dict:
+    return {
+        "id": new_identifier("evt"),
+        "type": event_type,
+        "registration_id": registration_id,
+        "dedupe_key": f"{registration_id}:{dedupe}",
+        "payload": _body(event_type, at, data),
+        "created_at": at,
+        "fanned_out": False,
+    }
+
+
+class Outbox:
+    """Writes events; `app.webhooks.worker` fans them out to endpoints and delivers them."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+
+    def registered(self, connection: Connection, registration_id: str, customer: dict, at: datetime) -> None:
+        """onRegistered, in the transaction that creates the account."""
+        data = {"registration_id": registration_id, "customer": customer}
+        connection.execute(_INSERT, _row(REGISTERED, registration_id, "registered", data, at))
+
+    def failed(self, failure: Failure, at: datetime) -> None:
+        """onRegistrationFailed, once per registration and reason, in its own transaction."""
+        try:
+            with self.engine.begin() as connection:
+                row = _row(FAILED, failure.registration_id, failure.reason, _failure_data(failure), at)
+                connection.execute(_INSERT, row)
+        except IntegrityError:
+            log.info("%s of %s already recorded", failure.reason, failure.registration_id)
+
+    def expired(self, failure: Failure, at: datetime) -> bool:
+        """onRegistrationFailed (expired) unless the registration already has an event of any
+        kind: completed, or failed earlier. Whether it was written."""
+        row = _row(FAILED, failure.registration_id, "expired", _failure_data(failure), at)
+        columns = list(row)
+        values = select(*(literal(row[name], webhook_events.c[name].type) for name in columns)).where(
+            ~exists().where(webhook_events.c.registration_id == failure.registration_id)
+        )
+        try:
+            with self.engine.begin() as connection:
+                return connection.execute(insert(webhook_events).from_select(columns, values)).rowcount == 1
+        except IntegrityError:
+            return False

@@ -1,0 +1,142 @@
+"""Webhook endpoints and their deliveries, as the admin API and the CLI manage them."""
+
+import base64
+import secrets
+from collections.abc import Mapping
+from datetime import datetime
+
+from sqlalchemy import Engine, delete, insert, select
+
+from app import errors
+from app.codes.hashing import new_identifier
+from app.models import utcnow, webhook_deliveries, webhook_endpoints, webhook_events
+from app.webhooks.guard import UnsafeUrl, check_url
+from app.webhooks.outbox import EVENT_TYPES
+
+PENDING, SUCCEEDED, FAILED = "pending", "succeeded", "failed"
+DELIVERY_LOG_LIMIT = 100
+
+
+def _endpoint(row: Mapping) -> dict:
+    """An endpoint as the API shows it: never its secret."""
+    fields = ("id", "url", "description", "created_at", "disabled_at")
+    return {**{name: row[name] for name in fields}, "events": row["events"].split(",")}
+
+
+def new_secret() -> str:
+    """A Standard Webhooks secret: `whsec_` and 24 random bytes in base64."""
+    return "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
+
+
+class WebhookAdmin:
+    """Creates, lists and removes endpoints; shows and repeats their deliveries."""
+
+    def __init__(self, engine: Engine, *, allow_private_urls: bool):
+        self.engine = engine
+        self.allow_private_urls = allow_private_urls
+
+    def create(self, url: str, events: list[str], description: str | None = None) -> dict:
+        """A new endpoint; the answer is the only time its secret is shown."""
+        problems: dict[str, list[str]] = {}
+        try:
+            check_url(url, allow_private=self.allow_private_urls)
+        except UnsafeUrl as problem:
+            problems["url"] = [str(problem)]
+        unknown = sorted(set(events) - set(EVENT_TYPES))
+        if unknown or not events:
+            problems["events"] = [f"Choose among {', '.join(EVENT_TYPES)}."]
+        if problems:
+            raise errors.ValidationFailed(errors=problems)
+        row = {
+            "id": new_identifier("wh"),
+            "url": url,
+            "events": ",".join(dict.fromkeys(events)),
+            "description": description,
+            "secret": new_secret(),
+            "created_at": utcnow(),
+            "disabled_at": None,
+        }
+        with self.engine.begin() as connection:
+            connection.execute(insert(webhook_endpoints), row)
+        return {**_endpoint(row), "secret": row["secret"]}
+
+    def endpoints(self) -> list[dict]:
+        """Every endpoint, oldest first, without secrets."""
+        with self.engine.connect() as connection:
+            rows = connection.execute(
+                select(webhook_endpoints).order_by(webhook_endpoints.c.created_at)
+            ).all()
+        return [_endpoint(row._mapping) for row in rows]
+
+    def get(self, endpoint_id: str) -> dict:
+        """One endpoint, without its secret."""
+        with self.engine.connect() as connection:
+            row = connection.execute(
+                select(webhook_endpoints).where(webhook_endpoints.c.id == endpoint_id)
+            ).one_or_none()
+        if row is None:
+            raise errors.NotFound()
+        return _endpoint(row._mapping)
+
+    def remove(self, endpoint_id: str) -> None:
+        """Delete an endpoint and its deliveries: nothing more is sent to it."""
+        with self.engine.begin() as connection:
+            connection.execute(
+                delete(webhook_deliveries).where(webhook_deliveries.c.endpoint_id == endpoint_id)
+            )
+            removed = connection.execute(
+                delete(webhook_endpoints).where(webhook_endpoints.c.id == endpoint_id)
+            )
+        if removed.rowcount == 0:
+            raise errors.NotFound()
+
+    def deliveries(self, endpoint_id: str) -> list[dict]:
+        """The newest deliveries to an endpoint, newest first."""
+        self.get(endpoint_id)
+        query = (
+            select(
+                webhook_deliveries.c.id,
+                webhook_deliveries.c.event_id,
+                webhook_events.c.type.label("event_type"),
+                webhook_deliveries.c.status,
+                webhook_deliveries.c.attempts,
+                webhook_deliveries.c.last_status_code,
+                webhook_deliveries.c.next_attempt_at,
+                webhook_deliveries.c.created_at,
+            )
+            .join(webhook_events, webhook_events.c.id == webhook_deliveries.c.event_id)
+            .where(webhook_deliveries.c.endpoint_id == endpoint_id)
+            .order_by(webhook_deliveries.c.created_at.desc(), webhook_deliveries.c.id.desc())
+            .limit(DELIVERY_LOG_LIMIT)
+        )
+        with self.engine.connect() as connection:
+            return [dict(row._mapping) for row in connection.execute(query)]
+
+    def redeliver(self, endpoint_id: str, delivery_id: str) -> dict:
+        """Send a delivery's event again, as a new delivery with attempts of its own."""
+        with self.engine.begin() as connection:
+            event_id = connection.execute(
+                select(webhook_deliveries.c.event_id).where(
+                    webhook_deliveries.c.id == delivery_id, webhook_deliveries.c.endpoint_id == endpoint_id
+                )
+            ).scalar_one_or_none()
+            if event_id is None:
+                raise errors.NotFound()
+            row = new_delivery(event_id, endpoint_id, utcnow())
+            connection.execute(insert(webhook_deliveries), row)
+        return {key: row[key] for key in ("id", "event_id", "status", "attempts", "next_attempt_at")}
+
+
+def new_delivery(event_id: str, endpoint_id: str, now: datetime) -> dict:
+    """A delivery due at once."""
+    return {
+        "id": new_identifier("dlv"),
+        "event_id": event_id,
+        "endpoint_id": endpoint_id,
+        "status": PENDING,
+        "attempts": 0,
+        "last_status_code": None,
+        "next_attempt_at": now,
+        "lease_until": None,
+        "created_at": now,
+    }
