@@ -62,6 +62,7 @@ def create_app(config: Config | None = None) -> Flask:
     api.spec.components.security_scheme(
         "bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
     )
+    api.spec.components.security_scheme("adminKey", {"type": "http", "scheme": "bearer"})
     http.register(app)
 
     # adapters
@@ -105,6 +106,17 @@ def make_redis(config: Config) -> Redis:
     )
 
 
+def make_verification_store(config: Config, redis: Redis) -> VerificationStore:
+    return VerificationStore(
+        redis,
+        code_ttl=config.OTP_TTL,
+        verification_ttl=config.REGISTRATION_TTL,
+        max_attempts=config.OTP_MAX_ATTEMPTS,
+        max_resends=config.MAX_RESENDS,
+        resend_cooldown=config.RESEND_COOLDOWN,
+    )
+
+
 def server_secret(config: Config) -> str:
     """SECRET_KEY, or one generated once into the instance folder."""
     if config.SECRET_KEY:
@@ -136,14 +148,7 @@ def build_registrar(config: Config) -> Registrar:
         access_ttl=config.ACCESS_TOKEN_TTL,
         refresh_ttl=config.REFRESH_TOKEN_TTL,
     )
-    store = VerificationStore(
-        redis,
-        code_ttl=config.OTP_TTL,
-        verification_ttl=config.REGISTRATION_TTL,
-        max_attempts=config.OTP_MAX_ATTEMPTS,
-        max_resends=config.MAX_RESENDS,
-        resend_cooldown=config.RESEND_COOLDOWN,
-    )
+    store = make_verification_store(config, redis)
     outbox = Outbox(engine)
     registration = RegistrationService(
         CodeChallenges(
@@ -157,6 +162,7 @@ def build_registrar(config: Config) -> Registrar:
             code_ttl=config.OTP_TTL,
             store_name=config.STORE_NAME,
             webotp_domain=config.WEBOTP_DOMAIN,
+            on_failure=outbox.record,
             notify_expiry=True,
         ),
         engine,
@@ -165,8 +171,6 @@ def build_registrar(config: Config) -> Registrar:
         outbox,
         reveal_existing_accounts=config.REVEAL_EXISTING_ACCOUNTS,
     )
-    # Failures noticed while checking codes become onRegistrationFailed events.
-    registration.challenges.on_failure = registration.record_failure
     return Registrar(
         redis=redis,
         engine=engine,
@@ -181,11 +185,11 @@ def build_registrar(config: Config) -> Registrar:
 
 def build_worker(config: Config) -> DeliveryWorker:
     """The webhook delivery worker, on the same Redis and database as the service."""
-    registrar = build_registrar(config)
+    engine = make_engine(config.DATABASE_URL)
     return DeliveryWorker(
-        registrar.engine,
-        registrar.verifications,
-        registrar.outbox,
+        engine,
+        make_verification_store(config, make_redis(config)),
+        Outbox(engine),
         schedule=config.WEBHOOK_RETRY_SCHEDULE,
         allow_private_urls=config.WEBHOOK_ALLOW_PRIVATE_URLS,
         lease=config.WEBHOOK_LEASE,

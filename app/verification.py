@@ -35,13 +35,13 @@ FailureHook = Callable[[str, str, Facts], None]
 NOT_A_CODE = "Enter every digit of the code we sent, and nothing else."
 
 
-def _expiry_notice(verification_id: str, facts: Facts) -> str:
-    """What the webhook worker needs to announce a lapse, once the verification is gone."""
-    return json.dumps(
-        {"id": verification_id, "by": facts.channel, "to": facts.masked, "cc": facts.country},
-        separators=(",", ":"),
-        ensure_ascii=False,
-    )
+def _expiry_notice(verification_id: str, facts: Facts, reason: str | None = None) -> str:
+    """What the webhook worker needs to announce a lapse, once the verification is gone;
+    with `reason`, the failure it met (in case its event was lost on the way)."""
+    notice = {"id": verification_id, "by": facts.channel, "to": facts.masked, "cc": facts.country}
+    if reason:
+        notice["reason"] = reason
+    return json.dumps(notice, separators=(",", ":"), ensure_ascii=False)
 
 
 class CodeChallenges:
@@ -214,10 +214,16 @@ class CodeChallenges:
             raise errors.ChannelUnavailable() from None
 
     def _failed(self, verification_id: str, reason: str, facts: Facts) -> None:
-        """Tell the failure hook; its own trouble must not change the customer's answer."""
+        """Tell the failure hook; its own trouble must not change the customer's answer.
+
+        The expiry notice learns the reason first, so that a failure whose event is lost
+        is still announced, at the latest when the verification lapses."""
         if self.on_failure is None:
             return
         try:
+            if self.notify_expiry and reason != "code_delivery_failed":
+                notice = _expiry_notice(verification_id, facts)
+                self.store.renotice(notice, _expiry_notice(verification_id, facts, reason))
             self.on_failure(verification_id, reason, facts)
         except Exception as error:
             log.warning("failure %s of %s not recorded: %s", reason, verification_id, type(error).__name__)

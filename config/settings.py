@@ -132,6 +132,8 @@ class Config:
             )
         self.PORT = env.integer("PORT", 8000, minimum=1, maximum=65535)
         self.ADMIN_API_KEY = env.text("ADMIN_API_KEY")
+        if self.ADMIN_API_KEY is not None and len(self.ADMIN_API_KEY) < 16:
+            raise ConfigError("ADMIN_API_KEY must be at least 16 characters long")
         self.SECRET_KEY = env.text("SECRET_KEY")
         if self.SECRET_KEY is not None and len(self.SECRET_KEY) < 32:
             raise ConfigError("SECRET_KEY must be at least 32 characters long")

@@ -101,13 +101,7 @@ def clean_state(redis_url, database_url) -> Iterator[None]:
     client.close()
     engine = create_engine(database_url)
     with engine.begin() as connection:
-        for table in (
-            "webhook_deliveries",
-            "webhook_events",
-            "webhook_endpoints",
-            "refresh_tokens",
-            "customers",
-        ):
+        for table in TABLES_CHILDREN_FIRST:
             connection.execute(text(f"DELETE FROM {table}"))
     engine.dispose()
     yield

@@ -177,6 +177,7 @@ class VerificationStore:
         self._resend = redis.register_script((_LUA / "resend.lua").read_text())
         self._restore = redis.register_script((_LUA / "restore.lua").read_text())
         self._release = redis.register_script((_LUA / "release.lua").read_text())
+        self._renotice = redis.register_script((_LUA / "renotice.lua").read_text())
 
     @staticmethod
     def key(verification_id: str) -> str:
@@ -351,6 +352,10 @@ class VerificationStore:
     def lapsed(self, before_ms: int, limit: int = 500) -> list[str]:
         """Expiry notices of verifications that lapsed before `before_ms`, oldest first."""
         return self.redis.zrangebyscore(EXPIRIES, "-inf", before_ms, start=0, num=limit)
+
+    def renotice(self, notice: str, replacement: str) -> None:
+        """Put `replacement` in place of an expiry notice, by the same deadline."""
+        self._renotice(keys=[EXPIRIES], args=[notice, replacement])
 
     def forget_lapsed(self, notices: list[str]) -> None:
         """Drop expiry notices that have been dealt with."""

@@ -17,7 +17,7 @@ from app.models import Customer, customers, utcnow
 from app.schemas import CustomerSchema
 from app.tokens import Tokens, TokenService
 from app.verification import CodeChallenges
-from app.webhooks.outbox import Failure, Outbox
+from app.webhooks.outbox import Outbox
 
 PURPOSE = "register"
 log = logging.getLogger("registrar.registration")
@@ -123,15 +123,9 @@ class RegistrationService:
                 self.challenges.release(claim)
                 raise  # some other constraint: a bug, not the customer's doing
             self.challenges.finish(claim, ALREADY_REGISTERED)
-            self.record_failure(
-                registration_id,
-                "already_registered",
-                Facts(
-                    registration.verified_by,
-                    mask(registration.verified_by, registration.destination),
-                    registration.country_code,
-                ),
-            )
+            masked = mask(registration.verified_by, registration.destination)
+            facts = Facts(registration.verified_by, masked, registration.country_code)
+            self.outbox.record(registration_id, "already_registered", facts)
             raise errors.AlreadyRegistered() from None
         except BaseException:
             self.challenges.release(claim)
@@ -151,12 +145,6 @@ class RegistrationService:
     def status(self, registration_id: str) -> Challenge:
         """Where the registration stands."""
         return self.challenges.status(registration_id)
-
-    def record_failure(self, registration_id: str, reason: str, facts: Facts) -> None:
-        """onRegistrationFailed for a registration (at most once per reason)."""
-        self.outbox.failed(
-            Failure(registration_id, reason, facts.channel, facts.masked, facts.country), at=utcnow()
-        )
 
     def _create_account(self, registration_id: str, registration: RegistrationRequest) -> Registered:
         """The customer, its refresh token and onRegistered, in one transaction."""

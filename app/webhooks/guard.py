@@ -19,8 +19,10 @@ class UnsafeUrl(ValueError):
 
 def check_url(url: str, *, allow_private: bool) -> str:
     """The URL if webhooks may be sent to it now, else UnsafeUrl."""
+    if len(url) > MAX_URL_LENGTH:
+        raise UnsafeUrl(f"Use a URL of at most {MAX_URL_LENGTH} characters.")
     parts = urlsplit(url)
-    if len(url) > MAX_URL_LENGTH or parts.scheme not in ("http", "https") or not parts.hostname:
+    if parts.scheme not in ("http", "https") or not parts.hostname:
         raise UnsafeUrl("Use an http:// or https:// URL.")
     if parts.username or parts.password:
         raise UnsafeUrl("Put no credentials in the URL: verify the signature instead.")
@@ -44,7 +46,16 @@ def _addresses(host: str, port: int) -> list[ipaddress.IPv4Address | ipaddress.I
     return [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
 
 
+# IPv6 forms that carry an IPv4 address, which is the one that counts.
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+_IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
+
+
 def _public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-        address = address.ipv4_mapped
+    if isinstance(address, ipaddress.IPv6Address):
+        embedded = address.ipv4_mapped or address.sixtofour
+        if embedded is None and (address in _NAT64 or address in _IPV4_COMPATIBLE):
+            embedded = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+        if embedded is not None:
+            return _public(embedded)
     return address.is_global and not address.is_multicast

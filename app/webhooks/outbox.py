@@ -6,20 +6,18 @@ most one event per outcome: `dedupe_key` is unique.
 """
 
 import json
-import logging
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Connection, Engine, exists, insert, literal, select
 from sqlalchemy.exc import IntegrityError
 
+from app.codes import Facts
 from app.codes.hashing import new_identifier
-from app.models import webhook_events
+from app.models import utcnow, webhook_events
 
-log = logging.getLogger("registrar.webhooks")
-
-REGISTERED, FAILED = "onRegistered", "onRegistrationFailed"
-EVENT_TYPES = (REGISTERED, FAILED)
+REGISTERED, REGISTRATION_FAILED = "onRegistered", "onRegistrationFailed"
+EVENT_TYPES = (REGISTERED, REGISTRATION_FAILED)
 REASONS = ("too_many_attempts", "too_many_resends", "expired", "code_delivery_failed", "already_registered")
 _INSERT = insert(webhook_events)
 
@@ -73,19 +71,31 @@ class Outbox:
         data = {"registration_id": registration_id, "customer": customer}
         connection.execute(_INSERT, _row(REGISTERED, registration_id, "registered", data, at))
 
-    def failed(self, failure: Failure, at: datetime) -> None:
-        """onRegistrationFailed, once per registration and reason, in its own transaction."""
+    def failed(self, failure: Failure, at: datetime) -> bool:
+        """onRegistrationFailed, once per registration and reason, in its own transaction.
+        Whether it was written (False: it had been already)."""
         try:
             with self.engine.begin() as connection:
-                row = _row(FAILED, failure.registration_id, failure.reason, _failure_data(failure), at)
+                row = _row(
+                    REGISTRATION_FAILED, failure.registration_id, failure.reason, _failure_data(failure), at
+                )
                 connection.execute(_INSERT, row)
         except IntegrityError:
-            log.info("%s of %s already recorded", failure.reason, failure.registration_id)
+            return False
+        return True
 
-    def expired(self, failure: Failure, at: datetime) -> bool:
-        """onRegistrationFailed (expired) unless the registration already has an event of any
-        kind: completed, or failed earlier. Whether it was written."""
-        row = _row(FAILED, failure.registration_id, "expired", _failure_data(failure), at)
+    def record(self, registration_id: str, reason: str, facts: Facts) -> None:
+        """The failure hook of registration's CodeChallenges."""
+        self.failed(Failure(registration_id, reason, facts.channel, facts.masked, facts.country), at=utcnow())
+
+    def at_lapse(self, failure: Failure, at: datetime) -> bool:
+        """What a lapsed registration's notice says. `expired` is written only if nothing
+        was said of the registration before (no account, no earlier failure); any other
+        reason is a failure whose event may have been lost when it happened, written now
+        unless it was not. Whether an event was written."""
+        if failure.reason != "expired":
+            return self.failed(failure, at)
+        row = _row(REGISTRATION_FAILED, failure.registration_id, "expired", _failure_data(failure), at)
         columns = list(row)
         values = select(*(literal(row[name], webhook_events.c[name].type) for name in columns)).where(
             ~exists().where(webhook_events.c.registration_id == failure.registration_id)

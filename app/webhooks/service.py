@@ -3,17 +3,16 @@
 import base64
 import secrets
 from collections.abc import Mapping
-from datetime import datetime
 
-from sqlalchemy import Engine, delete, insert, select
+from sqlalchemy import Engine, delete, insert, select, update
 
 from app import errors
 from app.codes.hashing import new_identifier
 from app.models import utcnow, webhook_deliveries, webhook_endpoints, webhook_events
+from app.webhooks.deliveries import new_delivery
 from app.webhooks.guard import UnsafeUrl, check_url
 from app.webhooks.outbox import EVENT_TYPES
 
-PENDING, SUCCEEDED, FAILED = "pending", "succeeded", "failed"
 DELIVERY_LOG_LIMIT = 100
 
 
@@ -113,7 +112,10 @@ class WebhookAdmin:
             return [dict(row._mapping) for row in connection.execute(query)]
 
     def redeliver(self, endpoint_id: str, delivery_id: str) -> dict:
-        """Send a delivery's event again, as a new delivery with attempts of its own."""
+        """Send a delivery's event again, as a new delivery with attempts of its own.
+
+        An endpoint disabled by a 410 is enabled again: asking for a redelivery says it is back.
+        """
         with self.engine.begin() as connection:
             event_id = connection.execute(
                 select(webhook_deliveries.c.event_id).where(
@@ -124,19 +126,6 @@ class WebhookAdmin:
                 raise errors.NotFound()
             row = new_delivery(event_id, endpoint_id, utcnow())
             connection.execute(insert(webhook_deliveries), row)
+            endpoint = webhook_endpoints.c.id == endpoint_id
+            connection.execute(update(webhook_endpoints).where(endpoint).values(disabled_at=None))
         return {key: row[key] for key in ("id", "event_id", "status", "attempts", "next_attempt_at")}
-
-
-def new_delivery(event_id: str, endpoint_id: str, now: datetime) -> dict:
-    """A delivery due at once."""
-    return {
-        "id": new_identifier("dlv"),
-        "event_id": event_id,
-        "endpoint_id": endpoint_id,
-        "status": PENDING,
-        "attempts": 0,
-        "last_status_code": None,
-        "next_attempt_at": now,
-        "lease_until": None,
-        "created_at": now,
-    }

@@ -1,19 +1,21 @@
 """The delivery worker: fans events out to endpoints, delivers them signed, retries, and
 announces registrations that lapsed.
 
-At least once: a delivery is leased (`lease_until`) while it is being sent, so a worker
-killed at any moment only delays it until the lease runs out. Several workers can run
+At least once: a delivery is leased (`lease_until`, `lease_token`) while it is being sent,
+so a worker killed at any moment only delays it until the lease runs out, and a worker
+whose lease ran out cannot overwrite what the next one recorded. Several workers can run
 side by side: claims are single UPDATE statements (with FOR UPDATE SKIP LOCKED on
-PostgreSQL), so in the normal case each delivery is sent by one worker once.
+PostgreSQL), so in the normal case each delivery is sent once.
 """
 
 import json
 import logging
 import random
+import secrets
 import threading
 import time
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -24,13 +26,16 @@ from standardwebhooks.webhooks import Webhook
 
 from app.codes import VerificationStore
 from app.models import utcnow, webhook_deliveries, webhook_endpoints, webhook_events
+from app.webhooks.deliveries import FAILED, PENDING, after_attempt, new_delivery
 from app.webhooks.guard import UnsafeUrl, check_url
 from app.webhooks.outbox import Failure, Outbox
-from app.webhooks.service import FAILED, PENDING, SUCCEEDED, new_delivery
 
 log = logging.getLogger("registrar.webhooks")
 
 REQUEST_TIMEOUT = 10  # seconds, API.md §3
+# A subscriber that trickles its answer byte by byte defeats per-read timeouts; past this,
+# the attempt counts as unanswered and the worker moves on without it.
+ATTEMPT_DEADLINE = 2 * REQUEST_TIMEOUT
 USER_AGENT = "Registrar-Webhooks/1"
 
 
@@ -47,11 +52,6 @@ class Attempt:
     attempts: int  # before this one
 
 
-@dataclass(frozen=True)
-class Result:
-    status_code: int | None  # None: no answer (refused, timed out, unsafe address)
-
-
 class DeliveryWorker:
     """Moves the outbox to the subscribers. `run` until `stop` is set; `step` does one round."""
 
@@ -66,8 +66,9 @@ class DeliveryWorker:
         lease: int = 60,
         batch: int = 100,
         concurrency: int = 16,
-        expiry_grace: int = 10,
+        expiry_grace: int = 40,
         sweep_every: float = 5.0,
+        attempt_deadline: float = ATTEMPT_DEADLINE,
     ):
         self.engine = engine
         self.store = store
@@ -76,11 +77,15 @@ class DeliveryWorker:
         self.allow_private_urls = allow_private_urls
         self.lease = timedelta(seconds=lease)
         self.batch = batch
+        # A verify that claimed its code just before the lapse may still be committing;
+        # its account must be seen before a lapse is announced as `expired`.
         self.expiry_grace_ms = expiry_grace * 1000
         self.sweep_every = sweep_every
+        self.attempt_deadline = attempt_deadline
         self._next_sweep = 0.0
         self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="webhook")
         self._http = requests.Session()
+        self._http.trust_env = False  # no proxy or .netrc credentials for subscribers' URLs
         adapter = HTTPAdapter(pool_connections=16, pool_maxsize=concurrency)
         self._http.mount("http://", adapter)
         self._http.mount("https://", adapter)
@@ -94,32 +99,41 @@ class DeliveryWorker:
             try:
                 busy = self.step()
             except Exception as error:
-                # Redis or the database away: wait and try again, never die of it.
+                # The database away: wait and try again, never die of it.
                 log.warning("webhook worker step failed: %s", type(error).__name__)
                 busy = False
             if not busy:
                 stop.wait(idle)
-        self._pool.shutdown(wait=True)
+        self._pool.shutdown(wait=False, cancel_futures=True)
         log.info("webhook worker stopped")
 
     def step(self) -> bool:
         """One round: sweep lapsed registrations (now and then), fan out, deliver what is due."""
         if time.monotonic() >= self._next_sweep:
-            self.sweep_lapsed()
             self._next_sweep = time.monotonic() + self.sweep_every
+            try:
+                self.sweep_lapsed()
+            except Exception as error:
+                # Redis away: announcements of lapses wait, deliveries (in SQL) go on.
+                log.warning("sweep of lapsed registrations failed: %s", type(error).__name__)
         fanned = self.fan_out()
         delivered = self.deliver_due()
         return bool(fanned or delivered)
 
-    def sweep_lapsed(self) -> int:
-        """onRegistrationFailed (expired) for registrations that lapsed unverified."""
-        notices = self.store.lapsed(int(time.time() * 1000) - self.expiry_grace_ms, limit=self.batch)
+    def sweep_lapsed(self, rounds: int = 10) -> int:
+        """Announce registrations that lapsed: `expired` if nothing else was said of them,
+        or the failure their notice names if its event was lost on the way."""
         written = 0
-        for notice in notices:
-            facts = json.loads(notice)
-            failure = Failure(facts["id"], "expired", facts["by"], facts["to"], facts["cc"])
-            written += self.outbox.expired(failure, at=utcnow())
-        self.store.forget_lapsed(notices)
+        for _ in range(rounds):
+            notices = self.store.lapsed(int(time.time() * 1000) - self.expiry_grace_ms, limit=self.batch)
+            for notice in notices:
+                facts = json.loads(notice)
+                reason = facts.get("reason", "expired")
+                failure = Failure(facts["id"], reason, facts["by"], facts["to"], facts["cc"])
+                written += self.outbox.at_lapse(failure, at=utcnow())
+            self.store.forget_lapsed(notices)
+            if len(notices) < self.batch:
+                break
         return written
 
     def fan_out(self) -> int:
@@ -160,22 +174,27 @@ class DeliveryWorker:
 
     def deliver_due(self) -> int:
         """Claim due deliveries, send them at once, and record what each endpoint answered."""
-        attempts = self._claim()
+        token = secrets.token_hex(8)
+        attempts = self._claim(token)
         if not attempts:
             return 0
-        results = list(self._pool.map(self._send, attempts))
-        self._record(attempts, results)
+        sending = {self._pool.submit(self._send, attempt): attempt for attempt in attempts}
+        done, _late = wait(sending, timeout=self.attempt_deadline)
+        answers = {sending[future].id: future.result() for future in done}
+        self._record(token, [(attempt, answers.get(attempt.id)) for attempt in attempts])
         return len(attempts)
 
-    def _claim(self) -> list[Attempt]:
+    def _claim(self, token: str) -> list[Attempt]:
         deliveries = webhook_deliveries.c
         now = utcnow()
+        enabled = select(webhook_endpoints.c.id).where(webhook_endpoints.c.disabled_at.is_(None))
         due = (
             select(deliveries.id)
             .where(
                 deliveries.status == PENDING,
                 deliveries.next_attempt_at <= now,
                 or_(deliveries.lease_until.is_(None), deliveries.lease_until < now),
+                deliveries.endpoint_id.in_(enabled),
             )
             .order_by(deliveries.next_attempt_at)
             .limit(self.batch)
@@ -187,7 +206,7 @@ class DeliveryWorker:
                 connection.execute(
                     update(webhook_deliveries)
                     .where(deliveries.id.in_(due.scalar_subquery()))
-                    .values(lease_until=now + self.lease)
+                    .values(lease_until=now + self.lease, lease_token=token)
                     .returning(deliveries.id)
                 )
                 .scalars()
@@ -214,58 +233,54 @@ class DeliveryWorker:
             for row in rows
         ]
 
-    def _send(self, attempt: Attempt) -> Result:
-        """POST the event, signed the Standard Webhooks way; never follow a redirect."""
+    def _send(self, attempt: Attempt) -> int | None:
+        """POST the event, signed the Standard Webhooks way; the status, or None if no answer.
+
+        Redirects are not followed and the answer's body is never read: a subscriber gets
+        to say a status, not to make the worker download or wander."""
         try:
             check_url(attempt.url, allow_private=self.allow_private_urls)
-        except UnsafeUrl as refusal:
-            log.warning("delivery %s not sent: %s", attempt.id, refusal)
-            return Result(None)
-        sent_at = datetime.now(UTC)
-        headers = {
-            "Content-Type": "application/json",
-            "webhook-id": attempt.event_id,
-            "webhook-timestamp": str(int(sent_at.timestamp())),
-            "webhook-signature": Webhook(attempt.secret).sign(attempt.event_id, sent_at, attempt.payload),
-        }
-        try:
+            sent_at = datetime.now(UTC)
+            headers = {
+                "Content-Type": "application/json",
+                "webhook-id": attempt.event_id,
+                "webhook-timestamp": str(int(sent_at.timestamp())),
+                "webhook-signature": Webhook(attempt.secret).sign(attempt.event_id, sent_at, attempt.payload),
+            }
             response = self._http.post(
                 attempt.url,
                 data=attempt.payload.encode(),
                 headers=headers,
                 timeout=(min(5, REQUEST_TIMEOUT), REQUEST_TIMEOUT),
                 allow_redirects=False,
+                stream=True,
             )
-        except requests.RequestException as error:
+        except UnsafeUrl as refusal:
+            log.warning("delivery %s not sent: %s", attempt.id, refusal)
+            return None
+        except Exception as error:
             log.info("delivery %s: no answer (%s)", attempt.id, type(error).__name__)
-            return Result(None)
+            return None
         response.close()
-        return Result(response.status_code)
+        return response.status_code
 
-    def _record(self, attempts: list[Attempt], results: list[Result]) -> None:
+    def _record(self, token: str, outcomes: list[tuple[Attempt, int | None]]) -> None:
+        """What each endpoint answered, for the deliveries this worker still holds."""
         now = utcnow()
         deliveries = webhook_deliveries.c
         gone: set[str] = set()
         with self.engine.begin() as connection:
-            for attempt, result in zip(attempts, results, strict=True):
-                values = {
-                    "attempts": attempt.attempts + 1,
-                    "last_status_code": result.status_code,
-                    "lease_until": None,
-                }
-                code = result.status_code
-                if code is not None and 200 <= code < 300:
-                    values.update(status=SUCCEEDED, next_attempt_at=None)
-                elif code == 410 or attempt.attempts + 1 > len(self.schedule):
-                    values.update(status=FAILED, next_attempt_at=None)
-                    if code == 410:
-                        gone.add(attempt.endpoint_id)
-                else:
-                    wait = self.schedule[attempt.attempts] * random.uniform(0.9, 1.1)
-                    values.update(next_attempt_at=now + timedelta(seconds=wait))
-                connection.execute(
-                    update(webhook_deliveries).where(deliveries.id == attempt.id).values(**values)
+            for attempt, status_code in outcomes:
+                state = after_attempt(
+                    attempt.attempts, status_code, self.schedule, now, random.uniform(0.9, 1.1)
                 )
+                connection.execute(
+                    update(webhook_deliveries)
+                    .where(deliveries.id == attempt.id, deliveries.lease_token == token)
+                    .values(**state)
+                )
+                if status_code == 410:
+                    gone.add(attempt.endpoint_id)
             for endpoint_id in gone:
                 # 410 Gone: the subscriber says the endpoint is no more.
                 connection.execute(
@@ -276,6 +291,6 @@ class DeliveryWorker:
                 connection.execute(
                     update(webhook_deliveries)
                     .where(deliveries.endpoint_id == endpoint_id, deliveries.status == PENDING)
-                    .values(status=FAILED, next_attempt_at=None, lease_until=None)
+                    .values(status=FAILED, next_attempt_at=None, lease_until=None, lease_token=None)
                 )
                 log.warning("webhook endpoint %s answered 410 Gone: disabled", endpoint_id)

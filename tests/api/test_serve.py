@@ -37,7 +37,7 @@ def test_serve_migrates_starts_redis_and_the_worker_and_a_subscriber_hears_of_a_
         "INSTANCE_PATH": str(instance),
         "PORT": str(port),
         "BIND_HOST": "127.0.0.1",
-        "ADMIN_API_KEY": "serve-admin-key",
+        "ADMIN_API_KEY": "serve-admin-key-0123456789",
         "WEBHOOK_ALLOW_PRIVATE_URLS": "true",
     }
     with open(log_path, "wb") as log:
@@ -63,7 +63,7 @@ def test_serve_migrates_starts_redis_and_the_worker_and_a_subscriber_hears_of_a_
         endpoint = requests.post(
             f"{base}/webhooks",
             json={"url": receiver.url, "events": ["onRegistered"]},
-            headers={"Authorization": "Bearer serve-admin-key"},
+            headers={"Authorization": "Bearer serve-admin-key-0123456789"},
             timeout=5,
         ).json()
         receiver.secret = endpoint["secret"]

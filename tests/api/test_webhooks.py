@@ -8,7 +8,7 @@ from app.webhooks.worker import DeliveryWorker
 from tests.servers import Gateway, WebhookReceiver
 from tests.support import MASKED_PHONE, email_registration, phone_registration, start, verify, wrong
 
-ADMIN = {"Authorization": "Bearer test-admin-key"}
+ADMIN = {"Authorization": "Bearer test-admin-key-0123456789"}
 
 
 @pytest.fixture
@@ -21,7 +21,9 @@ def receiver():
 @pytest.fixture
 def make_admin_app(make_app):
     def make(**settings):
-        return make_app(ADMIN_API_KEY="test-admin-key", WEBHOOK_ALLOW_PRIVATE_URLS="true", **settings)
+        return make_app(
+            ADMIN_API_KEY="test-admin-key-0123456789", WEBHOOK_ALLOW_PRIVATE_URLS="true", **settings
+        )
 
     return make
 
@@ -42,20 +44,20 @@ def worker_of(app, **options) -> DeliveryWorker:
         registrar.outbox,
         schedule=options.pop("schedule", config["WEBHOOK_RETRY_SCHEDULE"]),
         allow_private_urls=options.pop("allow_private_urls", True),
-        **{"expiry_grace": 0, **options},
+        **{"expiry_grace": 0, "sweep_every": 0, **options},
     )
 
 
 def run_until_idle(worker: DeliveryWorker, rounds: int = 20) -> None:
+    """The worker's own rounds (sweeps included: `sweep_every` is 0 here) until nothing is left."""
     for _ in range(rounds):
-        worker.sweep_lapsed()
-        if not (worker.fan_out() or worker.deliver_due()):
+        if not worker.step():
             return
 
 
 class TestAdminApi:
     @pytest.mark.parametrize(
-        "headers", [{}, {"Authorization": "Bearer wrong"}, {"Authorization": "test-admin-key"}]
+        "headers", [{}, {"Authorization": "Bearer wrong"}, {"Authorization": "test-admin-key-0123456789"}]
     )
     def test_every_admin_path_needs_the_key(self, make_admin_app, headers):
         client = make_admin_app().test_client()
@@ -124,13 +126,13 @@ class TestAdminApi:
         ],
     )
     def test_private_and_odd_urls_are_refused(self, make_app, url):
-        client = make_app(ADMIN_API_KEY="test-admin-key").test_client()
+        client = make_app(ADMIN_API_KEY="test-admin-key-0123456789").test_client()
         response = client.post("/webhooks", json={"url": url, "events": ["onRegistered"]}, headers=ADMIN)
         assert response.status_code == 422
         assert set(response.get_json()["errors"]) == {"url"}
 
     def test_a_public_address_is_accepted(self, make_app):
-        client = make_app(ADMIN_API_KEY="test-admin-key").test_client()
+        client = make_app(ADMIN_API_KEY="test-admin-key-0123456789").test_client()
         response = client.post(
             "/webhooks",
             json={"url": "https://93.184.216.34/hooks", "events": ["onRegistered"]},
@@ -234,10 +236,14 @@ class TestEvents:
 
         run_until_idle(worker_of(app))
 
-        failures = receiver.of_type("onRegistrationFailed")
-        assert [(d.body["data"]["registration_id"], d.body["data"]["reason"]) for d in failures] == [
-            (lapsing, "expired")
-        ]
+        [failure] = receiver.of_type("onRegistrationFailed")
+        assert failure.body["data"] == {
+            "registration_id": lapsing,
+            "reason": "expired",
+            "verified_by": "phone",
+            "destination": MASKED_PHONE,
+            "country_code": "SA",
+        }
         assert [d.body["data"]["registration_id"] for d in receiver.of_type("onRegistered")] == [completed]
 
     def test_a_registration_that_failed_earlier_is_not_also_announced_as_expired(
@@ -415,3 +421,140 @@ class TestDelivery:
         assert first.deliveries[0].webhook_id == second.deliveries[0].webhook_id
         assert first.deliveries[0].verified and second.deliveries[0].verified
         assert other.deliveries == []
+
+
+class TestRobustness:
+    def registered(self, app, outbox, receiver, **fields):
+        client = app.test_client()
+        subscribe(client, receiver)
+        registration_id = start(client, phone_registration(**fields))["registration_id"]
+        assert verify(client, registration_id, outbox.last_code()).status_code == 201
+        return client
+
+    def test_an_arabic_body_verifies(self, make_admin_app, receiver, outbox):
+        app = make_admin_app()
+        self.registered(app, outbox, receiver, first_name="سارة", last_name="القحطاني")
+        run_until_idle(worker_of(app))
+        [delivery] = receiver.deliveries
+        assert delivery.verified
+        assert delivery.body["data"]["customer"]["first_name"] == "سارة"
+
+    def test_one_broken_endpoint_does_not_hold_back_the_others(self, make_admin_app, receiver, outbox):
+        app = make_admin_app(WEBHOOK_RETRY_SCHEDULE="0")
+        client = app.test_client()
+        broken = client.post(
+            "/webhooks", json={"url": "http://a..b/x", "events": ["onRegistered"]}, headers=ADMIN
+        )
+        assert broken.status_code == 201  # private URLs are allowed here, so only the form is checked
+        self.registered(app, outbox, receiver)
+
+        run_until_idle(worker_of(app))
+
+        assert len(receiver.deliveries) == 1, "delivered once, not again and again"
+        [entry] = client.get(f"/webhooks/{broken.get_json()['id']}/deliveries", headers=ADMIN).get_json()
+        assert (entry["status"], entry["attempts"], entry["last_status_code"]) == ("failed", 2, None)
+
+    def test_deliveries_go_on_while_redis_is_away(self, make_admin_app, receiver, outbox):
+        app = make_admin_app()
+        self.registered(app, outbox, receiver)
+        worker = worker_of(app)
+        worker.store = make_admin_app(REDIS_URL="redis://127.0.0.1:1/0").extensions["registrar"].verifications
+
+        run_until_idle(worker)
+
+        assert len(receiver.deliveries) == 1
+
+    def test_a_receiver_that_does_not_answer_is_given_up_on_in_bounded_time(self, make_admin_app, outbox):
+        silent = WebhookReceiver(delay=30)
+        try:
+            app = make_admin_app(WEBHOOK_RETRY_SCHEDULE="300")
+            client = self.registered(app, outbox, silent)
+            began = time.monotonic()
+            worker_of(app, attempt_deadline=1).step()
+            took = time.monotonic() - began
+        finally:
+            silent.stop()
+        assert took < 10
+        endpoint_id = client.get("/webhooks", headers=ADMIN).get_json()[0]["id"]
+        [entry] = client.get(f"/webhooks/{endpoint_id}/deliveries", headers=ADMIN).get_json()
+        assert (entry["status"], entry["attempts"], entry["last_status_code"]) == ("pending", 1, None)
+
+    def test_a_temporary_redirect_is_not_followed(self, make_admin_app, outbox):
+        redirecting = WebhookReceiver(status=307)  # to its own /moved, keeping the POST
+        try:
+            app = make_admin_app(WEBHOOK_RETRY_SCHEDULE="300")
+            self.registered(app, outbox, redirecting)
+            run_until_idle(worker_of(app))
+        finally:
+            redirecting.stop()
+        assert len(redirecting.deliveries) == 1, "followed, the POST would have come a second time"
+
+    def test_a_name_that_resolves_to_a_private_address_is_refused_at_delivery(
+        self, make_admin_app, receiver, outbox
+    ):
+        app = make_admin_app(WEBHOOK_RETRY_SCHEDULE="0")
+        client = app.test_client()
+        endpoint = client.post(
+            "/webhooks",
+            json={"url": receiver.url.replace("127.0.0.1", "localhost"), "events": ["onRegistered"]},
+            headers=ADMIN,
+        ).get_json()
+        receiver.secret = endpoint["secret"]
+        registration_id = start(client, phone_registration())["registration_id"]
+        verify(client, registration_id, outbox.last_code())
+
+        run_until_idle(worker_of(app, allow_private_urls=False))
+
+        assert receiver.deliveries == []
+
+    def test_a_worker_whose_lease_ran_out_cannot_overwrite_what_the_next_one_recorded(
+        self, make_admin_app, receiver, outbox
+    ):
+        app = make_admin_app()
+        client = self.registered(app, outbox, receiver)
+        slow, quick = worker_of(app, lease=1), worker_of(app)
+        slow.fan_out()
+        [attempt] = slow._claim("slow-token")
+        time.sleep(1.1)  # the slow worker's lease runs out while it is still sending
+        quick.deliver_due()
+
+        slow._record("slow-token", [(attempt, 500)])
+
+        endpoint_id = client.get("/webhooks", headers=ADMIN).get_json()[0]["id"]
+        [entry] = client.get(f"/webhooks/{endpoint_id}/deliveries", headers=ADMIN).get_json()
+        assert (entry["status"], entry["attempts"], entry["last_status_code"]) == ("succeeded", 1, 200)
+
+    def test_redelivering_to_a_disabled_endpoint_enables_it_again(self, make_admin_app, outbox):
+        receiver = WebhookReceiver(answers=[410])
+        try:
+            app = make_admin_app()
+            client = self.registered(app, outbox, receiver)
+            run_until_idle(worker_of(app))
+            endpoint_id = client.get("/webhooks", headers=ADMIN).get_json()[0]["id"]
+            [gone] = client.get(f"/webhooks/{endpoint_id}/deliveries", headers=ADMIN).get_json()
+            assert client.get(f"/webhooks/{endpoint_id}", headers=ADMIN).get_json()["disabled_at"]
+
+            client.post(f"/webhooks/{endpoint_id}/deliveries/{gone['id']}/redeliver", headers=ADMIN)
+            run_until_idle(worker_of(app))
+        finally:
+            receiver.stop()
+        assert client.get(f"/webhooks/{endpoint_id}", headers=ADMIN).get_json()["disabled_at"] is None
+        assert [d.body is not None for d in receiver.deliveries] == [True, True]
+
+    def test_a_lost_lockout_event_is_announced_when_the_registration_lapses(
+        self, make_admin_app, receiver, outbox
+    ):
+        app = make_admin_app(OTP_TTL="1", REGISTRATION_TTL="1", OTP_MAX_ATTEMPTS="1")
+        client = app.test_client()
+        subscribe(client, receiver)
+        registration_id = start(client, phone_registration())["registration_id"]
+        from sqlalchemy import text
+
+        verify(client, registration_id, wrong(outbox.last_code()))
+        with app.extensions["registrar"].engine.begin() as connection:
+            connection.execute(text("DELETE FROM webhook_events"))  # as if its write had failed
+        time.sleep(1.2)
+
+        run_until_idle(worker_of(app))
+
+        assert [d.body["data"]["reason"] for d in receiver.deliveries] == ["too_many_attempts"]

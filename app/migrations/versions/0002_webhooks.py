@@ -60,6 +60,7 @@ def upgrade() -> None:
         sa.Column("last_status_code", sa.Integer(), nullable=True),
         sa.Column("next_attempt_at", UTCDateTime(), nullable=True),
         sa.Column("lease_until", UTCDateTime(), nullable=True),
+        sa.Column("lease_token", sa.String(32), nullable=True),
         sa.Column("created_at", UTCDateTime(), nullable=False),
     )
     op.create_index("ix_webhook_deliveries_event_id", "webhook_deliveries", ["event_id"])
