@@ -30,9 +30,15 @@ def work(config: Config) -> int:
     worker = build_worker(config)
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
+        signal.signal(signum, lambda *_: set_soon(stop))
     worker.run(stop)
     return 0
+
+
+def set_soon(event: threading.Event) -> None:
+    """Set `event` from a signal handler. The handler runs in the main thread, which may
+    be inside `event.wait()` holding the event's lock: setting it there would deadlock."""
+    threading.Thread(target=event.set, daemon=True).start()
 
 
 def serve(config: Config) -> int:
@@ -56,7 +62,7 @@ def serve(config: Config) -> int:
     stopping = threading.Event()
 
     def stop(signum=signal.SIGTERM, _frame=None):
-        stopping.set()
+        set_soon(stopping)
         for process in processes:
             if process.poll() is None:
                 process.send_signal(signum)
@@ -66,7 +72,9 @@ def serve(config: Config) -> int:
     try:
         while not stopping.is_set() and all(process.poll() is None for process in processes):
             stopping.wait(0.5)
-        stop()
+        for process in processes:
+            if process.poll() is None:
+                process.terminate()
         return max(process.wait() for process in processes)
     finally:
         if embedded is not None:

@@ -6,6 +6,8 @@ from datetime import datetime, timedelta
 from app.codes.hashing import new_identifier
 
 PENDING, SUCCEEDED, FAILED = "pending", "succeeded", "failed"
+# What `after_attempt` sets, whatever the outcome.
+STATE_FIELDS = ("attempts", "last_status_code", "lease_until", "lease_token", "status", "next_attempt_at")
 
 
 def new_delivery(event_id: str, endpoint_id: str, now: datetime) -> dict:

@@ -21,12 +21,12 @@ from datetime import UTC, datetime, timedelta
 
 import requests
 from requests.adapters import HTTPAdapter
-from sqlalchemy import Engine, insert, or_, select, update
+from sqlalchemy import Engine, bindparam, insert, or_, select, update
 from standardwebhooks.webhooks import Webhook
 
 from app.codes import VerificationStore
 from app.models import utcnow, webhook_deliveries, webhook_endpoints, webhook_events
-from app.webhooks.deliveries import FAILED, PENDING, after_attempt, new_delivery
+from app.webhooks.deliveries import FAILED, PENDING, STATE_FIELDS, after_attempt, new_delivery
 from app.webhooks.guard import UnsafeUrl, check_url
 from app.webhooks.outbox import Failure, Outbox
 
@@ -37,6 +37,7 @@ REQUEST_TIMEOUT = 10  # seconds, API.md §3
 # the attempt counts as unanswered and the worker moves on without it.
 ATTEMPT_DEADLINE = 2 * REQUEST_TIMEOUT
 USER_AGENT = "Registrar-Webhooks/1"
+MAX_ANSWER_READ = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,18 @@ class Attempt:
     secret: str
     payload: str
     attempts: int  # before this one
+
+
+# One statement for a whole batch of outcomes, each applied only where this worker still
+# holds the lease.
+_RECORD = (
+    update(webhook_deliveries)
+    .where(
+        webhook_deliveries.c.id == bindparam("delivery"),
+        webhook_deliveries.c.lease_token == bindparam("holder"),
+    )
+    .values({name: bindparam(name) for name in STATE_FIELDS})
+)
 
 
 class DeliveryWorker:
@@ -236,8 +249,8 @@ class DeliveryWorker:
     def _send(self, attempt: Attempt) -> int | None:
         """POST the event, signed the Standard Webhooks way; the status, or None if no answer.
 
-        Redirects are not followed and the answer's body is never read: a subscriber gets
-        to say a status, not to make the worker download or wander."""
+        Redirects are not followed and at most 64 KiB of the answer is read: a subscriber
+        gets to say a status, not to make the worker download or wander."""
         try:
             check_url(attempt.url, allow_private=self.allow_private_urls)
             sent_at = datetime.now(UTC)
@@ -258,10 +271,17 @@ class DeliveryWorker:
         except UnsafeUrl as refusal:
             log.warning("delivery %s not sent: %s", attempt.id, refusal)
             return None
+            # A short answer is read to its end, so that its connection is kept for the next
+            # delivery; a long one is cut off, and its connection closed.
+            read = 0
+            for chunk in response.iter_content(4096):
+                read += len(chunk)
+                if read > MAX_ANSWER_READ:
+                    break
+            response.close()
         except Exception as error:
             log.info("delivery %s: no answer (%s)", attempt.id, type(error).__name__)
             return None
-        response.close()
         return response.status_code
 
     def _record(self, token: str, outcomes: list[tuple[Attempt, int | None]]) -> None:
@@ -269,18 +289,14 @@ class DeliveryWorker:
         now = utcnow()
         deliveries = webhook_deliveries.c
         gone: set[str] = set()
+        states = []
+        for attempt, status_code in outcomes:
+            state = after_attempt(attempt.attempts, status_code, self.schedule, now, random.uniform(0.9, 1.1))
+            states.append({**state, "delivery": attempt.id, "holder": token})
+            if status_code == 410:
+                gone.add(attempt.endpoint_id)
         with self.engine.begin() as connection:
-            for attempt, status_code in outcomes:
-                state = after_attempt(
-                    attempt.attempts, status_code, self.schedule, now, random.uniform(0.9, 1.1)
-                )
-                connection.execute(
-                    update(webhook_deliveries)
-                    .where(deliveries.id == attempt.id, deliveries.lease_token == token)
-                    .values(**state)
-                )
-                if status_code == 410:
-                    gone.add(attempt.endpoint_id)
+            connection.execute(_RECORD, states)
             for endpoint_id in gone:
                 # 410 Gone: the subscriber says the endpoint is no more.
                 connection.execute(

@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from app.webhooks.deliveries import FAILED, PENDING, SUCCEEDED, after_attempt
+from app.webhooks.deliveries import FAILED, PENDING, STATE_FIELDS, SUCCEEDED, after_attempt
 from app.webhooks.guard import UnsafeUrl, _public, check_url
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
@@ -43,10 +43,11 @@ class TestAfterAnAttempt:
     def test_410_gone_fails_at_once(self):
         assert after_attempt(0, 410, SCHEDULE, NOW, jitter=1.0)["status"] == FAILED
 
-    def test_every_outcome_gives_back_the_lease(self):
-        for code in (200, 410, 500, None):
-            state = after_attempt(0, code, SCHEDULE, NOW, jitter=1.0)
+    def test_every_outcome_gives_back_the_lease_and_sets_the_same_fields(self):
+        for attempts_before, code in ((0, 200), (0, 410), (0, 500), (0, None), (3, 500)):
+            state = after_attempt(attempts_before, code, SCHEDULE, NOW, jitter=1.0)
             assert state["lease_until"] is None and state["lease_token"] is None
+            assert set(state) == set(STATE_FIELDS)
 
 
 class TestAddresses:
