@@ -18,12 +18,20 @@ config/gunicorn.conf.py against the machine's Redis (database 2, flushed) and Po
   and a local gateway in this process that answers each message after a set latency:
   32 concurrent starts released together (gateway at 1 s, then 200 ms), and wrk -c32 on
   start with the gateway at 200 ms. The gateway's message count is checked against the
-  202 answers and the registrations the service made.
+  202 answers and the registrations the service made;
+- webhook delivery (issue #4): one endpoint, made with the admin service, at a receiver in
+  this process that verifies every request with standardwebhooks and answers 200 at once.
+  --webhook-events events are written with the outbox before one worker
+  (`python -m app worker`) starts: deliveries/s from its first delivery to its last. Then,
+  with that worker idle, events written one at a time at --webhook-rate per second: the
+  time from each commit to its delivery (p50, p99). Every event must arrive once, verified,
+  and the delivery log must show each delivered at the first attempt.
 
 It prints a Markdown table and rewrites bench/RESULTS.md. The server logs and wrk's own
-output go to bench/out/. Exit status 1 when a request failed (a non-2xx answer or a
-socket error), the gateway's count disagrees with the answers, or the run could not
-complete; a missed target alone does not fail it.
+output go to bench/out/ (the worker's log to bench/out/worker.log). Exit status 1 when a
+request failed (a non-2xx answer or a socket error), the gateway's count disagrees with the
+answers, a webhook was lost, repeated or not verified, the worker did not exit 0 on SIGTERM,
+or the run could not complete; a missed target alone does not fail it.
 """
 
 import argparse
@@ -33,6 +41,7 @@ import http.client
 import http.server
 import json
 import logging
+import math
 import os
 import platform
 import re
@@ -56,17 +65,20 @@ from unittest import mock
 from urllib.parse import quote
 
 import redis
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, func, select, text
+from standardwebhooks.webhooks import Webhook
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run as a script from bench/, the app lives one level up
 
-from app import build_registrar, create_app  # noqa: E402
+from app import build_registrar, build_worker, create_app  # noqa: E402
 from app.codes import VerificationStore  # noqa: E402
 from app.db import make_engine, upgrade  # noqa: E402
 from app.identity import PHONE, destination_key  # noqa: E402
+from app.models import utcnow, webhook_deliveries  # noqa: E402
 from app.registration.service import PURPOSE as REGISTER  # noqa: E402
 from app.registration.service import RegistrationRequest  # noqa: E402
+from app.webhooks.outbox import Failure  # noqa: E402
 from config.settings import Config  # noqa: E402
 
 BENCH = ROOT / "bench"
@@ -107,6 +119,13 @@ GATEWAY_TOKEN = "bench-gateway-token"
 BURST_LATENCIES = (1.0, 0.2)  # s per message; the target is for the first
 SUSTAINED_LATENCY = 0.2  # s per message, for wrk
 MAX_BURST_SECONDS = 2.0  # 32 concurrent starts with the gateway at 1 s
+
+# Webhook delivery (issue #4): one worker, a local receiver.
+MIN_DELIVERIES_PER_SECOND = 200
+MAX_DELIVERY_P50 = 1.0  # s from commit to delivery
+# The names API.md §3 gives: the event types, and a delivery's status once it was answered 2xx.
+REGISTERED, REGISTRATION_FAILED = "onRegistered", "onRegistrationFailed"
+SUCCEEDED = "succeeded"
 
 CODE = re.compile(r"\b(\d{6,10})\b")
 LOG_PROBLEM = re.compile(r"\b(WARNING|ERROR|CRITICAL)\b|Traceback|WORKER TIMEOUT")
@@ -953,6 +972,450 @@ def slow_gateway(
     return result
 
 
+# --- webhook delivery (issue #4) -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Arrival:
+    """One request at the webhook receiver."""
+
+    webhook_id: str | None
+    verified: bool  # standardwebhooks accepted its signature, timestamp and headers
+    at: float  # time.time() once its body was read
+    event_type: str | None  # from the body
+    registration_id: str | None  # from the body
+
+
+class ReceiverHandler(http.server.BaseHTTPRequestHandler):
+    """One connection from the webhook worker (requests, HTTP/1.1, kept alive)."""
+
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # as the SMS gateway: no delayed-ACK wait on the answer
+    server: "WebhookReceiver"
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        at = time.time()
+        try:
+            self.server.webhook.verify(body, dict(self.headers.items()), json_parse=False)
+            verified = True
+        except Exception:  # WebhookVerificationError, or headers too malformed to parse
+            verified = False
+        try:  # which event it is, verified or not
+            event = json.loads(body)
+        except ValueError:
+            event = None
+        if not isinstance(event, dict):
+            event = {}
+        data = event.get("data") if isinstance(event.get("data"), dict) else {}
+        webhook_id = self.headers.get("webhook-id")
+        self.server.arrived(Arrival(webhook_id, verified, at, event.get("type"), data.get("registration_id")))
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def setup(self) -> None:
+        super().setup()
+        self.server.connected()
+
+    def log_message(self, format: str, *args) -> None:
+        pass
+
+
+class WebhookReceiver(http.server.ThreadingHTTPServer):
+    """A subscriber that verifies every request with `standardwebhooks.webhooks.Webhook(secret)`,
+    answers 200 at once (verified or not) and keeps every arrival, in order."""
+
+    daemon_threads = True
+    block_on_close = False
+    request_queue_size = 128
+
+    def __init__(self):
+        super().__init__(("127.0.0.1", 0), ReceiverHandler)
+        self.url = f"http://127.0.0.1:{self.server_address[1]}/hooks"
+        self.webhook: Webhook | None = None  # set once the endpoint, and so its secret, exists
+        self.lock = threading.Lock()
+        self.arrivals: list[Arrival] = []
+        self.connections = 0  # TCP connections the worker opened
+
+    def connected(self) -> None:
+        with self.lock:
+            self.connections += 1
+
+    def arrived(self, arrival: Arrival) -> None:
+        with self.lock:
+            self.arrivals.append(arrival)
+
+    @property
+    def count(self) -> int:
+        with self.lock:
+            return len(self.arrivals)
+
+    def take(self) -> list[Arrival]:
+        """The arrivals so far, which are then forgotten."""
+        with self.lock:
+            taken, self.arrivals = self.arrivals, []
+        return taken
+
+    def wait_for(self, count: int, seconds: float, worker: subprocess.Popen, what: str) -> None:
+        """Until `count` requests arrived, then until none has for a second (a duplicate
+        would come right after)."""
+        deadline = time.monotonic() + seconds
+        last, since = self.count, time.monotonic()
+        while True:
+            time.sleep(0.05)
+            now, arrived = time.monotonic(), self.count
+            if arrived != last:
+                last, since = arrived, now
+            elif arrived >= count and now - since >= 1.0:
+                return
+            if worker.poll() is not None:
+                raise BenchFailed(f"the webhook worker exited with {worker.returncode} during {what}")
+            if now > deadline:
+                raise BenchFailed(f"{what}: {arrived} of {count} deliveries arrived within {seconds:.0f} s")
+
+
+@contextlib.contextmanager
+def webhook_receiver() -> Iterator[WebhookReceiver]:
+    receiver = WebhookReceiver()
+    thread = threading.Thread(
+        target=receiver.serve_forever, kwargs={"poll_interval": 0.2}, name="webhook-receiver", daemon=True
+    )
+    thread.start()
+    try:
+        yield receiver
+    finally:
+        receiver.shutdown()
+        receiver.server_close()
+        thread.join(timeout=5)
+
+
+@dataclass
+class WorkerRun:
+    process: subprocess.Popen
+    started: float  # time.time() just before it was spawned
+    returncode: int | None = None  # after SIGTERM
+    stop_seconds: float | None = None  # from SIGTERM to its exit
+
+
+@contextlib.contextmanager
+def webhook_worker(environment: dict[str, str], log_path: Path) -> Iterator[WorkerRun]:
+    """One delivery worker as production starts it (`python -m app worker`); SIGTERM after."""
+    inherited = {
+        name: os.environ[name] for name in ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR") if name in os.environ
+    }
+    with open(log_path, "wb") as worker_log:
+        started = time.time()
+        process = subprocess.Popen(
+            [sys.executable, "-m", "app", "worker"],
+            cwd=ROOT,
+            env={**inherited, **environment},
+            stdout=worker_log,
+            stderr=worker_log,
+            start_new_session=True,
+        )
+        run = WorkerRun(process, started)
+        try:
+            yield run
+        finally:
+            stopping = time.monotonic()
+            process.terminate()
+            try:
+                run.returncode = process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+            run.stop_seconds = time.monotonic() - stopping
+            log.info("webhook worker stopped (exit status %s)", run.returncode)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (0 if it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def postgres_pids() -> list[int]:
+    pids = []
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            with contextlib.suppress(OSError):
+                if Path(f"/proc/{pid}/comm").read_text().strip() == "postgres":
+                    pids.append(int(pid))
+    return pids
+
+
+def machine_busy() -> tuple[int, int]:
+    """(busy, total) jiffies over all CPUs since boot, from /proc/stat."""
+    values = [int(value) for value in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = values[3] + values[4]  # idle + iowait
+    return sum(values) - idle, sum(values)
+
+
+@dataclass
+class CpuSample:
+    at: float  # time.monotonic()
+    worker: float
+    bench: float  # this process: the receiver's threads, while the main thread only polls
+    postgres: dict[int, float]
+    machine: tuple[int, int]
+
+    @classmethod
+    def take(cls, worker_pid: int) -> "CpuSample":
+        return cls(
+            time.monotonic(),
+            cpu_seconds(worker_pid),
+            time.process_time(),
+            {pid: cpu_seconds(pid) for pid in postgres_pids()},
+            machine_busy(),
+        )
+
+
+@dataclass
+class CpuUse:
+    """CPU time spent while the worker drained the outbox, as shares of one CPU."""
+
+    seconds: float
+    worker: float
+    receiver: float
+    postgres: float
+    machine: float  # busy share of all the machine's CPUs
+
+    @classmethod
+    def between(cls, first: CpuSample, last: CpuSample) -> "CpuUse":
+        seconds = last.at - first.at
+        postgres = sum(cpu - first.postgres.get(pid, 0.0) for pid, cpu in last.postgres.items())
+        busy, total = (b - a for a, b in zip(first.machine, last.machine, strict=True))
+        return cls(
+            seconds,
+            (last.worker - first.worker) / seconds,
+            (last.bench - first.bench) / seconds,
+            postgres / seconds,
+            busy / total if total else 0.0,
+        )
+
+
+def percentile(values: list[float], share: float) -> float:
+    """Nearest rank; NaN for no values."""
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(share * len(ordered)) - 1)] if ordered else math.nan
+
+
+@dataclass
+class WebhookRun:
+    """What the webhook scenarios measured."""
+
+    events: int  # written before the worker started
+    write_seconds: float  # to write them, one outbox.failed each
+    backlog: int  # onRegistered events of the earlier scenarios, fanned out to no endpoint first
+    worker_started: float  # time.time()
+    drained: list[Arrival]  # every request the receiver got for the throughput scenario
+    drain_connections: int  # TCP connections the worker opened to the receiver for them
+    cpu: CpuUse
+    latency_events: int
+    latency_rate: float
+    latencies: list[float]  # arrival − commit, s, of each latency event (first arrival)
+    late_arrivals: list[Arrival]  # every request the receiver got for the latency scenario
+    latency_written_in: float  # s it took to write them, against latency_events / rate planned
+    unexpected: list[Arrival]  # verified requests for no event written in their scenario
+    deliveries: dict[tuple[str, int], int]  # the delivery log: (status, attempts) → count
+    returncode: int | None
+    stop_seconds: float | None
+
+    @property
+    def first_delivery(self) -> float:
+        return min(arrival.at for arrival in self.drained)
+
+    @property
+    def last_delivery(self) -> float:
+        return max(arrival.at for arrival in self.drained)
+
+    @property
+    def per_second(self) -> float:
+        """From the first delivery to the last: (N − 1) intervals."""
+        span = self.last_delivery - self.first_delivery
+        return (len(self.drained) - 1) / span if span > 0 else 0.0
+
+    @property
+    def all_arrivals(self) -> list[Arrival]:
+        return [*self.drained, *self.late_arrivals]
+
+    @property
+    def unverified(self) -> int:
+        return sum(1 for arrival in self.all_arrivals if not arrival.verified)
+
+    @property
+    def duplicates(self) -> int:
+        ids = [arrival.webhook_id for arrival in self.all_arrivals]
+        return len(ids) - len(set(ids))
+
+    @property
+    def expected(self) -> int:
+        return self.events + self.latency_events
+
+    @property
+    def complete(self) -> bool:
+        """Every event written was delivered, verified, once, and nothing else was."""
+        return (
+            len(self.drained) == self.events
+            and len(self.late_arrivals) == self.latency_events
+            and not self.unverified
+            and not self.duplicates
+            and not self.unexpected
+            and self.deliveries == {(SUCCEEDED, 1): self.expected}
+        )
+
+    @property
+    def stopped_cleanly(self) -> bool:
+        return self.returncode == 0
+
+    @property
+    def failed(self) -> bool:
+        return not self.complete or not self.stopped_cleanly
+
+
+def bench_failure(registration_id: str) -> Failure:
+    return Failure(registration_id, "too_many_attempts", PHONE, "+966 55••••567", "SA")
+
+
+def write_event(registrar, registration_id: str) -> None:
+    """One onRegistrationFailed event, committed when this returns."""
+    if registrar.outbox.failed(bench_failure(registration_id), at=utcnow()) is False:
+        raise BenchFailed(f"the outbox already had an event for {registration_id}")
+
+
+def fan_out_backlog(config: Config) -> int:
+    """Fan out the events the earlier scenarios wrote (an onRegistered per verify) while no
+    endpoint exists, as a worker running beside them would have: they get no delivery.
+
+    Without this the worker would deliver them to the endpoint made next, before the bench's
+    own events.
+    """
+    worker = build_worker(config)
+    try:
+        fanned = 0
+        while batch := worker.fan_out():
+            fanned += batch
+        return fanned
+    finally:
+        worker._pool.shutdown()
+        worker.store.redis.close()
+        worker.engine.dispose()
+
+
+def delivery_log(registrar) -> dict[tuple[str, int], int]:
+    deliveries = webhook_deliveries.c
+    with registrar.engine.connect() as connection:
+        rows = connection.execute(
+            select(deliveries.status, deliveries.attempts, func.count()).group_by(
+                deliveries.status, deliveries.attempts
+            )
+        ).all()
+    return {(status, attempts): count for status, attempts, count in rows}
+
+
+def webhook_delivery(environment: dict[str, str], log_path: Path, options: argparse.Namespace) -> WebhookRun:
+    """One endpoint at a local receiver; N events written, then one worker started to drain
+    them (throughput); then events one at a time at a steady rate (commit to delivery)."""
+    settings = {**environment, "WEBHOOK_ALLOW_PRIVATE_URLS": "true"}
+    config = Config(settings)
+    backlog = fan_out_backlog(config)
+    log.info("fanned out %d earlier onRegistered events to no endpoint", backlog)
+    registrar = build_registrar(config)
+    try:
+        with webhook_receiver() as receiver:
+            endpoint = registrar.webhooks.create(
+                receiver.url, [REGISTERED, REGISTRATION_FAILED], "bench receiver"
+            )
+            receiver.webhook = Webhook(endpoint["secret"])
+            written = [f"reg_benchtput{index:06d}" for index in range(options.webhook_events)]
+            log.info("writing %d onRegistrationFailed events with outbox.failed", len(written))
+            begun = time.monotonic()
+            for registration_id in written:
+                write_event(registrar, registration_id)
+            write_seconds = time.monotonic() - begun
+            log.info("wrote them in %.1f s; starting one worker (log: %s)", write_seconds, log_path.name)
+            with webhook_worker(settings, log_path) as worker:
+                pid = worker.process.pid
+                # CPU is counted from the first delivery to the last, polled every 10 ms.
+                deadline = time.monotonic() + 30
+                while not receiver.count:
+                    if worker.process.poll() is not None:
+                        raise BenchFailed(
+                            f"the webhook worker exited with {worker.process.returncode}; "
+                            f"see bench/out/{log_path.name}"
+                        )
+                    if time.monotonic() > deadline:
+                        raise BenchFailed(f"no webhook arrived within 30 s; see bench/out/{log_path.name}")
+                    time.sleep(0.01)
+                cpu_first = CpuSample.take(pid)
+                deadline = time.monotonic() + options.webhook_timeout
+                while receiver.count < len(written):
+                    if worker.process.poll() is not None or time.monotonic() > deadline:
+                        break  # wait_for says what went wrong
+                    time.sleep(0.01)
+                cpu = CpuUse.between(cpu_first, CpuSample.take(pid))
+                receiver.wait_for(len(written), 5, worker.process, "the throughput run")
+                drained = receiver.take()
+                drain_connections = receiver.connections
+                span = max(a.at for a in drained) - min(a.at for a in drained)
+                log.info("%d deliveries in %.2f s from the first to the last", len(drained), span)
+
+                count = round(options.webhook_rate * options.webhook_seconds)
+                log.info(
+                    "commit to delivery: %d events at %g/s, one outbox.failed each",
+                    count,
+                    options.webhook_rate,
+                )
+                committed: dict[str, float] = {}
+                begun = time.monotonic()
+                for index in range(count):
+                    time.sleep(max(0.0, begun + index / options.webhook_rate - time.monotonic()))
+                    registration_id = f"reg_benchlat{index:06d}"
+                    write_event(registrar, registration_id)
+                    committed[registration_id] = time.time()
+                written_in = time.monotonic() - begun
+                receiver.wait_for(count, 30, worker.process, "the commit-to-delivery run")
+                late = receiver.take()
+        first_arrival: dict[str, float] = {}
+        for arrival in late:
+            if arrival.registration_id in committed:
+                first_arrival.setdefault(arrival.registration_id, arrival.at)
+        latencies = [first_arrival[rid] - at for rid, at in committed.items() if rid in first_arrival]
+        wanted = set(written)
+        unexpected = [
+            arrival
+            for arrivals, ids in ((drained, wanted), (late, committed))
+            for arrival in arrivals
+            if arrival.verified
+            and (arrival.registration_id not in ids or arrival.event_type != REGISTRATION_FAILED)
+        ]
+        return WebhookRun(
+            events=len(written),
+            write_seconds=write_seconds,
+            backlog=backlog,
+            worker_started=worker.started,
+            drained=drained,
+            drain_connections=drain_connections,
+            cpu=cpu,
+            latency_events=count,
+            latency_rate=options.webhook_rate,
+            latencies=latencies,
+            late_arrivals=late,
+            latency_written_in=written_in,
+            unexpected=unexpected,
+            deliveries=delivery_log(registrar),
+            returncode=worker.returncode,
+            stop_seconds=worker.stop_seconds,
+        )
+    finally:
+        registrar.redis.close()
+        registrar.engine.dispose()
+
+
 # --- report --------------------------------------------------------------------------------
 
 
@@ -1179,12 +1642,82 @@ def slow_gateway_targets(slow: SlowGateway) -> list[str]:
     ]
 
 
+def webhook_table(hooks: WebhookRun) -> list[str]:
+    span = hooks.last_delivery - hooks.first_delivery
+    cpu = hooks.cpu
+    latencies = hooks.latencies
+    p50, p99 = percentile(latencies, 0.50), percentile(latencies, 0.99)
+    log_text = ", ".join(
+        f"{count:,} {status} after {attempts} attempt{'s' if attempts != 1 else ''}"
+        for (status, attempts), count in sorted(hooks.deliveries.items())
+    )
+    return [
+        "| Figure | Measured | Target | Result |",
+        "|---|---|---|---|",
+        f"| Throughput: deliveries per second, first to last delivery | {hooks.per_second:,.0f}/s "
+        f"({len(hooks.drained):,} deliveries in {span:.2f} s) | ≥ {MIN_DELIVERIES_PER_SECOND}/s "
+        f"| {verdict(hooks.per_second >= MIN_DELIVERIES_PER_SECOND)} |",
+        f"| Throughput: worker start to first / last delivery "
+        f"| {hooks.first_delivery - hooks.worker_started:.2f} s / "
+        f"{hooks.last_delivery - hooks.worker_started:.2f} s | | |",
+        f"| Throughput: CPU from first to last delivery, in CPUs | worker {cpu.worker:.2f}, receiver "
+        f"(bench process) {cpu.receiver:.2f}, PostgreSQL {cpu.postgres:.2f}; machine "
+        f"{100 * cpu.machine:.0f} % busy | | |",
+        f"| Throughput: TCP connections the worker opened to the receiver "
+        f"| {hooks.drain_connections:,} for {len(hooks.drained):,} requests | | |",
+        f"| Throughput: writing the {hooks.events:,} events first (one `outbox.failed` each) "
+        f"| {hooks.write_seconds:.1f} s ({1000 * hooks.write_seconds / hooks.events:.2f} ms per event) | | |",
+        f"| Commit to delivery, {len(latencies)} events at {hooks.latency_rate:g}/s: p50 / p99 "
+        f"| {1000 * p50:.0f} ms / {1000 * p99:.0f} ms (min {1000 * min(latencies, default=math.nan):.0f} ms, "
+        f"max {1000 * max(latencies, default=math.nan):.0f} ms) | p50 < {MAX_DELIVERY_P50:g} s "
+        f"| {verdict(p50 < MAX_DELIVERY_P50)} |",
+        f"| Requests at the receiver / events written | {len(hooks.all_arrivals):,} / {hooks.expected:,} "
+        "| equal | " + verdict(len(hooks.all_arrivals) == hooks.expected) + " |",
+        f"| Requests not verified / webhook-ids received twice / for no event written "
+        f"| {hooks.unverified} / {hooks.duplicates} / {len(hooks.unexpected)} | 0 / 0 / 0 "
+        f"| {verdict(not (hooks.unverified or hooks.duplicates or hooks.unexpected))} |",
+        f"| Delivery log afterwards | {log_text or 'empty'} | {hooks.expected:,} succeeded after 1 attempt "
+        f"| {verdict(hooks.deliveries == {(SUCCEEDED, 1): hooks.expected})} |",
+        f"| Worker stopped by SIGTERM | exit status {hooks.returncode}, after {hooks.stop_seconds:.2f} s "
+        f"| 0 | {verdict(hooks.stopped_cleanly)} |",
+    ]
+
+
+def webhook_targets(hooks: WebhookRun) -> list[str]:
+    p50 = percentile(hooks.latencies, 0.50)
+    return [
+        f"- webhooks: deliveries per second, one worker ≥ {MIN_DELIVERIES_PER_SECOND}: "
+        f"{hooks.per_second:,.0f} — **{verdict(hooks.per_second >= MIN_DELIVERIES_PER_SECOND)}**",
+        f"- webhooks: commit to delivery p50 < {MAX_DELIVERY_P50:g} s: {1000 * p50:.0f} ms "
+        f"— **{verdict(p50 < MAX_DELIVERY_P50)}**",
+        f"- webhooks: every event delivered once, signed: {len(hooks.all_arrivals):,} requests for "
+        f"{hooks.expected:,} events, {hooks.unverified} not verified, {hooks.duplicates} repeated "
+        f"— **{verdict(hooks.complete)}**",
+    ]
+
+
+def webhook_notes(hooks: WebhookRun) -> list[str]:
+    return [
+        f"- Webhooks: before the endpoint was made, the {hooks.backlog:,} onRegistered events the "
+        "earlier scenarios wrote (one per verify) were fanned out in-process by the worker's own "
+        "`fan_out` while no endpoint existed, as a worker running beside them would have done: "
+        "they have no delivery, and the bench's endpoint gets only the bench's events.",
+        f"- Webhooks, commit to delivery: the {hooks.latency_events} events were written on a "
+        f"{hooks.latency_rate:g}/s schedule and took {hooks.latency_written_in:.2f} s "
+        f"(planned {hooks.latency_events / hooks.latency_rate:.2f} s).",
+    ]
+
+
 def server_log_problems(path: Path) -> list[str]:
     return [line for line in path.read_text(errors="replace").splitlines() if LOG_PROBLEM.search(line)]
 
 
 def notes(
-    loads: dict[str, Load], measured: InProcess, slow: SlowGateway, problems: dict[str, list[str]]
+    loads: dict[str, Load],
+    measured: InProcess,
+    slow: SlowGateway,
+    hooks: WebhookRun,
+    problems: dict[str, list[str]],
 ) -> list[str]:
     lines = [
         f"- Round trips, as sent on the connection: start {trips_text(measured.start_trips)}; "
@@ -1233,9 +1766,10 @@ def notes(
         "but the service finishes them and sends their messages; so the gateway's count is "
         "checked against the registrations the service wrote to Redis (exactly equal), and "
         "against the 202 answers wrk read plus the requests it abandoned.",
+        *webhook_notes(hooks),
     ]
     for name, found in problems.items():
-        lines.append(f"- The server log bench/out/{name} has {len(found)} warning or error lines.")
+        lines.append(f"- The log bench/out/{name} has {len(found)} warning or error lines.")
         lines += [f"  - `{line[:200]}`" for line in found[:5]]
     return lines
 
@@ -1244,6 +1778,7 @@ def report(
     loads: dict[str, Load],
     measured: InProcess,
     slow: SlowGateway,
+    hooks: WebhookRun,
     problems: dict[str, list[str]],
     options: argparse.Namespace,
     started_at: datetime.datetime,
@@ -1285,7 +1820,17 @@ def report(
             f"{' and '.join(seconds_text(latency) for latency in BURST_LATENCIES)}; then wrk "
             f"-c{CONNECTIONS} on start with the gateway at {seconds_text(SUSTAINED_LATENCY)}, "
             f"{options.warmup} s of warm-up and {options.duration} s measured.",
-            "- wrk, gunicorn, Redis, PostgreSQL and the gateway share the machine's CPUs.",
+            "- Webhook delivery (issue #4): one endpoint for both event types, made with the admin "
+            "service, at a receiver in the benchmark's process that verifies every request with "
+            "`standardwebhooks` and answers 200 at once. Throughput: "
+            f"{options.webhook_events:,} onRegistrationFailed events written with the outbox "
+            "(`outbox.failed`, one transaction each), then one worker started as production "
+            "starts it (`python -m app worker`, `WEBHOOK_ALLOW_PRIVATE_URLS=true`), timed from "
+            "the first delivery to the last. Commit to delivery: with that worker idle, events "
+            f"written one at a time at {options.webhook_rate:g}/s for {options.webhook_seconds:g} s, "
+            "from the return of `outbox.failed` (the commit) to the request's arrival.",
+            "- wrk, gunicorn, the worker, Redis, PostgreSQL, the gateway and the receiver share "
+            "the machine's CPUs.",
             "",
             "Command: `make bench`",
             "",
@@ -1306,6 +1851,10 @@ def report(
             "",
             *slow_gateway_table(slow),
             "",
+            "## Webhook delivery (one worker)",
+            "",
+            *webhook_table(hooks),
+            "",
             "## Redis commands per request",
             "",
             *commands_table(loads),
@@ -1314,10 +1863,11 @@ def report(
             "",
             *targets_list(loads, measured),
             *slow_gateway_targets(slow),
+            *webhook_targets(hooks),
             "",
             "## Notes",
             "",
-            *notes(loads, measured, slow, problems),
+            *notes(loads, measured, slow, hooks, problems),
             "",
         ]
     )
@@ -1334,6 +1884,7 @@ def run(options: argparse.Namespace) -> int:
         stale.unlink()
     server_log = OUT / "server.log"
     slow_log = OUT / "server-slow-sms.log"
+    worker_log = OUT / "worker.log"
     with (
         bench_redis() as client,
         bench_database() as database_url,
@@ -1370,8 +1921,16 @@ def run(options: argparse.Namespace) -> int:
         log.info("start with a slow SMS gateway, on the production settings")
         client.flushdb()  # the registrations counted against the gateway's messages are its own
         slow = slow_gateway(environment, client, slow_log, options)
-    problems = {path.name: server_log_problems(path) for path in (server_log, slow_log)}
-    markdown = report(loads, measured, slow, problems, options, started_at, software)
+        log.info("webhook delivery, one worker")
+        hooks = webhook_delivery(environment, worker_log, options)
+        log.info(
+            "webhooks: %.0f deliveries/s; commit to delivery p50 %.0f ms, p99 %.0f ms",
+            hooks.per_second,
+            1000 * percentile(hooks.latencies, 0.50),
+            1000 * percentile(hooks.latencies, 0.99),
+        )
+    problems = {path.name: server_log_problems(path) for path in (server_log, slow_log, worker_log)}
+    markdown = report(loads, measured, slow, hooks, problems, options, started_at, software)
     RESULTS.write_text(markdown)
     print(markdown)
     log.info("wrote %s", RESULTS.relative_to(ROOT))
@@ -1392,7 +1951,23 @@ def run(options: argparse.Namespace) -> int:
             "see the table and bench/out/%s",
             slow_log.name,
         )
-    return 1 if slow.failed or any(load.failed or load.ran_out for load in loads.values()) else 0
+    if not hooks.complete:
+        log.error(
+            "webhooks: %d requests for %d events, %d not verified, %d repeated, %d for no event "
+            "written, delivery log %s",
+            len(hooks.all_arrivals),
+            hooks.expected,
+            hooks.unverified,
+            hooks.duplicates,
+            len(hooks.unexpected),
+            hooks.deliveries,
+        )
+    if not hooks.stopped_cleanly:
+        log.error(
+            "webhook worker exited with %s on SIGTERM; see bench/out/%s", hooks.returncode, worker_log.name
+        )
+    failed = slow.failed or hooks.failed or any(load.failed or load.ran_out for load in loads.values())
+    return 1 if failed else 0
 
 
 def main() -> int:
@@ -1410,6 +1985,18 @@ def main() -> int:
     )
     parser.add_argument(
         "--bursts", type=int, default=3, help="rounds per gateway latency of the concurrent-start burst (3)"
+    )
+    parser.add_argument(
+        "--webhook-events", type=int, default=3_000, help="events written before the worker starts (3000)"
+    )
+    parser.add_argument(
+        "--webhook-rate", type=float, default=20, help="events/s written for commit to delivery (20)"
+    )
+    parser.add_argument(
+        "--webhook-seconds", type=float, default=10, help="seconds of events for commit to delivery (10)"
+    )
+    parser.add_argument(
+        "--webhook-timeout", type=int, default=120, help="seconds allowed for the worker to drain (120)"
     )
     parser.add_argument("--time-limit", type=int, default=300, help="stop and clean up after this (300 s)")
     options = parser.parse_args()
