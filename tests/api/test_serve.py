@@ -62,7 +62,7 @@ def test_serve_migrates_starts_redis_and_the_worker_and_a_subscriber_hears_of_a_
 
         endpoint = requests.post(
             f"{base}/webhooks",
-            json={"url": receiver.url, "events": ["onRegistered"]},
+            json={"url": receiver.url, "events": ["onRegistered", "onRegistrationFailed"]},
             headers={"Authorization": "Bearer serve-admin-key-0123456789"},
             timeout=5,
         ).json()
@@ -77,10 +77,21 @@ def test_serve_migrates_starts_redis_and_the_worker_and_a_subscriber_hears_of_a_
         assert verified.status_code == 201
         assert (instance / "registrar.db").exists()
         assert EmbeddedRedis(instance).answers()
-        receiver.wait_for(1, timeout=30)
-        [delivery] = receiver.deliveries
-        assert delivery.verified
-        assert delivery.body["data"]["customer"] == verified.json()["customer"]
+        locked = requests.post(
+            f"{base}/auth/register", json=phone_registration(phone="0559876543"), timeout=5
+        ).json()
+        for _ in range(5):
+            requests.post(
+                f"{base}/auth/register/{locked['registration_id']}/verify", json={"code": "000000"}, timeout=5
+            )
+
+        receiver.wait_for(2, timeout=30)
+        assert all(delivery.verified for delivery in receiver.deliveries)
+        [registered] = receiver.of_type("onRegistered")
+        assert registered.body["data"]["customer"] == verified.json()["customer"]
+        [failed] = receiver.of_type("onRegistrationFailed")
+        assert failed.body["data"]["registration_id"] == locked["registration_id"]
+        assert failed.body["data"]["reason"] == "too_many_attempts"
     finally:
         serve.send_signal(signal.SIGTERM)
         assert serve.wait(timeout=30) == 0, log_path.read_text()
