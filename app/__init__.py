@@ -1,23 +1,28 @@
 """Registrar: OTP-verified customer registration for online stores."""
 
-import logging
 import secrets
 from dataclasses import dataclass
 
 from flask import Flask
+from flask_cors import CORS
 from flask_smorest import Api
 from redis import Redis
 from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.retry import Retry
 from sqlalchemy import Engine
+from werkzeug.middleware.proxy_fix import ProxyFix
 
-from app import embedded_redis, http
+from app import embedded_redis, http, logs
 from app.channels import create_senders
 from app.codes import CodeHasher, VerificationStore
 from app.customers.service import CustomerDirectory
 from app.db import make_engine
 from app.errors import RegistrationNotFound
+from app.idempotency import IdempotencyStore
 from app.instance import read_or_create
+from app.limits import Limits
+from app.logs import configure_logging
 from app.registration.service import PURPOSE as REGISTER
 from app.registration.service import RegistrationService
 from app.schemas import ErrorResponseSchema
@@ -48,6 +53,7 @@ class Registrar:
     verifications: VerificationStore
     outbox: Outbox
     webhooks: WebhookAdmin
+    idempotency: IdempotencyStore
 
 
 def create_app(config: Config | None = None) -> Flask:
@@ -64,6 +70,24 @@ def create_app(config: Config | None = None) -> Flask:
     )
     api.spec.components.security_scheme("adminKey", {"type": "http", "scheme": "bearer"})
     http.register(app)
+    logs.register(app)
+    if config.TRUSTED_PROXIES:
+        # The client is the address the nearest trusted proxy saw, and no other header counts.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=config.TRUSTED_PROXIES, x_proto=config.TRUSTED_PROXIES)
+    if config.CORS_ORIGINS:
+        CORS(
+            app,
+            origins=list(config.CORS_ORIGINS),
+            allow_headers=[
+                "Content-Type",
+                "Authorization",
+                "Accept-Language",
+                "Idempotency-Key",
+                "X-Request-ID",
+            ],
+            expose_headers=["Location", "Retry-After", "X-Request-ID", "Idempotent-Replayed"],
+            max_age=600,
+        )
 
     # adapters
     app.extensions["registrar"] = build_registrar(config)
@@ -81,10 +105,6 @@ def create_app(config: Config | None = None) -> Flask:
     return app
 
 
-def configure_logging() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-
-
 def validate_config(config: Config | None = None) -> Config:
     """Every check a setting gets at start-up, without connecting to anything."""
     config = config or Config()
@@ -94,14 +114,18 @@ def validate_config(config: Config | None = None) -> Config:
 
 
 def make_redis(config: Config) -> Redis:
-    """A client with short timeouts and one quick retry, so an outage answers 503 fast."""
+    """A client with short timeouts, so that an outage answers 503 within 2 s.
+
+    A dropped connection (Redis restarted) is retried once at once; a timeout is not, or a
+    Redis that hangs would hold a request for twice the timeout.
+    """
     url = config.REDIS_URL or embedded_redis.ensure_running(config.INSTANCE_PATH)
     return Redis.from_url(
         url,
         decode_responses=True,
         socket_timeout=1.5,
         socket_connect_timeout=1,
-        retry=Retry(NoBackoff(), 1),
+        retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
         health_check_interval=30,
     )
 
@@ -164,6 +188,15 @@ def build_registrar(config: Config) -> Registrar:
             webotp_domain=config.WEBOTP_DOMAIN,
             on_failure=outbox.record,
             notify_expiry=True,
+            limits=Limits(
+                redis,
+                per_ip=config.RATE_LIMIT_REGISTER,
+                cooldown=config.RESEND_COOLDOWN,
+                codes_per_destination=config.MAX_CODES_PER_DESTINATION,
+                sms_per_prefix=config.SMS_PREFIX_HOURLY_LIMIT,
+                sms_per_country=config.SMS_COUNTRY_HOURLY_LIMIT,
+                enabled=config.RATE_LIMITS_ENABLED,
+            ),
         ),
         engine,
         customers,
@@ -180,6 +213,7 @@ def build_registrar(config: Config) -> Registrar:
         verifications=store,
         outbox=outbox,
         webhooks=WebhookAdmin(engine, allow_private_urls=config.WEBHOOK_ALLOW_PRIVATE_URLS),
+        idempotency=IdempotencyStore(redis),
     )
 
 

@@ -8,9 +8,10 @@ import subprocess
 import sys
 import threading
 
-from app import build_worker, configure_logging, validate_config
+from app import build_worker, validate_config
 from app.db import make_engine, upgrade
 from app.embedded_redis import EmbeddedRedis
+from app.logs import configure_logging
 from config.settings import ROOT, Config, ConfigError
 
 

@@ -149,14 +149,45 @@ def handle_unexpected(exception: Exception) -> Response:
     return render_error(errors.RegistrarError())
 
 
+# Every answer: no sniffing, no framing, no referrer, no caching (answers carry tokens),
+# HTTPS only once seen over HTTPS. JSON answers also forbid everything else a browser might
+# do with them; the /docs page may load Swagger UI from its CDN.
+_SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+    "Strict-Transport-Security": "max-age=31536000; includeSubDomains",
+}
+_CSP_JSON = "default-src 'none'; frame-ancestors 'none'"
+_CSP_DOCS = (
+    "default-src 'none'; script-src 'unsafe-inline' https://cdn.jsdelivr.net; "
+    "style-src 'unsafe-inline' https://cdn.jsdelivr.net; img-src data: https://cdn.jsdelivr.net; "
+    "connect-src 'self'; frame-ancestors 'none'"
+)
+
+
+def secure(response: Response) -> Response:
+    for name, value in _SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    response.headers.setdefault(
+        "Content-Security-Policy", _CSP_DOCS if response.mimetype == "text/html" else _CSP_JSON
+    )
+    if request.method == "OPTIONS" and response.status_code == 200 and not response.get_data():
+        response.status_code = 204  # an empty answer to OPTIONS says so
+        del response.headers["Content-Type"]
+    return response
+
+
 def register(app: Flask) -> None:
-    """Install body parsing and error rendering; call after the Api is initialised."""
+    """Install body parsing, error rendering and security headers; call after the Api."""
     # `//` in a path would otherwise answer with werkzeug's HTML redirect page.
     app.url_map.merge_slashes = False
     app.json.ensure_ascii = False
     app.json.sort_keys = False
     app.json.mimetype = "application/json; charset=utf-8"
     app.before_request(check_body)
+    app.after_request(secure)
     app.register_error_handler(errors.RegistrarError, render_error)
     app.register_error_handler(HTTPException, handle_http_exception)
     for exception_class in _UNAVAILABLE:

@@ -26,7 +26,8 @@ from app.codes import (
     normalise_code,
 )
 from app.codes.store import CODE_SENT
-from app.identity import destination_key, mask
+from app.identity import PHONE, destination_key, mask
+from app.limits import COOLDOWN, Limits, Refused, Taken
 
 log = logging.getLogger("registrar.channels")
 Details = dict[str, str | None]
@@ -62,6 +63,7 @@ class CodeChallenges:
         webotp_domain: str | None = None,
         on_failure: FailureHook | None = None,
         notify_expiry: bool = False,
+        limits: Limits | None = None,
     ):
         self.store = store
         self.hasher = hasher
@@ -75,6 +77,7 @@ class CodeChallenges:
         self.webotp_domain = webotp_domain
         self.on_failure = on_failure
         self.notify_expiry = notify_expiry
+        self.limits = limits
 
     def send_first(
         self,
@@ -84,11 +87,13 @@ class CodeChallenges:
         payload: Details,
         *,
         details: Details | None = None,
+        client_ip: str | None = None,
     ) -> Challenge:
         """Start a verification and send its first code; nothing is kept if sending fails.
 
         `payload` comes back, less its None values, in the `Claim` of a matching code.
         A `claim` given `details` finds it only if it was started with the same ones.
+        The start counts against `client_ip`'s limit, the code against the destination's.
         """
         verification_id = new_identifier(self.id_prefix)
         code = generate_code(self.code_length)
@@ -106,11 +111,13 @@ class CodeChallenges:
             fingerprint=self.hasher.fingerprint(details) if details is not None else "",
             expiry_notice=_expiry_notice(verification_id, facts) if self.notify_expiry else "",
         )
+        taken = self._take(verification.destination, channel, to, facts.country, client_ip=client_ip)
         challenge = self.store.create(verification)
         try:
             self._send(channel, to, locale, code)
         except errors.ChannelUnavailable:
             self.store.discard(verification)
+            self._give_back(taken)
             self._failed(verification_id, "code_delivery_failed", facts)
             raise
         return self._public(challenge)
@@ -167,10 +174,17 @@ class CodeChallenges:
         resend = self.store.resend(verification_id, self.purpose, code_hash)
         match resend.outcome:
             case Outcome.OK:
+                channel = resend.challenge.channel
                 try:
-                    self._send(resend.challenge.channel, resend.to, resend.locale, code)
+                    taken = self._take(resend.destination, channel, resend.to, resend.country, resending=True)
+                except errors.RegistrarError:
+                    self.store.restore(verification_id, code_hash)
+                    raise
+                try:
+                    self._send(channel, resend.to, resend.locale, code)
                 except errors.ChannelUnavailable:
                     self.store.restore(verification_id, code_hash)
+                    self._give_back(taken)
                     raise
                 return self._public(resend.challenge)
             case Outcome.TOO_SOON:
@@ -196,6 +210,32 @@ class CodeChallenges:
         if verification_id is None:
             raise self.not_found()
         return verification_id
+
+    def _take(
+        self,
+        destination: str,
+        channel: str,
+        to: str,
+        country: str | None,
+        *,
+        client_ip: str | None = None,
+        resending: bool = False,
+    ) -> Taken | None:
+        """Take what one code costs from the limits; the contract's 429 if one is spent."""
+        if self.limits is None:
+            return None
+        try:
+            return self.limits.take(
+                destination, client_ip=client_ip, phone=to if channel == PHONE else None, country=country
+            )
+        except Refused as refusal:
+            # A resend asked for within a destination's cooldown is simply too soon.
+            error = errors.ResendTooSoon if resending and refusal.limit == COOLDOWN else errors.RateLimited
+            raise errors.with_retry_after(error, refusal.retry_after) from None
+
+    def _give_back(self, taken: Taken | None) -> None:
+        if self.limits is not None:
+            self.limits.give_back(taken)
 
     def _send(self, channel: str, to: str, locale: str, code: str) -> None:
         message = code_message(

@@ -1,12 +1,12 @@
 """Every setting of API.md §6, read from the environment, typed and checked once at start-up."""
 
 import os
-import re
 from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import phonenumbers
+from limits import RateLimitItem, parse_many
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
@@ -15,7 +15,6 @@ ROOT = Path(__file__).resolve().parent.parent
 LOCALES = ("en", "ar")
 REDIS_SCHEMES = ("redis", "rediss", "unix")
 DATABASE_DRIVERS = ("sqlite", "postgresql+psycopg")
-RATE_LIMIT_PATTERN = re.compile(r"^\s*\d+\s*(/|per)\s*\d*\s*[a-z]+\s*$", re.IGNORECASE)
 
 
 class ConfigError(ValueError):
@@ -94,11 +93,15 @@ class _Reader:
             raise ConfigError(f"{name} must be comma-separated whole seconds, not {value!r}")
         return numbers
 
-    def rate_limits(self, name: str, default: str) -> str:
+    def rate_limits(self, name: str, default: str) -> list[RateLimitItem]:
         value = self.raw(name) or default
-        if not all(RATE_LIMIT_PATTERN.match(part) for part in value.split(";")):
-            raise ConfigError(f"{name} must be limits such as '20/minute' separated by ';', not {value!r}")
-        return value
+        try:
+            return parse_many(value)
+        except ValueError:
+            raise ConfigError(
+                f"{name} must be limits such as '20/minute' or '5 per 10 seconds', separated by ';', "
+                f"not {value!r}"
+            ) from None
 
     def origins(self, name: str) -> tuple[str, ...]:
         value = self.raw(name)
@@ -189,6 +192,7 @@ class Config:
         self.WEBHOOK_LEASE = env.integer("WEBHOOK_LEASE", 60, minimum=1, maximum=3600)
         self.DEFAULT_LOCALE = env.choice("DEFAULT_LOCALE", "en", LOCALES)
         self.RATE_LIMIT_REGISTER = env.rate_limits("RATE_LIMIT_REGISTER", "20/minute")
+        self.RATE_LIMITS_ENABLED = env.boolean("RATE_LIMITS_ENABLED", True)
         self.TRUSTED_PROXIES = env.integer("TRUSTED_PROXIES", 0, minimum=0, maximum=10)
         self.CORS_ORIGINS = env.origins("CORS_ORIGINS")
 

@@ -5,6 +5,7 @@ PostgreSQL schema of its own, dropped at the end; the Redis database is flushed 
 tests). Without them it starts an embedded Redis and uses a SQLite file.
 """
 
+import json
 import logging
 import os
 import re
@@ -134,6 +135,17 @@ def client(app):
     return app.test_client()
 
 
+def console_codes(log: str, masked_destination: str) -> list[str]:
+    """The codes the console channel wrote to a log of JSON lines for a destination."""
+    codes = []
+    for line in log.splitlines():
+        if line.startswith("{"):
+            message = json.loads(line)["message"]
+            if message.startswith(("phone to ", "email to ")) and f" to {masked_destination}" in message:
+                codes.append(CODE.search(message.split(": ", 1)[1]).group(1))
+    return codes
+
+
 class Outbox:
     """What the console channel wrote to the log: the messages customers would receive."""
 
@@ -208,11 +220,7 @@ class Server:
 
     def codes_for(self, masked_destination: str) -> list[str]:
         """Every code the console channel logged for a destination, oldest first."""
-        codes = []
-        for line in self.log_path.read_text(encoding="utf-8").splitlines():
-            if f" to {masked_destination}" in line:
-                codes.append(CODE.search(line.split(": ", 2)[-1]).group(1))
-        return codes
+        return console_codes(self.log_path.read_text(encoding="utf-8"), masked_destination)
 
 
 @pytest.fixture

@@ -1,5 +1,6 @@
 """Real peers for the channel tests: an HTTP SMS gateway and an SMTP server, on loopback."""
 
+import contextlib
 import datetime
 import ipaddress
 import json
@@ -214,6 +215,7 @@ class WebhookReceiver:
         self.delay = delay
         self.deliveries: list[Delivery] = []
         self._lock = threading.Lock()
+        self._stopping = threading.Event()
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -229,7 +231,8 @@ class WebhookReceiver:
                         Delivery(self.headers.get("webhook-id", ""), payload, verified, time.time())
                     )
                     status = receiver.answers.pop(0) if receiver.answers else receiver.status
-                time.sleep(receiver.delay)
+                if receiver._stopping.wait(receiver.delay):
+                    return  # stopping: hang up without an answer
                 self.send_response(status)
                 if 300 <= status < 400:
                     self.send_header("Location", f"http://127.0.0.1:{self.server.server_address[1]}/moved")
@@ -255,5 +258,63 @@ class WebhookReceiver:
             time.sleep(0.05)
 
     def stop(self) -> None:
+        self._stopping.set()
         self.server.shutdown()
         self.server.server_close()
+
+
+class TcpProxy:
+    """Forwards a local port to `target`; `stop` refuses connections (and cuts open ones)
+    until `start`, as a database that went away and came back would."""
+
+    def __init__(self, target: tuple[str, int]):
+        self.target = target
+        self.port = free_port()
+        self._connections: list[socket.socket] = []
+        self._listener: socket.socket | None = None
+        self.start()
+
+    def start(self) -> None:
+        listener = socket.socket()
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", self.port))
+        listener.listen(64)
+        self._listener = listener
+        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
+
+    def stop(self) -> None:
+        if self._listener is not None:
+            # shutdown wakes the thread blocked in accept(); close alone would leave the
+            # socket listening until that accept returned.
+            with contextlib.suppress(OSError):
+                self._listener.shutdown(socket.SHUT_RDWR)
+            self._listener.close()
+            self._listener = None
+        for connection in self._connections:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
+            connection.close()
+        self._connections.clear()
+
+    def _accept(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(self.target)
+            self._connections += [client, upstream]
+            for source, sink in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(source, sink), daemon=True).start()
+
+    @staticmethod
+    def _pipe(source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for end in (source, sink):
+                with contextlib.suppress(OSError):
+                    end.shutdown(socket.SHUT_RDWR)

@@ -133,6 +133,8 @@ class Resend:
     challenge: Challenge | None = None
     to: str = ""
     locale: str = ""
+    destination: str = ""
+    country: str | None = None
     retry_after: int = 0
     first_refusal: Facts | None = None  # set the first time resends are refused
 
@@ -320,6 +322,8 @@ class VerificationStore:
             ),
             to=result[7],
             locale=result[8],
+            destination=result[9],
+            country=result[10],
         )
 
     def restore(self, verification_id: str, code_hash: str) -> None:

@@ -1,9 +1,10 @@
 """`/auth/register`: start, finalise, verify, resend and status of a registration."""
 
-from flask import current_app, jsonify, url_for
+from flask import current_app, jsonify, request, url_for
 from flask.views import MethodView
 
 from app.http import Blueprint
+from app.idempotency import idempotent
 from app.registration.schemas import (
     ChallengeSchema,
     RegistrationStartSchema,
@@ -61,6 +62,7 @@ def _document_errors(statuses: dict[int, str]):
 
 @blp.route("")
 class Registrations(MethodView):
+    @idempotent(lambda: current_app.extensions["registrar"].idempotency)
     @blp.arguments(RegistrationStartSchema())
     @blp.response(202, ChallengeSchema, description="A code is on its way.")
     @blp.alt_response(201, schema=SessionSchema, description="With `code`: the account exists now.")
@@ -76,7 +78,7 @@ class Registrations(MethodView):
         registration, code = payload
         if code is not None:
             return _created(service().finalise(registration, code))
-        return _challenge(service().start(registration))
+        return _challenge(service().start(registration, client_ip=request.remote_addr))
 
 
 @blp.route("/<registration_id>")

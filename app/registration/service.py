@@ -85,7 +85,7 @@ class RegistrationService:
         self.outbox = outbox
         self.reveal_existing_accounts = reveal_existing_accounts
 
-    def start(self, registration: RegistrationRequest) -> Challenge:
+    def start(self, registration: RegistrationRequest, *, client_ip: str | None = None) -> Challenge:
         """Hold the registration and send its first code to the chosen channel.
 
         Unless REVEAL_EXISTING_ACCOUNTS is on, an identity that already has an account is
@@ -99,6 +99,7 @@ class RegistrationService:
             registration.locale,
             vars(registration),
             details=registration.details(),
+            client_ip=client_ip,
         )
 
     def finalise(self, registration: RegistrationRequest, code: str) -> Registered:

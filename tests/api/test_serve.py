@@ -11,7 +11,7 @@ import requests
 
 from app.embedded_redis import EmbeddedRedis
 from config.settings import ROOT
-from tests.conftest import CODE
+from tests.conftest import console_codes
 from tests.servers import WebhookReceiver, free_port
 from tests.support import MASKED_PHONE, phone_registration
 
@@ -69,8 +69,7 @@ def test_serve_migrates_starts_redis_and_the_worker_and_a_subscriber_hears_of_a_
         receiver.secret = endpoint["secret"]
         challenge = requests.post(f"{base}/auth/register", json=phone_registration(), timeout=5).json()
         assert challenge["destination"] == MASKED_PHONE
-        line = next(line for line in log_path.read_text().splitlines() if f"to {MASKED_PHONE}" in line)
-        code = CODE.search(line.split(": ", 2)[-1]).group(1)
+        [code] = console_codes(log_path.read_text(encoding="utf-8"), MASKED_PHONE)
         verified = requests.post(
             f"{base}/auth/register/{challenge['registration_id']}/verify", json={"code": code}, timeout=5
         )

@@ -1,6 +1,7 @@
 """Configuration read from the environment and checked at start-up (config.settings, API.md §6)."""
 
 import pytest
+from limits import parse_many
 
 from app.channels import create_senders
 from config.settings import ROOT, Config, ConfigError
@@ -36,7 +37,7 @@ CONTRACT_DEFAULTS = {
     "WEBHOOK_RETRY_SCHEDULE": (5, 300, 1800, 7200, 18000, 36000, 36000),
     "WEBHOOK_ALLOW_PRIVATE_URLS": False,
     "DEFAULT_LOCALE": "en",
-    "RATE_LIMIT_REGISTER": "20/minute",
+    "RATE_LIMIT_REGISTER": parse_many("20/minute"),
     "TRUSTED_PROXIES": 0,
     "CORS_ORIGINS": (),
 }
@@ -81,7 +82,7 @@ def test_values_are_parsed_into_their_types():
         "SMS_ALLOWED_COUNTRIES": {"SA", "AE"},
         "WEBHOOK_RETRY_SCHEDULE": (5, 60),
         "DEFAULT_LOCALE": "ar",
-        "RATE_LIMIT_REGISTER": "20/minute;500 per hour",
+        "RATE_LIMIT_REGISTER": parse_many("20 per minute; 500/hour"),
         "CORS_ORIGINS": ("https://shop.example", "https://www.shop.example"),
     }
 

@@ -6,7 +6,8 @@
 -- ARGV[4]  code lifetime, ms
 -- ARGV[5]  cooldown before the next resend, ms
 -- Returns one of:
---   {'ok', expires_in_ms, resend_in_ms, attempts_left, resends_left, channel, masked, to, locale}
+--   {'ok', expires_in_ms, resend_in_ms, attempts_left, resends_left, channel, masked, to, locale,
+--    destination pseudonym, country}
 --   {'too_soon', retry_after_ms}
 --   {'exhausted', 1 the first time it is refused else 0, channel, masked, country}
 --   {status} for not_found, claimed, completed, locked, already_registered
@@ -14,7 +15,7 @@
 local key = KEYS[1]
 local now = tonumber(ARGV[3])
 local f = redis.call('HMGET', key, 'purpose', 'status', 'claim_exp', 'resends', 'resend_at', 'attempts', 'code_hash', 'code_exp',
-  'channel', 'masked', 'to', 'locale')
+  'channel', 'masked', 'to', 'locale', 'dest', 'p:country_code')
 local purpose, status, claim_exp, resends, resend_at, attempts =
   f[1], f[2], tonumber(f[3]), tonumber(f[4]), tonumber(f[5]), tonumber(f[6])
 
@@ -35,4 +36,4 @@ redis.call('HSET', key,
   'code_hash', ARGV[2], 'code_exp', now + lifetime,
   'resends', resends - 1, 'resend_at', now + cooldown,
   'status', 'code_sent')
-return {'ok', lifetime, cooldown, attempts, resends - 1, f[9], f[10], f[11], f[12]}
+return {'ok', lifetime, cooldown, attempts, resends - 1, f[9], f[10], f[11], f[12], f[13], f[14]}

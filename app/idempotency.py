@@ -1,0 +1,114 @@
+"""`Idempotency-Key` on start (API.md §1): the same key and body within 24 h get the first
+answer again and send nothing; another body, or a first request still running, get
+`409 idempotency_conflict`. Only 2xx answers are kept.
+
+The key lives in Redis as `idem:{<sha256 of the key>}` holding the body's fingerprint and,
+once answered, the answer.
+"""
+
+import functools
+import hashlib
+import json
+from collections.abc import Callable
+from typing import Any
+
+from flask import Response, g, jsonify, request
+from redis import Redis
+
+from app import errors
+
+HEADER = "Idempotency-Key"
+MAX_KEY_LENGTH = 255
+TTL = 24 * 3600
+RUNNING = "running"
+
+
+class IdempotencyStore:
+    """The first answer of each key, kept for a day."""
+
+    def __init__(self, redis: Redis, ttl: int = TTL):
+        self.redis = redis
+        self.ttl = ttl
+
+    @staticmethod
+    def _key(idempotency_key: str) -> str:
+        return f"idem:{{{hashlib.sha256(idempotency_key.encode()).hexdigest()}}}"
+
+    def begin(self, idempotency_key: str, fingerprint: str) -> dict | None:
+        """None if this request is the key's first: go ahead. The first answer to replay if
+        it came with the same body; IdempotencyConflict if not, or if it is still running."""
+        key = self._key(idempotency_key)
+        running = json.dumps({"state": RUNNING, "fingerprint": fingerprint})
+        for _ in range(2):  # the first request may just have given its key back
+            if self.redis.set(key, running, nx=True, ex=self.ttl):
+                return None
+            stored = self.redis.get(key)
+            if stored is not None:
+                first = json.loads(stored)
+                if first["state"] == RUNNING or first["fingerprint"] != fingerprint:
+                    raise errors.IdempotencyConflict()
+                return first
+        raise errors.IdempotencyConflict()
+
+    def keep(self, idempotency_key: str, fingerprint: str, response: Response) -> None:
+        """Keep a 2xx answer for the key's replays."""
+        answer = {
+            "state": "answered",
+            "fingerprint": fingerprint,
+            "status": response.status_code,
+            "location": response.headers.get("Location"),
+            "body": response.get_json(),
+        }
+        self.redis.set(self._key(idempotency_key), json.dumps(answer), xx=True, keepttl=True)
+
+    def give_back(self, idempotency_key: str) -> None:
+        """Forget a key whose request did not succeed: it may be used again."""
+        self.redis.delete(self._key(idempotency_key))
+
+
+def idempotent(store: Callable[[], IdempotencyStore]) -> Callable:
+    """Make a view honour Idempotency-Key; `store` gives the app's IdempotencyStore."""
+
+    def decorate(view: Callable) -> Callable:
+        @functools.wraps(view)
+        def wrapper(*args: Any, **kwargs: Any):
+            idempotency_key = request.headers.get(HEADER)
+            if idempotency_key is None:
+                return view(*args, **kwargs)
+            if not idempotency_key.strip() or len(idempotency_key) > MAX_KEY_LENGTH:
+                raise errors.BadRequest(f"{HEADER} must be 1 to {MAX_KEY_LENGTH} characters.")
+            keys = store()
+            fingerprint = _fingerprint()
+            first = keys.begin(idempotency_key, fingerprint)
+            if first is not None:
+                return _replay(first)
+            try:
+                response = view(*args, **kwargs)
+            except BaseException:
+                keys.give_back(idempotency_key)
+                raise
+            if 200 <= response.status_code < 300:
+                keys.keep(idempotency_key, fingerprint, response)
+            else:
+                keys.give_back(idempotency_key)
+            return response
+
+        return wrapper
+
+    return decorate
+
+
+def _fingerprint() -> str:
+    canonical = json.dumps(
+        g.get("json_body") or {}, sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    )
+    return hashlib.sha256(f"{request.method} {request.path} {canonical}".encode()).hexdigest()
+
+
+def _replay(first: dict) -> Response:
+    response = jsonify(first["body"])
+    response.status_code = first["status"]
+    if first.get("location"):
+        response.headers["Location"] = first["location"]
+    response.headers["Idempotent-Replayed"] = "true"
+    return response

@@ -1,0 +1,125 @@
+"""Faults: Redis or the database going away and coming back under a running service."""
+
+import os
+import signal
+import time
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+import requests
+from sqlalchemy import create_engine, text
+
+from app.embedded_redis import EmbeddedRedis
+from tests.servers import TcpProxy
+from tests.support import phone_registration, start, verify
+
+NEEDS_REDIS = [
+    ("post", "/auth/register", phone_registration()),
+    ("get", "/auth/register/reg_anything", None),
+    ("post", "/auth/register/reg_anything/verify", {"code": "123456"}),
+    ("post", "/auth/register/reg_anything/resend", {}),
+]
+
+
+def call(server, method, path, body):
+    began = time.monotonic()
+    response = getattr(requests, method)(f"{server.url}{path}", json=body, timeout=10)
+    return response, time.monotonic() - began
+
+
+def assert_unavailable_within_two_seconds(server):
+    for method, path, body in NEEDS_REDIS:
+        response, took = call(server, method, path, body)
+        assert response.status_code == 503, (path, response.text)
+        assert response.json()["code"] == "service_unavailable"
+        assert took < 2, (path, took)
+    ready, took = call(server, "get", "/readyz", None)
+    assert ready.status_code == 503 and took < 2
+    assert ready.json()["checks"]["redis"] == "unavailable"
+    assert requests.get(f"{server.url}/healthz", timeout=5).status_code == 200
+
+
+def assert_recovers(server):
+    deadline = time.monotonic() + 15
+    while True:
+        response, _ = call(server, "post", "/auth/register", phone_registration(phone="0559876543"))
+        if response.status_code == 202:
+            break
+        assert time.monotonic() < deadline, response.text
+        time.sleep(0.2)
+    assert requests.get(f"{server.url}/readyz", timeout=5).status_code == 200
+
+
+@pytest.fixture
+def own_redis(tmp_path):
+    server = EmbeddedRedis(tmp_path / "redis")
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.mark.server
+def test_redis_stopped_then_started_again_under_a_running_service(start_server, own_redis):
+    server = start_server(REDIS_URL=own_redis.url)
+    assert call(server, "post", "/auth/register", phone_registration())[0].status_code == 202
+
+    own_redis.stop()
+    assert_unavailable_within_two_seconds(server)
+
+    own_redis.start()
+    assert_recovers(server)
+
+
+@pytest.mark.server
+def test_a_frozen_redis_answers_503_within_two_seconds_and_recovers_when_it_thaws(start_server, own_redis):
+    server = start_server(REDIS_URL=own_redis.url)
+    assert call(server, "post", "/auth/register", phone_registration())[0].status_code == 202
+
+    os.kill(own_redis.process.pid, signal.SIGSTOP)
+    try:
+        assert_unavailable_within_two_seconds(server)
+    finally:
+        os.kill(own_redis.process.pid, signal.SIGCONT)
+    assert_recovers(server)
+
+
+def _through(proxy: TcpProxy, database_url: str) -> str:
+    parts = urlsplit(database_url)
+    netloc = f"{parts.username}@127.0.0.1:{proxy.port}" if parts.username else f"127.0.0.1:{proxy.port}"
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+@pytest.mark.skipif(
+    not (os.environ.get("DATABASE_URL") or "").startswith("postgres"),
+    reason="the database is reached over TCP only on PostgreSQL (CI's second pass)",
+)
+def test_a_database_gone_at_verify_answers_503_and_the_same_code_works_once_it_is_back(
+    make_app, database_url, outbox
+):
+    host, port = urlsplit(database_url).hostname, urlsplit(database_url).port or 5432
+    proxy = TcpProxy((host, port))
+    try:
+        client = make_app(DATABASE_URL=_through(proxy, database_url)).test_client()
+        assert client.get("/readyz").status_code == 200  # a pooled connection, cut below
+        registration_id = start(client, phone_registration())["registration_id"]
+        code = outbox.last_code()
+
+        proxy.stop()
+        during = [verify(client, registration_id, code) for _ in range(2)]
+        status = client.get(f"/auth/register/{registration_id}").get_json()
+
+        proxy.start()
+        after = verify(client, registration_id, code)
+    finally:
+        proxy.stop()
+
+    assert [answer.status_code for answer in during] == [503, 503]
+    assert {answer.get_json()["code"] for answer in during} == {"service_unavailable"}
+    assert (status["status"], status["attempts_left"]) == ("code_sent", 5), "the code was not consumed"
+    assert after.status_code == 201
+    engine = create_engine(database_url)
+    with engine.connect() as connection:
+        customers = connection.execute(text("SELECT count(*) FROM customers")).scalar_one()
+        tokens = connection.execute(text("SELECT count(*) FROM refresh_tokens")).scalar_one()
+    engine.dispose()
+    assert (customers, tokens) == (1, 1), "no account half-written, none twice"

@@ -1,0 +1,106 @@
+"""Idempotency-Key on start (API.md §1): one message however often the request is repeated."""
+
+import threading
+import time
+
+import pytest
+import requests
+
+from tests.servers import Gateway
+from tests.support import phone_registration
+
+KEY = {"Idempotency-Key": "checkout-7f3a9c"}
+
+
+def test_the_same_key_and_body_get_the_first_answer_again_and_send_nothing(client, outbox):
+    first = client.post("/auth/register", json=phone_registration(), headers=KEY)
+    again = client.post("/auth/register", json=phone_registration(), headers=KEY)
+
+    assert first.status_code == again.status_code == 202
+    assert again.get_json() == first.get_json()
+    assert again.headers["Location"] == first.headers["Location"]
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert len(outbox.messages) == 1
+
+
+def test_the_same_key_with_another_body_is_a_conflict(client, outbox):
+    assert client.post("/auth/register", json=phone_registration(), headers=KEY).status_code == 202
+
+    other = client.post("/auth/register", json=phone_registration(first_name="Someone"), headers=KEY)
+
+    assert other.status_code == 409
+    assert other.get_json()["code"] == "idempotency_conflict"
+    assert len(outbox.messages) == 1
+
+
+def test_the_order_of_the_fields_does_not_make_another_body(client, outbox):
+    body = phone_registration()
+    client.post("/auth/register", json=body, headers=KEY)
+    reordered = dict(reversed(list(body.items())))
+    assert client.post("/auth/register", json=reordered, headers=KEY).status_code == 202
+    assert len(outbox.messages) == 1
+
+
+def test_an_answer_that_is_not_2xx_is_not_kept(client, outbox):
+    broken = client.post("/auth/register", json=phone_registration(phone="123"), headers=KEY)
+    fixed = client.post("/auth/register", json=phone_registration(), headers=KEY)
+
+    assert broken.status_code == 422
+    assert fixed.status_code == 202
+    assert "Idempotent-Replayed" not in fixed.headers
+    assert len(outbox.messages) == 1
+
+
+def test_other_keys_and_no_key_are_separate_requests(client, outbox):
+    client.post("/auth/register", json=phone_registration(), headers=KEY)
+    client.post("/auth/register", json=phone_registration(), headers={"Idempotency-Key": "another"})
+    client.post("/auth/register", json=phone_registration())
+    assert len(outbox.messages) == 3
+
+
+def test_a_finalisation_is_replayed_too(client, outbox):
+    client.post("/auth/register", json=phone_registration())
+    body = phone_registration(code=outbox.last_code())
+
+    first = client.post("/auth/register", json=body, headers=KEY)
+    again = client.post("/auth/register", json=body, headers=KEY)
+
+    assert first.status_code == again.status_code == 201
+    assert again.get_json() == first.get_json()
+
+
+@pytest.mark.parametrize("key", ["", "   ", "k" * 256])
+def test_a_key_that_is_empty_or_too_long_is_a_bad_request(client, key):
+    response = client.post("/auth/register", json=phone_registration(), headers={"Idempotency-Key": key})
+    assert response.status_code == 400
+    assert response.get_json()["code"] == "bad_request"
+
+
+@pytest.mark.server
+def test_a_key_whose_first_request_is_still_running_is_a_conflict(start_server):
+    gateway = Gateway(delay=1.5)  # the first request waits on the SMS gateway
+    try:
+        server = start_server(SMS_CHANNEL="http", SMS_HTTP_URL=gateway.url, CHANNEL_TIMEOUT="5")
+        answers = []
+
+        def post():
+            answers.append(
+                requests.post(
+                    f"{server.url}/auth/register", json=phone_registration(), headers=KEY, timeout=10
+                )
+            )
+
+        first = threading.Thread(target=post)
+        first.start()
+        deadline = time.monotonic() + 10
+        while not gateway.requests:  # the first request is now waiting on the gateway
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        post()
+        first.join()
+    finally:
+        gateway.stop()
+
+    assert sorted(answer.status_code for answer in answers) == [202, 409]
+    assert next(a for a in answers if a.status_code == 409).json()["code"] == "idempotency_conflict"
+    assert len(gateway.requests) == 1
