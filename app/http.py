@@ -69,6 +69,8 @@ def check_body() -> None:
     An empty body counts as `{}`; anything else must be a JSON object sent as
     application/json, or the answer is 400 bad_request.
     """
+    if "\x00" in request.path:
+        raise errors.NotFound()  # no id holds a NUL, and the database cannot store one
     if request.method not in _BODY_METHODS or request.url_rule is None:
         return
     raw = request.get_data(cache=True)
@@ -85,27 +87,32 @@ def check_body() -> None:
         raise errors.BadRequest("The request body is not valid JSON.") from None
     if not isinstance(body, dict):
         raise errors.BadRequest()
-    if _has_lone_surrogate(body):
-        raise errors.BadRequest("The request body is not valid JSON.")
+    problem = _unfit(body)
+    if problem:
+        raise errors.BadRequest(problem)
     g.json_body = body
 
 
-def _has_lone_surrogate(body: dict) -> bool:
-    """JSON may escape half a UTF-16 pair (`"\\ud800"`), which is no text at all."""
-    pending: list[Any] = [body]
+MAX_DEPTH = 32
+
+
+def _unfit(body: dict) -> str | None:
+    """What in a parsed body no field could take: nesting deeper than any schema (which
+    recursive code would choke on), or half a UTF-16 pair (`"\\ud800"`, no text at all)."""
+    pending: list[tuple[Any, int]] = [(body, 1)]
     while pending:
-        value = pending.pop()
-        if isinstance(value, dict):
-            pending.extend(value.keys())
-            pending.extend(value.values())
-        elif isinstance(value, list):
-            pending.extend(value)
+        value, depth = pending.pop()
+        if isinstance(value, dict | list):
+            if depth > MAX_DEPTH:
+                return "The request body is nested too deeply."
+            items = [*value.keys(), *value.values()] if isinstance(value, dict) else value
+            pending.extend((item, depth + 1) for item in items)
         elif isinstance(value, str):
             try:
                 value.encode("utf-8")
             except UnicodeEncodeError:
-                return True
-    return False
+                return "The request body is not valid JSON."
+    return None
 
 
 def render_error(error: errors.RegistrarError) -> Response:
@@ -134,6 +141,12 @@ def handle_http_exception(exception: HTTPException) -> Response:
     if exception.code == 405 and getattr(exception, "valid_methods", None):
         error.headers["Allow"] = ", ".join(exception.valid_methods)
     return render_error(error)
+
+
+def handle_unstorable(exception: Exception) -> Response:
+    """A value the database refuses (a check of ours missed it): the client's, not a 500."""
+    log.warning("value refused by the database: %s", type(exception.orig).__name__)
+    return render_error(errors.BadRequest("The request holds a value that cannot be stored."))
 
 
 def handle_unavailable(exception: Exception) -> Response:
@@ -175,6 +188,7 @@ def secure(response: Response) -> Response:
     )
     if request.method == "OPTIONS" and response.status_code == 200 and not response.get_data():
         response.status_code = 204  # an empty answer to OPTIONS says so
+    if response.status_code == 204:
         del response.headers["Content-Type"]
     return response
 
@@ -192,4 +206,5 @@ def register(app: Flask) -> None:
     app.register_error_handler(HTTPException, handle_http_exception)
     for exception_class in _UNAVAILABLE:
         app.register_error_handler(exception_class, handle_unavailable)
+    app.register_error_handler(sql_errors.DataError, handle_unstorable)
     app.register_error_handler(Exception, handle_unexpected)

@@ -29,6 +29,9 @@ _ARABIC = {
     "This Idempotency-Key was used for another request.": "استُخدم مفتاح Idempotency-Key هذا لطلب آخر.",
     "This code has expired. Ask for a new one.": "انتهت صلاحية الرمز. اطلب رمزًا جديدًا.",
     "The request body is too large.": "محتوى الطلب كبير جدًا.",
+    "The request body is nested too deeply.": "محتوى الطلب متداخل بعمق زائد.",
+    "The request holds a value that cannot be stored.": "يحتوي الطلب على قيمة لا يمكن حفظها.",
+    "Idempotency-Key must be 1 to 255 characters.": "يجب أن يتكون Idempotency-Key من 1 إلى 255 محرفًا.",
     "Some fields are not valid.": "بعض الحقول غير صالحة.",
     "Too many wrong codes. Start again.": "أدخلت رموزًا خاطئة كثيرة. ابدأ من جديد.",
     "Please wait before asking for a new code.": "يرجى الانتظار قبل طلب رمز جديد.",
@@ -70,17 +73,23 @@ def translate(message: str, locale: str) -> str:
     return _CATALOGUES.get(locale, {}).get(message, message)
 
 
-def translate_errors(errors: dict, locale: str) -> dict:
-    """Translate a marshmallow-style mapping of field → messages (nested maps allowed)."""
-    translated = {}
-    for field, messages in errors.items():
-        if isinstance(messages, dict):
-            translated[field] = translate_errors(messages, locale)
-        elif isinstance(messages, str):
-            translated[field] = [translate(messages, locale)]
-        else:
-            translated[field] = [translate(str(message), locale) for message in messages]
-    return translated
+def translate_errors(errors: dict, locale: str) -> dict[str, list[str]]:
+    """Translate a marshmallow-style mapping of field → messages. What marshmallow nests
+    (the items of a list, say) is flattened into the field's list, each message prefixed
+    with where it applies (`0: Not a valid string.`): the contract has field → messages."""
+    return {field: _messages(messages, locale) for field, messages in errors.items()}
+
+
+def _messages(messages, locale: str, where: str = "") -> list[str]:
+    if isinstance(messages, dict):
+        return [
+            message
+            for key, inner in messages.items()
+            for message in _messages(inner, locale, f"{where}{key}: ")
+        ]
+    if isinstance(messages, str):
+        messages = [messages]
+    return [where + translate(str(message), locale) for message in messages]
 
 
 def best_locale(candidates: Iterable[str | None], default: str) -> str:

@@ -1,6 +1,24 @@
 """Schemas shared by several resources: the customer, a signed-in session, the error envelope."""
 
-from marshmallow import Schema, fields
+from datetime import UTC
+
+from marshmallow import Schema, ValidationError, fields
+
+
+class UtcDateTime(fields.DateTime):
+    """ISO 8601 in UTC to the second, `2026-11-22T00:26:37Z` (documented as date-time)."""
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return None if value is None else value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class DiallingCode(fields.Field):
+    """A dialling code given as text (`+966`) or a number (`966`); anything else is refused."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, bool) or not isinstance(value, str | int):
+            raise ValidationError("Use the dialling code in digits, such as 966 or +966.")
+        return str(value)
 
 
 class ErrorResponseSchema(Schema):
@@ -26,7 +44,7 @@ class CustomerSchema(Schema):
     phone_verified = fields.Boolean(required=True)
     email_verified = fields.Boolean(required=True)
     locale = fields.String(required=True)
-    created_at = fields.DateTime(required=True, format="%Y-%m-%dT%H:%M:%SZ")
+    created_at = UtcDateTime(required=True)
 
 
 class TokensSchema(Schema):

@@ -41,37 +41,59 @@ def _challenge(challenge):
 
 
 _VERIFY_ERRORS = {
-    400: "Wrong code (`invalid_code`, with `attempts_left`).",
+    400: "Wrong code (`invalid_code`, with `attempts_left`), or a body that is not a JSON object "
+    "(`bad_request`).",
     404: "No such registration, or it lapsed.",
     409: "`already_registered`, `already_completed`, `email_taken` or `phone_taken`.",
     410: "The code expired (`code_expired`): ask for a new one.",
+    413: "The body is over 64 KiB (`payload_too_large`).",
     429: "Locked after too many wrong codes (`too_many_attempts`).",
     503: "Redis or the database is unavailable.",
 }
+_LOCATION = {"Location": {"description": "Where the registration's status is", "schema": {"type": "string"}}}
+_RETRY_AFTER = {
+    "Retry-After": {"description": "Seconds to wait (with `retry_after`)", "schema": {"type": "integer"}}
+}
+_IDEMPOTENCY_KEY = {
+    "in": "header",
+    "name": "Idempotency-Key",
+    "required": False,
+    "description": "The same key and body within 24 h get the first answer again, and nothing is sent.",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+}
 
 
-def _document_errors(statuses: dict[int, str]):
-    """Document the error answers of a view in one decorator (each alt_response wraps the view)."""
+def _document_errors(statuses: dict[int, str], **extra):
+    """Document the error answers of a view in one decorator (each alt_response wraps the view).
+    429 answers document their Retry-After header."""
     error = {"application/json": {"schema": ErrorResponseSchema}}
-    return blp.doc(
-        responses={
-            status: {"description": description, "content": error} for status, description in statuses.items()
+    responses = {
+        status: {
+            "description": description,
+            "content": error,
+            **({"headers": _RETRY_AFTER} if status == 429 else {}),
         }
-    )
+        for status, description in statuses.items()
+    }
+    return blp.doc(responses=responses, **extra)
 
 
 @blp.route("")
 class Registrations(MethodView):
     @idempotent(lambda: current_app.extensions["registrar"].idempotency)
     @blp.arguments(RegistrationStartSchema())
-    @blp.response(202, ChallengeSchema, description="A code is on its way.")
+    @blp.response(202, ChallengeSchema, description="A code is on its way.", headers=_LOCATION)
     @blp.alt_response(201, schema=SessionSchema, description="With `code`: the account exists now.")
     @_document_errors(
         {
             **_VERIFY_ERRORS,
+            409: "`already_registered`, `already_completed`, `email_taken`, `phone_taken` or "
+            "`idempotency_conflict`.",
             422: "Some fields are not valid.",
+            429: "`too_many_attempts`, or a limit or budget is spent (`rate_limited`).",
             503: "The code could not be sent, or Redis or the database is unavailable.",
-        }
+        },
+        parameters=[_IDEMPOTENCY_KEY],
     )
     def post(self, payload):
         """Start a registration, or finalise one when the body carries `code`"""
@@ -103,12 +125,20 @@ class RegistrationVerification(MethodView):
 @blp.route("/<registration_id>/resend")
 class RegistrationResend(MethodView):
     @blp.arguments(ResendSchema())
-    @blp.response(202, ChallengeSchema, description="A new code is on its way; older codes stop working.")
+    @blp.response(
+        202,
+        ChallengeSchema,
+        description="A new code is on its way; older codes stop working.",
+        headers=_LOCATION,
+    )
     @_document_errors(
         {
+            400: "A body that is not a JSON object (`bad_request`).",
+            413: "The body is over 64 KiB (`payload_too_large`).",
             404: "No such registration, or it lapsed.",
             409: "`already_registered` or `already_completed`.",
-            429: "`resend_too_soon` (with `retry_after`), `too_many_resends` or `too_many_attempts`.",
+            429: "`resend_too_soon` (with `retry_after`), `too_many_resends`, `too_many_attempts` or "
+            "`rate_limited`.",
             503: "The code could not be sent, or Redis is unavailable.",
         }
     )

@@ -7,6 +7,7 @@ from app import identity
 from app.http import request_locale
 from app.i18n import LOCALES
 from app.registration.service import RegistrationRequest
+from app.schemas import DiallingCode
 
 
 class RegistrationStartSchema(Schema):
@@ -21,7 +22,7 @@ class RegistrationStartSchema(Schema):
     email = fields.String(allow_none=True, metadata={"example": "sara@example.com"})
     phone = fields.String(allow_none=True, metadata={"example": "0551234567"})
     country_code = fields.String(allow_none=True, metadata={"example": "SA"})
-    country_key = fields.Raw(allow_none=True, metadata={"example": "+966"})
+    country_key = DiallingCode(allow_none=True, metadata={"example": "+966", "type": "string"})
     verified_by = fields.String(
         allow_none=True,
         metadata={"example": "phone", "enum": list(identity.CHANNELS), "description": "Required."},
@@ -69,7 +70,7 @@ def _normalise(data: dict) -> RegistrationRequest:
             if "phone" not in given:  # else the phone's own check says it
                 report("country_code", "Required when country_key is given.")
         elif country_code:
-            check("country_key", identity.check_country_key, str(data["country_key"]), country_code)
+            check("country_key", identity.check_country_key, data["country_key"], country_code)
     allowed = config["SMS_ALLOWED_COUNTRIES"]
     if by_phone and country_code and allowed is not None and country_code not in allowed:
         report("country_code", "Codes cannot be sent by SMS to this country.")

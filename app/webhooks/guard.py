@@ -21,7 +21,12 @@ def check_url(url: str, *, allow_private: bool) -> str:
     """The URL if webhooks may be sent to it now, else UnsafeUrl."""
     if len(url) > MAX_URL_LENGTH:
         raise UnsafeUrl(f"Use a URL of at most {MAX_URL_LENGTH} characters.")
-    parts = urlsplit(url)
+    if not url.isprintable() or " " in url:
+        raise UnsafeUrl("Use an http:// or https:// URL.")
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # an unclosed IPv6 bracket, for one
+        raise UnsafeUrl("Use an http:// or https:// URL.") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise UnsafeUrl("Use an http:// or https:// URL.")
     if parts.username or parts.password:

@@ -2,6 +2,7 @@
 
 from marshmallow import Schema, fields, validate
 
+from app.schemas import UtcDateTime
 from app.webhooks.outbox import EVENT_TYPES
 
 
@@ -14,7 +15,13 @@ class WebhookCreateSchema(Schema):
         required=True,
         metadata={"example": list(EVENT_TYPES), "items": {"enum": list(EVENT_TYPES)}},
     )
-    description = fields.String(allow_none=True, validate=validate.Length(max=255))
+    description = fields.String(
+        allow_none=True,
+        validate=[
+            validate.Length(max=255),
+            validate.Predicate("isprintable", error="Control characters are not allowed."),
+        ],
+    )
 
 
 class WebhookSchema(Schema):
@@ -24,8 +31,8 @@ class WebhookSchema(Schema):
     url = fields.String(required=True)
     events = fields.List(fields.String(), required=True)
     description = fields.String(allow_none=True)
-    created_at = fields.DateTime(required=True, format="%Y-%m-%dT%H:%M:%SZ")
-    disabled_at = fields.DateTime(allow_none=True, format="%Y-%m-%dT%H:%M:%SZ")
+    created_at = UtcDateTime(required=True)
+    disabled_at = UtcDateTime(allow_none=True)
 
     class Meta:
         ordered = True
@@ -46,7 +53,7 @@ class DeliverySchema(Schema):
     status = fields.String(required=True, metadata={"enum": ["pending", "succeeded", "failed"]})
     attempts = fields.Integer(required=True)
     last_status_code = fields.Integer(allow_none=True)
-    next_attempt_at = fields.DateTime(allow_none=True, format="%Y-%m-%dT%H:%M:%SZ")
+    next_attempt_at = UtcDateTime(allow_none=True)
 
     class Meta:
         ordered = True

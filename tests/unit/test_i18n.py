@@ -108,19 +108,19 @@ def test_an_unknown_locale_falls_back_to_english():
     assert translate("That code is not correct.", "fr") == "That code is not correct."
 
 
-def test_field_errors_are_translated_at_every_depth():
+def test_field_errors_are_translated_and_nested_ones_flattened_into_their_field():
     translated = translate_errors(
         {
             "first_name": ["This field may not be empty."],
             "phone": "Not a valid phone number.",
-            "customer": {"email": ["Not a valid email address.", "Something untranslated."]},
+            "events": {0: ["Not a valid string."], 2: {"x": "Something untranslated."}},
         },
         "ar",
     )
     assert translated == {
         "first_name": ["لا يمكن أن يكون هذا الحقل فارغًا."],
         "phone": ["رقم الجوال غير صالح."],
-        "customer": {"email": ["البريد الإلكتروني غير صالح.", "Something untranslated."]},
+        "events": ["0: يجب أن تكون القيمة نصًا.", "2: x: Something untranslated."],
     }
 
 
