@@ -5,6 +5,7 @@ store finds into the contract's errors, so that a change to how codes are checke
 one change for both flows.
 """
 
+import functools
 import json
 import logging
 import math
@@ -34,6 +35,13 @@ Details = dict[str, str | None]
 # Told of each failure of a verification, once: (verification id, reason, facts).
 FailureHook = Callable[[str, str, Facts], None]
 NOT_A_CODE = "Enter every digit of the code we sent, and nothing else."
+
+
+def _refused(refusal: Refused, *, resending: bool) -> errors.RegistrarError:
+    """The contract's 429 for a spent limit: a resend inside a destination's cooldown is
+    simply too soon; anything else is rate_limited."""
+    error = errors.ResendTooSoon if resending and refusal.limit == COOLDOWN else errors.RateLimited
+    return errors.with_retry_after(error, refusal.retry_after)
 
 
 def _expiry_notice(verification_id: str, facts: Facts, reason: str | None = None) -> str:
@@ -111,8 +119,23 @@ class CodeChallenges:
             fingerprint=self.hasher.fingerprint(details) if details is not None else "",
             expiry_notice=_expiry_notice(verification_id, facts) if self.notify_expiry else "",
         )
-        taken = self._take(verification.destination, channel, to, facts.country, client_ip=client_ip)
-        challenge = self.store.create(verification)
+        phone = to if channel == PHONE else None
+        planned = self.limits and self.limits.plan(
+            verification.destination, client_ip=client_ip, phone=phone, country=facts.country
+        )
+        # The limits are checked in the round trip that writes the verification, which is
+        # taken back should they refuse: one round trip for both on the usual path.
+        queue = functools.partial(self.limits.queue, planned=planned) if planned else None
+        challenge, checked = self.store.create(verification, first=queue)
+        taken = None
+        if planned:
+            try:
+                taken = self.limits.settle(planned, checked)
+            except BaseException as trouble:
+                self.store.discard(verification)
+                if isinstance(trouble, Refused):
+                    raise _refused(trouble, resending=False) from None
+                raise
         try:
             self._send(channel, to, locale, code)
         except errors.ChannelUnavailable:
@@ -229,9 +252,7 @@ class CodeChallenges:
                 destination, client_ip=client_ip, phone=to if channel == PHONE else None, country=country
             )
         except Refused as refusal:
-            # A resend asked for within a destination's cooldown is simply too soon.
-            error = errors.ResendTooSoon if resending and refusal.limit == COOLDOWN else errors.RateLimited
-            raise errors.with_retry_after(error, refusal.retry_after) from None
+            raise _refused(refusal, resending=resending) from None
 
     def _give_back(self, taken: Taken | None) -> None:
         if self.limits is not None:

@@ -15,11 +15,14 @@ concurrent requests and runs on Redis Cluster.
 
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
 from redis import Redis
+from redis.client import Pipeline
 
 _LUA = Path(__file__).with_name("lua")
 
@@ -189,8 +192,14 @@ class VerificationStore:
     def pending_key(destination: str, purpose: str) -> str:
         return f"dest:{{{destination}}}:{purpose}"
 
-    def create(self, verification: NewVerification) -> Challenge:
-        """Write a new verification with its first code, in one round trip."""
+    def create(
+        self, verification: NewVerification, *, first: Callable[[Pipeline], None] | None = None
+    ) -> tuple[Challenge, Any]:
+        """Write a new verification with its first code, in one round trip.
+
+        `first` may put one more command at the head of that round trip (the limits'
+        check); its result comes back beside the challenge, exceptions included.
+        """
         now = _now_ms()
         pending = self.pending_key(verification.destination, verification.purpose)
         fields = {
@@ -213,6 +222,8 @@ class VerificationStore:
             {_PAYLOAD + name: value for name, value in verification.payload.items() if value is not None}
         )
         pipe = self.redis.pipeline(transaction=False)
+        if first is not None:
+            first(pipe)
         pipe.hset(self.key(verification.id), mapping=fields)
         pipe.pexpire(self.key(verification.id), self.verification_ttl_ms)
         # Stale ids are skipped when read; the set lives as long as its newest member.
@@ -220,8 +231,12 @@ class VerificationStore:
         pipe.pexpire(pending, self.verification_ttl_ms)
         if verification.expiry_notice:
             pipe.zadd(EXPIRIES, {verification.expiry_notice: now + self.verification_ttl_ms})
-        pipe.execute()
-        return Challenge(
+        results = pipe.execute(raise_on_error=False)
+        head = results.pop(0) if first is not None else None
+        for result in results:
+            if isinstance(result, Exception):
+                raise result
+        challenge = Challenge(
             id=verification.id,
             status=CODE_SENT,
             channel=verification.channel,
@@ -231,6 +246,7 @@ class VerificationStore:
             attempts_left=self.max_attempts,
             resends_left=self.max_resends,
         )
+        return challenge, head
 
     def discard(self, verification: NewVerification) -> None:
         """Forget a verification whose first code never left, as if it had not started."""

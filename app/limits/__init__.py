@@ -19,9 +19,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from limits import RateLimitItem
 from redis import Redis
+from redis.client import Pipeline
+from redis.exceptions import NoScriptError
 
 HOUR_MS = 3_600_000
 PREFIX = "{rl}"
@@ -30,6 +33,15 @@ _LUA = Path(__file__).with_name("lua")
 # What refused, by the order of the script's keys: for the contract, a refused resend is
 # `resend_too_soon` when it is the cooldown, `rate_limited` otherwise.
 COOLDOWN = "cooldown"
+
+
+@dataclass(frozen=True)
+class Planned:
+    """The script's keys (the cooldown first) and arguments for one take, and each key's limit."""
+
+    keys: list[str]
+    arguments: list[int]
+    names: list[str]
 
 
 @dataclass(frozen=True)
@@ -74,16 +86,16 @@ class Limits:
         self.clock = clock
         self._take = redis.register_script((_LUA / "take.lua").read_text())
 
-    def take(
+    def plan(
         self,
         destination: str,
         *,
         client_ip: str | None = None,
         phone: str | None = None,
         country: str | None = None,
-    ) -> Taken | None:
-        """Take one code for `destination` (a pseudonym) and, for a start, one start for
-        `client_ip`; `phone` and `country` when it goes by SMS. Refused when any is spent."""
+    ) -> Planned | None:
+        """What taking one code for `destination` (a pseudonym) means, and for a start one
+        start for `client_ip`; `phone` and `country` when it goes by SMS. None when off."""
         if not self.enabled:
             return None
         now = int(self.clock() * 1000)
@@ -100,15 +112,38 @@ class Limits:
             if country:
                 hourly.append(("country", f"country:{country}", self.sms_per_country))
         counters += [(name, f"{PREFIX}:{what}:{hour}", limit, HOUR_MS) for name, what, limit in hourly]
-        cooldown_key = f"{PREFIX}:cooldown:{destination}"
         arguments: list[int] = [self.cooldown_ms]
         for _, _, limit, window in counters:
             arguments += [limit, window]
-        result = self._take(keys=[cooldown_key, *(key for _, key, _, _ in counters)], args=arguments)
+        return Planned(
+            keys=[f"{PREFIX}:cooldown:{destination}", *(key for _, key, _, _ in counters)],
+            arguments=arguments,
+            names=[COOLDOWN, *(name for name, _, _, _ in counters)],
+        )
+
+    def queue(self, pipe: Pipeline, planned: Planned) -> None:
+        """Put the take in `pipe`, to share a round trip with other work; `settle` its result."""
+        pipe.evalsha(self._take.sha, len(planned.keys), *planned.keys, *planned.arguments)
+
+    def settle(self, planned: Planned, result: Any) -> Taken:
+        """What the take in a pipeline gave: Taken, or Refused when a limit is spent."""
+        if isinstance(result, NoScriptError):  # Redis lost its scripts (a restart): run it now
+            result = self._take(keys=planned.keys, args=planned.arguments)
+        elif isinstance(result, Exception):
+            raise result
         if result[0] == 1:
-            return Taken(cooldown_key, [key for name, key, _, _ in counters if name != "ip"])
-        refusing = COOLDOWN if result[2] == 1 else counters[result[2] - 2][0]
-        raise Refused(refusing, max(1, -(-int(result[1]) // 1000)))
+            names, keys = planned.names[1:], planned.keys[1:]
+            return Taken(
+                planned.keys[0], [key for name, key in zip(names, keys, strict=True) if name != "ip"]
+            )
+        raise Refused(planned.names[result[2] - 1], max(1, -(-int(result[1]) // 1000)))
+
+    def take(self, destination: str, **who: str | None) -> Taken | None:
+        """Take at once, in a round trip of its own (see `plan` for the arguments)."""
+        planned = self.plan(destination, **who)
+        if planned is None:
+            return None
+        return self.settle(planned, self._take(keys=planned.keys, args=planned.arguments))
 
     def give_back(self, taken: Taken | None) -> None:
         """Undo a take whose code was not sent: a failed send charges nothing and starts no

@@ -30,13 +30,16 @@ def phone(number: int) -> str:
 
 class TestStartsPerClient:
     def test_starts_per_client_ip_trip_and_reset(self, make_app):
-        client = make_app(RATE_LIMIT_REGISTER="2 per 2 seconds").test_client()
+        app = make_app(RATE_LIMIT_REGISTER="2 per 2 seconds")
+        client = app.test_client()
         for number in (1, 2):
             start(client, phone_registration(phone=phone(number)))
 
         retry_after = refused(client.post("/auth/register", json=phone_registration(phone=phone(3))))
 
         assert retry_after <= 2
+        kept = list(app.extensions["registrar"].redis.scan_iter("vf:*"))
+        assert len(kept) == 2, "the refused start keeps no registration"
         time.sleep(2.1)
         assert client.post("/auth/register", json=phone_registration(phone=phone(3))).status_code == 202
 

@@ -72,8 +72,8 @@ def test_a_worker_killed_in_the_middle_loses_nothing(subscribed, receiver, base_
         restarted.terminate()
         restarted.wait(timeout=30)
 
-    assert all(d.verified for d in receiver.deliveries)
-    assert len({d.webhook_id for d in receiver.deliveries}) == EVENTS
+    # A request the kill cut in half arrives unverifiable; every event still arrives whole.
+    assert len({d.webhook_id for d in receiver.deliveries if d.verified}) == EVENTS
 
 
 @pytest.mark.server
