@@ -18,16 +18,18 @@ from app.channels import create_senders
 from app.codes import CodeHasher, VerificationStore
 from app.customers.service import CustomerDirectory
 from app.db import make_engine
-from app.errors import RegistrationNotFound
+from app.errors import LoginNotFound, RegistrationNotFound
 from app.idempotency import IdempotencyStore
 from app.instance import read_or_create
 from app.limits import Limits
+from app.login.service import PURPOSE as LOGIN
+from app.login.service import LoginService
 from app.logs import configure_logging
 from app.registration.service import PURPOSE as REGISTER
 from app.registration.service import RegistrationService
 from app.schemas import ErrorResponseSchema
 from app.tokens import SigningKeys, TokenService
-from app.verification import CodeChallenges
+from app.verification import CodeChallenges, SendTimes
 from app.webhooks.cli import webhooks as webhooks_cli
 from app.webhooks.outbox import Outbox
 from app.webhooks.service import WebhookAdmin
@@ -50,6 +52,7 @@ class Registrar:
     customers: CustomerDirectory
     tokens: TokenService
     registration: RegistrationService
+    login: LoginService
     verifications: VerificationStore
     outbox: Outbox
     webhooks: WebhookAdmin
@@ -95,11 +98,12 @@ def create_app(config: Config | None = None) -> Flask:
     # blueprints
     from app.customers.routes import blp as customers
     from app.health.routes import blp as health
+    from app.login.routes import blp as login
     from app.registration.routes import blp as registration
     from app.tokens.routes import blp as tokens
     from app.webhooks.routes import blp as webhooks
 
-    for blueprint in (registration, tokens, customers, webhooks, health):
+    for blueprint in (registration, login, tokens, customers, webhooks, health):
         api.register_blueprint(blueprint)
     app.cli.add_command(webhooks_cli)
     return app
@@ -174,6 +178,25 @@ def build_registrar(config: Config) -> Registrar:
     )
     store = make_verification_store(config, redis)
     outbox = Outbox(engine)
+    # Registration and login share the codes' settings, limits and send times: one code
+    # budget per destination, whichever flow asks.
+    limits = Limits(
+        redis,
+        per_ip=config.RATE_LIMIT_REGISTER,
+        cooldown=config.RESEND_COOLDOWN,
+        codes_per_destination=config.MAX_CODES_PER_DESTINATION,
+        sms_per_prefix=config.SMS_PREFIX_HOURLY_LIMIT,
+        sms_per_country=config.SMS_COUNTRY_HOURLY_LIMIT,
+        enabled=config.RATE_LIMITS_ENABLED,
+    )
+    codes = dict(
+        code_length=config.OTP_LENGTH,
+        code_ttl=config.OTP_TTL,
+        store_name=config.STORE_NAME,
+        webotp_domain=config.WEBOTP_DOMAIN,
+        limits=limits,
+        send_times=SendTimes(),
+    )
     registration = RegistrationService(
         CodeChallenges(
             store,
@@ -182,26 +205,30 @@ def build_registrar(config: Config) -> Registrar:
             purpose=REGISTER,
             id_prefix="reg",
             not_found=RegistrationNotFound,
-            code_length=config.OTP_LENGTH,
-            code_ttl=config.OTP_TTL,
-            store_name=config.STORE_NAME,
-            webotp_domain=config.WEBOTP_DOMAIN,
             on_failure=outbox.record,
             notify_expiry=True,
-            limits=Limits(
-                redis,
-                per_ip=config.RATE_LIMIT_REGISTER,
-                cooldown=config.RESEND_COOLDOWN,
-                codes_per_destination=config.MAX_CODES_PER_DESTINATION,
-                sms_per_prefix=config.SMS_PREFIX_HOURLY_LIMIT,
-                sms_per_country=config.SMS_COUNTRY_HOURLY_LIMIT,
-                enabled=config.RATE_LIMITS_ENABLED,
-            ),
+            **codes,
         ),
         engine,
         customers,
         tokens,
         outbox,
+        reveal_existing_accounts=config.REVEAL_EXISTING_ACCOUNTS,
+    )
+    login = LoginService(
+        CodeChallenges(
+            store,
+            hasher,
+            senders,
+            purpose=LOGIN,
+            id_prefix="log",
+            not_found=LoginNotFound,
+            completed="This sign-in is already complete.",
+            **codes,
+        ),
+        engine,
+        customers,
+        tokens,
         reveal_existing_accounts=config.REVEAL_EXISTING_ACCOUNTS,
     )
     return Registrar(
@@ -210,6 +237,7 @@ def build_registrar(config: Config) -> Registrar:
         customers=customers,
         tokens=tokens,
         registration=registration,
+        login=login,
         verifications=store,
         outbox=outbox,
         webhooks=WebhookAdmin(engine, allow_private_urls=config.WEBHOOK_ALLOW_PRIVATE_URLS),

@@ -5,10 +5,14 @@ store finds into the contract's errors, so that a change to how codes are checke
 one change for both flows.
 """
 
+import collections
 import functools
 import json
 import logging
 import math
+import random
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import replace
 
@@ -44,6 +48,38 @@ def _refused(refusal: Refused, *, resending: bool) -> errors.RegistrarError:
     return errors.with_retry_after(error, refusal.retry_after)
 
 
+class SendTimes:
+    """How recent sends went, per channel, so that a code that is not sent (a login for no
+    account) takes as long as one that is, and fails when sends are failing.
+
+    A silent send draws one of the last `size` sends of its channel within `horizon`
+    seconds and imitates it: the answer's time and outcome tell nothing.
+    """
+
+    def __init__(self, size: int = 64, horizon: float = 300.0, clock: Callable[[], float] = time.monotonic):
+        self.horizon = horizon
+        self.clock = clock
+        self._sends: dict[str, collections.deque] = collections.defaultdict(
+            lambda: collections.deque(maxlen=size)
+        )
+        self._lock = threading.Lock()
+
+    def record(self, channel: str, seconds: float, delivered: bool) -> None:
+        """One real send of `channel`: how long it took and whether it was delivered."""
+        with self._lock:
+            self._sends[channel].append((self.clock(), seconds, delivered))
+
+    def imitate(self, channel: str) -> bool:
+        """Take as long as a recent send of `channel` did; whether that one was delivered."""
+        with self._lock:
+            recent = [send for send in self._sends[channel] if send[0] > self.clock() - self.horizon]
+        if not recent:
+            return True
+        _, seconds, delivered = random.choice(recent)
+        time.sleep(seconds)
+        return delivered
+
+
 def _expiry_notice(verification_id: str, facts: Facts, reason: str | None = None) -> str:
     """What the webhook worker needs to announce a lapse, once the verification is gone;
     with `reason`, the failure it met (in case its event was lost on the way)."""
@@ -54,7 +90,8 @@ def _expiry_notice(verification_id: str, facts: Facts, reason: str | None = None
 
 
 class CodeChallenges:
-    """Codes for one purpose, each verification known by an id with `id_prefix`."""
+    """Codes for one purpose, each verification known by an id with `id_prefix`; `not_found`
+    and `completed` (a message) say what an unknown or finished one is called."""
 
     def __init__(
         self,
@@ -65,6 +102,7 @@ class CodeChallenges:
         purpose: str,
         id_prefix: str,
         not_found: type[errors.RegistrarError],
+        completed: str = errors.AlreadyCompleted.message,
         code_length: int,
         code_ttl: int,
         store_name: str,
@@ -72,6 +110,7 @@ class CodeChallenges:
         on_failure: FailureHook | None = None,
         notify_expiry: bool = False,
         limits: Limits | None = None,
+        send_times: SendTimes | None = None,
     ):
         self.store = store
         self.hasher = hasher
@@ -79,6 +118,7 @@ class CodeChallenges:
         self.purpose = purpose
         self.id_prefix = id_prefix
         self.not_found = not_found
+        self.completed = completed
         self.code_length = code_length
         self.minutes = math.ceil(code_ttl / 60)
         self.store_name = store_name
@@ -86,6 +126,7 @@ class CodeChallenges:
         self.on_failure = on_failure
         self.notify_expiry = notify_expiry
         self.limits = limits
+        self.send_times = send_times or SendTimes()
 
     def send_first(
         self,
@@ -96,12 +137,15 @@ class CodeChallenges:
         *,
         details: Details | None = None,
         client_ip: str | None = None,
+        silent: bool = False,
     ) -> Challenge:
         """Start a verification and send its first code; nothing is kept if sending fails.
 
         `payload` comes back, less its None values, in the `Claim` of a matching code.
         A `claim` given `details` finds it only if it was started with the same ones.
         The start counts against `client_ip`'s limit, the code against the destination's.
+        A `silent` verification is the same in every way that can be seen from outside,
+        limits and time included, but its codes are never sent and none can match.
         """
         verification_id = new_identifier(self.id_prefix)
         code = generate_code(self.code_length)
@@ -118,6 +162,7 @@ class CodeChallenges:
             code_hash=self.hasher.code(verification_id, code),
             fingerprint=self.hasher.fingerprint(details) if details is not None else "",
             expiry_notice=_expiry_notice(verification_id, facts) if self.notify_expiry else "",
+            silent=silent,
         )
         phone = to if channel == PHONE else None
         planned = self.limits and self.limits.plan(
@@ -137,7 +182,7 @@ class CodeChallenges:
                     raise _refused(trouble, resending=False) from None
                 raise
         try:
-            self._send(channel, to, locale, code)
+            self._send(channel, to, locale, code, silent=silent)
         except errors.ChannelUnavailable:
             self.store.discard(verification)
             self._give_back(taken)
@@ -204,7 +249,7 @@ class CodeChallenges:
                     self.store.restore(verification_id, code_hash)
                     raise
                 try:
-                    self._send(channel, resend.to, resend.locale, code)
+                    self._send(channel, resend.to, resend.locale, code, silent=resend.silent)
                 except errors.ChannelUnavailable:
                     self.store.restore(verification_id, code_hash)
                     self._give_back(taken)
@@ -258,7 +303,18 @@ class CodeChallenges:
         if self.limits is not None:
             self.limits.give_back(taken)
 
-    def _send(self, channel: str, to: str, locale: str, code: str) -> None:
+    def count_start(self, channel: str, to: str, country: str | None, *, client_ip: str | None) -> None:
+        """Count a start that will send nothing against `client_ip`, as start would: the
+        contract's 429 when a budget is spent."""
+        destination = self.hasher.destination(destination_key(channel, to))
+        self._give_back(self._take(destination, channel, to, country, client_ip=client_ip))
+
+    def _send(self, channel: str, to: str, locale: str, code: str, *, silent: bool = False) -> None:
+        if silent:
+            if not self.send_times.imitate(channel):
+                raise errors.ChannelUnavailable()
+            return
+        started = time.monotonic()
         message = code_message(
             channel,
             code,
@@ -270,9 +326,11 @@ class CodeChallenges:
         try:
             self.senders[channel].send(to, message)
         except DeliveryFailed as failure:
+            self.send_times.record(channel, time.monotonic() - started, delivered=False)
             # The reason names the provider and what it did, never the destination.
             log.warning("%s code not delivered: %s", channel, failure)
             raise errors.ChannelUnavailable() from None
+        self.send_times.record(channel, time.monotonic() - started, delivered=True)
 
     def _failed(self, verification_id: str, reason: str, facts: Facts) -> None:
         """Tell the failure hook; its own trouble must not change the customer's answer.
@@ -300,5 +358,5 @@ class CodeChallenges:
             case Outcome.ALREADY_REGISTERED:
                 return errors.AlreadyRegistered()
             case Outcome.COMPLETED | Outcome.CLAIMED:
-                return errors.AlreadyCompleted()
+                return errors.AlreadyCompleted(self.completed)
         return self.not_found()

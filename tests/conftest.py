@@ -26,7 +26,7 @@ from app import create_app
 from app.db import make_engine, upgrade
 from app.embedded_redis import EmbeddedRedis
 from config.settings import ROOT, Config
-from tests.servers import free_port
+from tests.servers import Gateway, free_port
 
 CODE = re.compile(r"\b(\d{6,10})\b")
 TABLES_CHILDREN_FIRST = (
@@ -106,6 +106,14 @@ def clean_state(redis_url, database_url) -> Iterator[None]:
             connection.execute(text(f"DELETE FROM {table}"))
     engine.dispose()
     yield
+
+
+@pytest.fixture
+def gateway() -> Iterator[Gateway]:
+    """A real HTTP SMS gateway, answering as the test tells it."""
+    server = Gateway()
+    yield server
+    server.stop()
 
 
 @pytest.fixture

@@ -76,6 +76,7 @@ class NewVerification:
     code_hash: str
     fingerprint: str = ""  # of what a later check must match (CodeHasher.fingerprint)
     expiry_notice: str = ""  # kept in the expiry index until the verification's end, if given
+    silent: bool = False  # no code is ever sent (a login for no account): none can match
 
 
 @dataclass(frozen=True)
@@ -130,7 +131,7 @@ class Check:
 class Resend:
     """The result of asking for a new code; `first_refusal` is set once per verification.
 
-    On success it carries where the new code goes (`to`, `locale`)."""
+    On success it carries where the new code goes (`to`, `locale`), unless it is `silent`."""
 
     outcome: Outcome
     challenge: Challenge | None = None
@@ -140,6 +141,7 @@ class Resend:
     country: str | None = None
     retry_after: int = 0
     first_refusal: Facts | None = None  # set the first time resends are refused
+    silent: bool = False  # the verification's codes are never sent
 
 
 def _seconds(milliseconds: float) -> int:
@@ -218,6 +220,8 @@ class VerificationStore:
         }
         if verification.fingerprint:
             fields["fp"] = verification.fingerprint
+        if verification.silent:
+            fields["silent"] = 1
         fields.update(
             {_PAYLOAD + name: value for name, value in verification.payload.items() if value is not None}
         )
@@ -340,6 +344,7 @@ class VerificationStore:
             locale=result[8],
             destination=result[9],
             country=result[10],
+            silent=result[11] == "1",
         )
 
     def restore(self, verification_id: str, code_hash: str) -> None:

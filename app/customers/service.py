@@ -2,6 +2,7 @@
 
 from sqlalchemy import Engine, func, or_, select
 
+from app.identity import PHONE
 from app.models import Customer, customers
 
 
@@ -16,6 +17,18 @@ class CustomerDirectory:
         with self.engine.connect() as connection:
             row = connection.execute(select(customers).where(customers.c.id == customer_id)).one_or_none()
         return None if row is None else Customer(**row._mapping)
+
+    def verified_holder(self, channel: str, address: str) -> str | None:
+        """The id of the customer who has verified this phone or email, if one has.
+
+        Only a verified phone or email is unique, and only it may receive a sign-in code.
+        """
+        if channel == PHONE:
+            condition = (customers.c.phone == address) & customers.c.phone_verified
+        else:
+            condition = (func.lower(customers.c.email) == address.lower()) & customers.c.email_verified
+        with self.engine.connect() as connection:
+            return connection.execute(select(customers.c.id).where(condition)).scalar_one_or_none()
 
     def verified_holders(self, phone: str | None, email: str | None) -> tuple[bool, bool]:
         """Whether some customer has verified this phone, and whether one has verified this email."""

@@ -5,6 +5,7 @@ from flask.views import MethodView
 
 from app.http import Blueprint
 from app.idempotency import idempotent
+from app.openapi import IDEMPOTENCY_KEY, document_errors, location
 from app.registration.schemas import (
     ChallengeSchema,
     RegistrationStartSchema,
@@ -13,7 +14,7 @@ from app.registration.schemas import (
     VerifySchema,
 )
 from app.registration.service import RegistrationService
-from app.schemas import ErrorResponseSchema, SessionSchema
+from app.schemas import SessionSchema
 
 blp = Blueprint(
     "registration",
@@ -50,32 +51,11 @@ _VERIFY_ERRORS = {
     429: "Locked after too many wrong codes (`too_many_attempts`).",
     503: "Redis or the database is unavailable.",
 }
-_LOCATION = {"Location": {"description": "Where the registration's status is", "schema": {"type": "string"}}}
-_RETRY_AFTER = {
-    "Retry-After": {"description": "Seconds to wait (with `retry_after`)", "schema": {"type": "integer"}}
-}
-_IDEMPOTENCY_KEY = {
-    "in": "header",
-    "name": "Idempotency-Key",
-    "required": False,
-    "description": "The same key and body within 24 h get the first answer again, and nothing is sent.",
-    "schema": {"type": "string", "minLength": 1, "maxLength": 255},
-}
+_LOCATION = location("registration")
 
 
 def _document_errors(statuses: dict[int, str], **extra):
-    """Document the error answers of a view in one decorator (each alt_response wraps the view).
-    429 answers document their Retry-After header."""
-    error = {"application/json": {"schema": ErrorResponseSchema}}
-    responses = {
-        status: {
-            "description": description,
-            "content": error,
-            **({"headers": _RETRY_AFTER} if status == 429 else {}),
-        }
-        for status, description in statuses.items()
-    }
-    return blp.doc(responses=responses, **extra)
+    return document_errors(blp, statuses, **extra)
 
 
 @blp.route("")
@@ -93,7 +73,7 @@ class Registrations(MethodView):
             429: "`too_many_attempts`, or a limit or budget is spent (`rate_limited`).",
             503: "The code could not be sent, or Redis or the database is unavailable.",
         },
-        parameters=[_IDEMPOTENCY_KEY],
+        parameters=[IDEMPOTENCY_KEY],
     )
     def post(self, payload):
         """Start a registration, or finalise one when the body carries `code`"""

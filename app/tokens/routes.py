@@ -27,6 +27,15 @@ class TokenRefresh(MethodView):
         return tokens
 
 
+@blp.route("/auth/logout")
+class Logout(MethodView):
+    @blp.arguments(RefreshSchema())
+    @blp.response(204, description="Signed out: the refresh token and its family are revoked.")
+    def post(self, body):
+        """Sign out: revoke the refresh token's family (the access token simply expires)"""
+        current_app.extensions["registrar"].login.logout(body["refresh_token"])
+
+
 @blp.route("/.well-known/jwks.json")
 class KeySet(MethodView):
     @blp.response(200)

@@ -135,6 +135,17 @@ class TokenService:
                 self._revoke_family(connection, token.family_id, now)
         raise InvalidToken()
 
+    def revoke(self, refresh_token: str) -> None:
+        """Sign out: revoke the refresh token's whole family. An unknown, expired or already
+        revoked token is no error: whoever holds it is signed out either way."""
+        tokens = refresh_tokens.c
+        with self.engine.begin() as connection:
+            family_id = connection.execute(
+                select(tokens.family_id).where(tokens.token_hash == _hash(refresh_token))
+            ).scalar_one_or_none()
+            if family_id is not None:
+                self._revoke_family(connection, family_id, utcnow())
+
     @staticmethod
     def _revoke_family(connection: Connection, family_id: str, now: datetime) -> None:
         tokens = refresh_tokens.c

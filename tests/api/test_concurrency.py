@@ -86,6 +86,30 @@ def test_twenty_concurrent_right_codes_create_exactly_one_account(start_server, 
     assert customers(database_url) == 1
 
 
+def test_twenty_concurrent_right_codes_open_exactly_one_session(start_server, database_url):
+    server = start_server()
+    registration_id, code = start(server, phone_registration())
+    url = f"{server.url}/auth/register/{registration_id}/verify"
+    assert requests.post(url, json={"code": code}, timeout=10).status_code == 201
+    by_phone = {"verified_by": "phone", "phone": "0551234567", "country_code": "SA"}
+    started = requests.post(f"{server.url}/auth/login", json=by_phone, timeout=10)
+    assert started.status_code == 202, started.text
+    login_id = started.json()["login_id"]
+    code = server.codes_for(started.json()["destination"])[-1]
+    url = f"{server.url}/auth/login/{login_id}/verify"
+
+    answers = all_at_once(20, lambda: requests.post(url, json={"code": code}, timeout=30))
+
+    statuses = Counter(answer.status_code for answer in answers)
+    assert statuses == {200: 1, 409: 19}
+    assert {answer.json()["code"] for answer in answers if answer.status_code == 409} == {"already_completed"}
+    engine = create_engine(database_url)
+    with engine.connect() as connection:
+        tokens = connection.execute(text("SELECT count(*) FROM refresh_tokens")).scalar_one()
+    engine.dispose()
+    assert tokens == 2, "the registration's session and exactly one sign-in"
+
+
 def test_two_registrations_of_one_phone_verified_at_once_make_one_account(start_server, database_url):
     server = start_server()
     phones = [f"05{number}" for number in ("51234567", "61234567", "41234567", "91234567", "01234567")]

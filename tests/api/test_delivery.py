@@ -13,13 +13,6 @@ CODE = re.compile(r"\b(\d{6})\b")
 
 
 @pytest.fixture
-def gateway():
-    server = Gateway()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
 def smtp():
     server = SmtpServer()
     yield server

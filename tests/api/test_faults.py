@@ -18,7 +18,16 @@ NEEDS_REDIS = [
     ("get", "/auth/register/reg_anything", None),
     ("post", "/auth/register/reg_anything/verify", {"code": "123456"}),
     ("post", "/auth/register/reg_anything/resend", {}),
+    ("post", "/auth/login", {"verified_by": "email", "email": "omar@example.com"}),
+    ("get", "/auth/login/log_anything", None),
+    ("post", "/auth/login/log_anything/verify", {"code": "123456"}),
+    ("post", "/auth/login/log_anything/resend", {}),
 ]
+# Cutting the database means cutting its TCP connection: only PostgreSQL has one.
+ON_POSTGRESQL = pytest.mark.skipif(
+    not (os.environ.get("DATABASE_URL") or "").startswith("postgres"),
+    reason="the database is reached over TCP only on PostgreSQL (CI's second pass)",
+)
 
 
 def call(server, method, path, body):
@@ -89,10 +98,7 @@ def _through(proxy: TcpProxy, database_url: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
-@pytest.mark.skipif(
-    not (os.environ.get("DATABASE_URL") or "").startswith("postgres"),
-    reason="the database is reached over TCP only on PostgreSQL (CI's second pass)",
-)
+@ON_POSTGRESQL
 def test_a_database_gone_at_verify_answers_503_and_the_same_code_works_once_it_is_back(
     make_app, database_url, outbox
 ):
@@ -123,3 +129,36 @@ def test_a_database_gone_at_verify_answers_503_and_the_same_code_works_once_it_i
         tokens = connection.execute(text("SELECT count(*) FROM refresh_tokens")).scalar_one()
     engine.dispose()
     assert (customers, tokens) == (1, 1), "no account half-written, none twice"
+
+
+@ON_POSTGRESQL
+def test_a_database_gone_at_sign_in_answers_503_and_the_same_code_works_once_it_is_back(
+    make_app, database_url, outbox
+):
+    host, port = urlsplit(database_url).hostname, urlsplit(database_url).port or 5432
+    proxy = TcpProxy((host, port))
+    try:
+        client = make_app(DATABASE_URL=_through(proxy, database_url)).test_client()
+        registration_id = start(client, phone_registration())["registration_id"]
+        assert verify(client, registration_id, outbox.last_code()).status_code == 201
+        by_phone = {"verified_by": "phone", "phone": "0551234567", "country_code": "SA"}
+        login_id = client.post("/auth/login", json=by_phone).get_json()["login_id"]
+        code = outbox.last_code()
+
+        proxy.stop()
+        during = client.post(f"/auth/login/{login_id}/verify", json={"code": code})
+        status = client.get(f"/auth/login/{login_id}").get_json()
+
+        proxy.start()
+        after = client.post(f"/auth/login/{login_id}/verify", json={"code": code})
+    finally:
+        proxy.stop()
+
+    assert (during.status_code, during.get_json()["code"]) == (503, "service_unavailable")
+    assert (status["status"], status["attempts_left"]) == ("code_sent", 5), "the code was not consumed"
+    assert after.status_code == 200
+    engine = create_engine(database_url)
+    with engine.connect() as connection:
+        tokens = connection.execute(text("SELECT count(*) FROM refresh_tokens")).scalar_one()
+    engine.dispose()
+    assert tokens == 2, "the registration's session and the sign-in's, none half-written"

@@ -5,7 +5,7 @@ pair, invalid UTF-8, emoji and right-to-left overrides, unknown fields), and eve
 field of each endpoint set to junk (wrong types, nulls, huge and odd strings). Each answer
 is one of the contract's statuses, as JSON, and an error carries `code` and `message`.
 
-Endpoints that take a registration, a webhook or a delivery are tried on a real one and on
+Endpoints that take a registration, a login, a webhook or a delivery are tried on a real one and on
 an unknown one. A few hypothesis runs throw arbitrary JSON at the same endpoints.
 """
 
@@ -25,7 +25,7 @@ from tests.support import phone_registration
 
 ADMIN_KEY = "junk-admin-key-0123456789abcdef"
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
-ALLOWED_STATUSES = {200, 201, 202, 400, 401, 404, 409, 410, 413, 422, 429}
+ALLOWED_STATUSES = {200, 201, 202, 204, 400, 401, 404, 409, 410, 413, 422, 429}
 # A public address given as an IP literal: the URL guard checks it without any DNS lookup.
 PUBLIC_URL = "https://93.184.215.14/hooks"
 REGISTER_FIELDS = (
@@ -40,17 +40,20 @@ REGISTER_FIELDS = (
     "locale",
 )
 
+LOGIN_FIELDS = ("verified_by", "phone", "country_code", "country_key", "email", "locale")
+LOGIN = {"verified_by": "phone", "phone": "0551234567", "country_code": "SA"}
+
 
 @dataclass(frozen=True)
 class Endpoint:
     """A POST endpoint: a valid body, its known fields, and what its path needs."""
 
     name: str
-    path: str  # with {registration_id}, {webhook_id}, {delivery_id} to fill in
+    path: str  # with {registration_id}, {login_id}, {webhook_id}, {delivery_id} to fill in
     body: dict
     fields: tuple[str, ...] = ()
     admin: bool = False
-    needs: str | None = None  # "registration" or "delivery": a real one, or "unknown"
+    needs: str | None = None  # "registration", "login" or "delivery": a real one, or "unknown"
     headers: dict = field(default_factory=dict)
 
 
@@ -76,6 +79,23 @@ ENDPOINTS = [
     Endpoint("resend-pending", "/auth/register/{registration_id}/resend", {}, needs="registration"),
     Endpoint("resend-unknown", "/auth/register/reg_unknown0000000000000/resend", {}),
     Endpoint("refresh", "/auth/token/refresh", {"refresh_token": "not-a-token"}, ("refresh_token",)),
+    Endpoint("logout", "/auth/logout", {"refresh_token": "not-a-token"}, ("refresh_token",)),
+    Endpoint("login", "/auth/login", LOGIN, LOGIN_FIELDS),
+    Endpoint(
+        "login-by-email",
+        "/auth/login",
+        {"verified_by": "email", "email": "omar@example.com"},
+        LOGIN_FIELDS,
+        headers={"Idempotency-Key": "junk-login-key"},
+    ),
+    Endpoint(
+        "login-verify-pending", "/auth/login/{login_id}/verify", {"code": "123456"}, ("code",), needs="login"
+    ),
+    Endpoint(
+        "login-verify-unknown", "/auth/login/log_unknown0000000000000/verify", {"code": "123456"}, ("code",)
+    ),
+    Endpoint("login-resend-pending", "/auth/login/{login_id}/resend", {}, needs="login"),
+    Endpoint("login-resend-unknown", "/auth/login/log_unknown0000000000000/resend", {}),
     Endpoint(
         "webhooks",
         "/webhooks",
@@ -235,12 +255,17 @@ def client(junk_app):
 
 @pytest.fixture
 def resolve(request, junk_app, client) -> Callable[[Endpoint], tuple[str, dict]]:
-    """The endpoint's path, with a real registration or delivery where it needs one, and headers."""
+    """The endpoint's path, with a real registration, login or delivery where it needs one, and headers."""
 
     def pending_registration() -> str:
         response = client.post("/auth/register", json=phone_registration())
         assert response.status_code == 202, response.get_json()
         return response.get_json()["registration_id"]
+
+    def pending_login() -> str:
+        response = client.post("/auth/login", json=LOGIN)
+        assert response.status_code == 202, response.get_json()
+        return response.get_json()["login_id"]
 
     def real_delivery() -> dict:
         outbox = request.getfixturevalue("outbox")
@@ -261,7 +286,7 @@ def resolve(request, junk_app, client) -> Callable[[Endpoint], tuple[str, dict]]
         [delivery] = client.get(f"/webhooks/{webhook_id}/deliveries", headers=ADMIN).get_json()
         return {"webhook_id": webhook_id, "delivery_id": delivery["id"]}
 
-    resolved: dict[str, tuple[str, dict]] = {}  # one real registration or delivery per test
+    resolved: dict[str, tuple[str, dict]] = {}  # one real registration, login or delivery per test
 
     def resolve(endpoint: Endpoint) -> tuple[str, dict]:
         if endpoint.name in resolved:
@@ -269,6 +294,8 @@ def resolve(request, junk_app, client) -> Callable[[Endpoint], tuple[str, dict]]
         values: dict[str, str] = {}
         if endpoint.needs == "registration":
             values["registration_id"] = pending_registration()
+        elif endpoint.needs == "login":
+            values["login_id"] = pending_login()
         elif endpoint.needs == "delivery":
             values.update(real_delivery())
         headers = {**endpoint.headers, **(ADMIN if endpoint.admin else {})}
@@ -287,6 +314,9 @@ def assert_handled(response) -> None:
     text = response.get_data(as_text=True)
     assert response.status_code < 500, f"{response.status_code}: {text[:500]}"
     assert response.status_code in ALLOWED_STATUSES, f"{response.status_code}: {text[:500]}"
+    if response.status_code == 204:  # signed out, whatever the token was
+        assert text == ""
+        return
     assert response.mimetype == "application/json", response.headers.get("Content-Type")
     assert "Traceback" not in text
     body = response.get_json()
@@ -313,7 +343,7 @@ def test_unknown_fields_next_to_good_ones_are_not_a_server_error(client, resolve
     path, headers = resolve(endpoint)
     response = client.post(path, json={**endpoint.body, **extra}, headers=headers)
     assert_handled(response)
-    if endpoint.fields or endpoint.needs == "registration" or "resend" in endpoint.path:
+    if endpoint.fields or endpoint.needs in ("registration", "login") or "resend" in endpoint.path:
         # Every endpoint with a body schema refuses unknown fields, keyed by their name.
         assert response.status_code == 422, response.get_json()
         assert set(extra) <= set(response.get_json()["errors"]), response.get_json()

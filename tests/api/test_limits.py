@@ -3,9 +3,6 @@ and lets go again when its window ends."""
 
 import time
 
-import pytest
-
-from tests.servers import Gateway
 from tests.support import email_registration, phone_registration, start
 
 
@@ -132,13 +129,6 @@ class TestSmsBudgets:
         refused(client.post("/auth/register", json=phone_registration(phone="0551230002")))  # the prefix
         # Had the refusal counted against the country, this would be its third code.
         assert client.post("/auth/register", json=phone_registration(phone="0561230001")).status_code == 202
-
-
-@pytest.fixture
-def gateway():
-    server = Gateway()
-    yield server
-    server.stop()
 
 
 def sms_app(make_app, gateway, **settings):

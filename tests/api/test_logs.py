@@ -76,6 +76,24 @@ def test_a_whole_registration_logs_no_code_token_phone_or_email(make_app, record
         assert secret not in logged, secret
 
 
+def test_a_sign_in_and_sign_out_log_no_code_token_phone_or_email(make_app, gateway, records):
+    client = make_app(SMS_CHANNEL="http", SMS_HTTP_URL=gateway.url).test_client()
+    registration_id = start(client, phone_registration())["registration_id"]
+    assert verify(client, registration_id, CODE.search(gateway.requests[-1].json()["body"]).group(1))
+    by_phone = {"verified_by": "phone", "phone": "0551234567", "country_code": "SA"}
+    login_id = client.post("/auth/login", json=by_phone).get_json()["login_id"]
+    code = CODE.search(gateway.requests[-1].json()["body"]).group(1)
+    session = client.post(f"/auth/login/{login_id}/verify", json={"code": code}).get_json()
+    client.post("/auth/logout", json={"refresh_token": session["refresh_token"]})
+    client.post("/auth/login", json={"verified_by": "email", "email": "nobody.here@example.com"})
+
+    formatter = JsonFormatter()
+    logged = "\n".join(formatter.format(record) for record in records.records)
+    assert [line["status"] for line in access_lines(records)][-4:] == [202, 200, 204, 202]
+    for secret in (code, session["access_token"], session["refresh_token"], "551234567", "nobody.here"):
+        assert secret not in logged, secret
+
+
 def test_security_headers_are_on_every_answer(client):
     for response in (client.get("/healthz"), client.get("/nowhere"), client.post("/auth/register", json={})):
         assert response.headers["X-Content-Type-Options"] == "nosniff"

@@ -267,3 +267,37 @@ def test_the_happy_path_answers_as_documented(make_app, outbox):
 
     for path in ("/.well-known/jwks.json", "/healthz", "/readyz"):
         document.conform(client.get(path), "GET", path, 200)
+
+
+def test_the_sign_in_path_answers_as_documented(make_app, outbox):
+    app = fuzzed_app(make_app)
+    client = app.test_client()
+    document = Document(app)
+    register(client, outbox)
+    by_phone = {"verified_by": "phone", "phone": "0551234567", "country_code": "SA"}
+
+    started = document.conform(client.post("/auth/login", json=by_phone), "POST", "/auth/login", 202)
+    login_id = started["login_id"]
+    document.conform(client.get(f"/auth/login/{login_id}"), "GET", "/auth/login/{login_id}", 200)
+    document.conform(
+        client.post(f"/auth/login/{login_id}/resend", json={}), "POST", "/auth/login/{login_id}/resend", 202
+    )
+    code = outbox.last_code()
+    verify_path = "/auth/login/{login_id}/verify"
+    document.conform(
+        client.post(f"/auth/login/{login_id}/verify", json={"code": wrong(code)}), "POST", verify_path, 400
+    )
+    session = document.conform(
+        client.post(f"/auth/login/{login_id}/verify", json={"code": code}), "POST", verify_path, 200
+    )
+    document.conform(
+        client.post(f"/auth/login/{login_id}/verify", json={"code": code}), "POST", verify_path, 409
+    )
+    document.conform(
+        client.post("/auth/logout", json={"refresh_token": session["refresh_token"]}),
+        "POST",
+        "/auth/logout",
+        204,
+    )
+    document.conform(client.get("/auth/login/log_unknown"), "GET", "/auth/login/{login_id}", 404)
+    document.conform(client.post("/auth/login", json={}), "POST", "/auth/login", 422)

@@ -28,7 +28,8 @@ def clean_environment(**settings: str) -> dict[str, str]:
     return {**environment, **settings}
 
 
-def test_serve_migrates_starts_redis_and_the_worker_and_a_subscriber_hears_of_a_registration(tmp_path):
+def test_serve_migrates_starts_redis_and_the_worker_and_the_readme_walk_through_works(tmp_path):
+    """Register, sign out, sign in again; a subscriber hears of the registration and a lockout."""
     port = free_port()
     log_path = tmp_path / "serve.log"
     instance = tmp_path / "instance"
@@ -39,6 +40,7 @@ def test_serve_migrates_starts_redis_and_the_worker_and_a_subscriber_hears_of_a_
         "BIND_HOST": "127.0.0.1",
         "ADMIN_API_KEY": "serve-admin-key-0123456789",
         "WEBHOOK_ALLOW_PRIVATE_URLS": "true",
+        "RESEND_COOLDOWN": "0",  # the walk-through signs in at once after registering
     }
     with open(log_path, "wb") as log:
         serve = subprocess.Popen(
@@ -74,6 +76,23 @@ def test_serve_migrates_starts_redis_and_the_worker_and_a_subscriber_hears_of_a_
             f"{base}/auth/register/{challenge['registration_id']}/verify", json={"code": code}, timeout=5
         )
         assert verified.status_code == 201
+        signed_out = requests.post(
+            f"{base}/auth/logout", json={"refresh_token": verified.json()["refresh_token"]}, timeout=5
+        )
+        assert signed_out.status_code == 204
+        by_phone = {"verified_by": "phone", "phone": "0551234567", "country_code": "SA"}
+        login = requests.post(f"{base}/auth/login", json=by_phone, timeout=5).json()
+        login_code = console_codes(log_path.read_text(encoding="utf-8"), MASKED_PHONE)[-1]
+        signed_in = requests.post(
+            f"{base}/auth/login/{login['login_id']}/verify", json={"code": login_code}, timeout=5
+        )
+        assert signed_in.status_code == 200
+        me = requests.get(
+            f"{base}/customers/me",
+            headers={"Authorization": f"Bearer {signed_in.json()['access_token']}"},
+            timeout=5,
+        )
+        assert me.json() == verified.json()["customer"]
         assert (instance / "registrar.db").exists()
         assert EmbeddedRedis(instance).answers()
         locked = requests.post(

@@ -85,7 +85,8 @@ class Started:
 
 @pytest.fixture
 def start(hasher) -> Callable[..., Started]:
-    """Write a verification of `purpose` for `to` whose code is `code` (and `fingerprint`, if any)."""
+    """Write a verification of `purpose` for `to` whose code is `code` (and `fingerprint`, if
+    any); a `silent` one is written with that code's hash too, as if it had been sent."""
 
     def start(
         store: VerificationStore,
@@ -95,6 +96,7 @@ def start(hasher) -> Callable[..., Started]:
         to: str = PHONE_NUMBER,
         payload: dict[str, str | None] = PAYLOAD,
         fingerprint: str = "",
+        silent: bool = False,
     ) -> Started:
         verification_id = new_identifier("reg" if purpose == "register" else "log")
         destination = hasher.destination(destination_key(PHONE, to))
@@ -109,6 +111,7 @@ def start(hasher) -> Callable[..., Started]:
             payload=payload,
             code_hash=hasher.code(verification_id, code),
             fingerprint=fingerprint,
+            silent=silent,
         )
         store.create(verification)
         return Started(verification_id, code, destination, purpose, verification)

@@ -29,13 +29,6 @@ def email(locale="en"):
     return code_message("email", "482913", locale=locale, store="Souq", minutes_left=5)
 
 
-@pytest.fixture
-def gateway():
-    server = Gateway()
-    yield server
-    server.stop()
-
-
 def smtp_config(port: int, **settings: str) -> Config:
     return Config(
         {

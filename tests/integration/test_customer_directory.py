@@ -112,3 +112,21 @@ def test_nobody_holds_an_unknown_phone_or_email_or_nothing_at_all(engine, direct
     assert directory.verified_holders("+966559876543", "nobody@example.com") == (False, False)
     assert directory.verified_holders(None, None) == (False, False)
     assert directory.verified_holders("", "") == (False, False)
+
+
+def test_the_holder_of_a_verified_phone_or_email_is_the_one_who_signs_in(engine, directory):
+    by_phone = add_customer(engine, phone="+966551234567", phone_verified=True, email="sara@example.com")
+    by_email = add_customer(
+        engine,
+        email="Omar.Saleh@Example.com",
+        verified_by="email",
+        email_verified=True,
+        phone="+966559876543",
+    )
+
+    assert directory.verified_holder("phone", "+966551234567") == by_phone
+    assert directory.verified_holder("email", "omar.saleh@example.COM") == by_email
+    # The other identifier of each was never proven: no code goes there.
+    assert directory.verified_holder("email", "sara@example.com") is None
+    assert directory.verified_holder("phone", "+966559876543") is None
+    assert directory.verified_holder("phone", "+966500000000") is None

@@ -458,6 +458,35 @@ class TestRestoringAfterAFailedSend:
         assert check(store, started, newer_code).outcome == Outcome.OK
 
 
+class TestSilentVerifications:
+    """A login for no account: checked, resent, locked and expired like any other, but no
+    code ever matches it, not even the one whose hash it holds."""
+
+    def test_the_code_whose_hash_it_holds_is_wrong_and_costs_an_attempt(self, store, start, check):
+        started = start(store, purpose="login", silent=True)
+        result = check(store, started, started.code)
+        assert (result.outcome, result.attempts_left) == (Outcome.WRONG, 4)
+        assert check(store, start(store, purpose="login"), started.code).outcome == Outcome.OK, "as it would"
+
+    def test_a_new_code_says_it_is_silent_and_does_not_match_either(self, store, start, check, resend):
+        started = start(store, purpose="login", silent=True)
+        resent, code = resend(store, started)
+        assert resent.outcome == Outcome.OK
+        assert resent.silent and resent.to == started.verification.to
+        assert check(store, started, code).outcome == Outcome.WRONG
+
+    def test_an_ordinary_verification_is_not_silent(self, store, start, resend, redis_client):
+        started = start(store)
+        assert resend(store, started)[0].silent is False
+        assert "silent" not in redis_client.hgetall(started.key)
+
+    def test_the_last_wrong_code_locks_it(self, make_store, start, check):
+        store = make_store(max_attempts=2)
+        started = start(store, purpose="login", silent=True)
+        check(store, started, started.code)
+        assert check(store, started, started.code).outcome == Outcome.LOCKED_NOW
+
+
 class TestNewestPending:
     def test_the_newest_verification_of_a_destination_is_the_one_found(self, store, start):
         older = start(store)

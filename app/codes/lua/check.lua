@@ -12,9 +12,10 @@
 -- ok, wrong, locked_now, expired, not_found, claimed, completed, locked, already_registered.
 local key = KEYS[1]
 local now = tonumber(ARGV[3])
-local f = redis.call('HMGET', key, 'purpose', 'status', 'code_hash', 'code_exp', 'attempts', 'claim_exp', 'dest', 'fp')
-local purpose, status, code_hash, code_exp, attempts, claim_exp, dest, fp =
-  f[1], f[2], f[3], tonumber(f[4]), tonumber(f[5]), tonumber(f[6]), f[7], f[8]
+local f = redis.call('HMGET', key, 'purpose', 'status', 'code_hash', 'code_exp', 'attempts', 'claim_exp', 'dest', 'fp',
+  'silent')
+local purpose, status, code_hash, code_exp, attempts, claim_exp, dest, fp, silent =
+  f[1], f[2], f[3], tonumber(f[4]), tonumber(f[5]), tonumber(f[6]), f[7], f[8], f[9]
 
 if purpose ~= ARGV[1] then return {'not_found', 0, ''} end
 if ARGV[6] ~= '' and fp ~= ARGV[6] then return {'not_found', 0, ''} end
@@ -28,6 +29,8 @@ if #typed ~= #code_hash then diff = 1 end
 for i = 1, #code_hash do
   diff = bit.bor(diff, bit.bxor(string.byte(code_hash, i), string.byte(typed, i) or 0))
 end
+-- A silent verification's code was never sent: it is checked like any other and never matches.
+if silent == '1' then diff = 1 end
 
 if diff == 0 then
   redis.call('HSET', key, 'status', 'claimed', 'claim', ARGV[4], 'claim_exp', now + tonumber(ARGV[5]))

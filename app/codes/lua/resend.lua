@@ -7,7 +7,7 @@
 -- ARGV[5]  cooldown before the next resend, ms
 -- Returns one of:
 --   {'ok', expires_in_ms, resend_in_ms, attempts_left, resends_left, channel, masked, to, locale,
---    destination pseudonym, country}
+--    destination pseudonym, country, '1' when its codes are never sent else false}
 --   {'too_soon', retry_after_ms}
 --   {'exhausted', 1 the first time it is refused else 0, channel, masked, country}
 --   {status} for not_found, claimed, completed, locked, already_registered
@@ -15,7 +15,7 @@
 local key = KEYS[1]
 local now = tonumber(ARGV[3])
 local f = redis.call('HMGET', key, 'purpose', 'status', 'claim_exp', 'resends', 'resend_at', 'attempts', 'code_hash', 'code_exp',
-  'channel', 'masked', 'to', 'locale', 'dest', 'p:country_code')
+  'channel', 'masked', 'to', 'locale', 'dest', 'p:country_code', 'silent')
 local purpose, status, claim_exp, resends, resend_at, attempts =
   f[1], f[2], tonumber(f[3]), tonumber(f[4]), tonumber(f[5]), tonumber(f[6])
 
@@ -36,4 +36,4 @@ redis.call('HSET', key,
   'code_hash', ARGV[2], 'code_exp', now + lifetime,
   'resends', resends - 1, 'resend_at', now + cooldown,
   'status', 'code_sent')
-return {'ok', lifetime, cooldown, attempts, resends - 1, f[9], f[10], f[11], f[12], f[13], f[14]}
+return {'ok', lifetime, cooldown, attempts, resends - 1, f[9], f[10], f[11], f[12], f[13], f[14], f[15]}

@@ -1,0 +1,424 @@
+"""Signing existing customers in with a code, and out again (API.md §1b)."""
+
+import time
+
+import pytest
+
+from tests.support import MASKED_PHONE, email_registration, phone_registration, start, verify, wrong
+
+BY_PHONE = {"verified_by": "phone", "phone": "0551234567", "country_code": "SA"}
+BY_EMAIL = {"verified_by": "email", "email": "omar@example.com"}
+
+
+def register(client, outbox, payload: dict) -> dict:
+    """An account, through the registration flow: its customer and first tokens."""
+    response = verify(client, start(client, payload)["registration_id"], outbox.last_code())
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()
+
+
+def log_in(client, body: dict, **kwargs):
+    return client.post("/auth/login", json=body, **kwargs)
+
+
+def begin(client, body: dict) -> dict:
+    response = log_in(client, body)
+    assert response.status_code == 202, response.get_json()
+    return response.get_json()
+
+
+def enter(client, login_id: str, code: str):
+    return client.post(f"/auth/login/{login_id}/verify", json={"code": code})
+
+
+def resend(client, login_id: str):
+    return client.post(f"/auth/login/{login_id}/resend", json={})
+
+
+def me(client, access_token: str):
+    return client.get("/customers/me", headers={"Authorization": f"Bearer {access_token}"})
+
+
+def refresh(client, refresh_token: str):
+    return client.post("/auth/token/refresh", json={"refresh_token": refresh_token})
+
+
+def log_out(client, refresh_token: str):
+    return client.post("/auth/logout", json={"refresh_token": refresh_token})
+
+
+def test_a_customer_signs_in_by_phone_and_the_new_tokens_work(client, outbox):
+    account = register(client, outbox, phone_registration())
+    sent = len(outbox.messages)
+
+    response = log_in(client, {**BY_PHONE, "phone": "+966 55 123 4567", "country_key": "966"})
+
+    assert response.status_code == 202
+    challenge = response.get_json()
+    assert challenge["login_id"].startswith("log_")
+    assert response.headers["Location"] == f"/auth/login/{challenge['login_id']}"
+    assert challenge == {
+        "login_id": challenge["login_id"],
+        "status": "code_sent",
+        "verified_by": "phone",
+        "destination": MASKED_PHONE,
+        "code_length": 6,
+        "expires_in": 300,
+        "resend_in": 0,  # the test environment sets RESEND_COOLDOWN=0
+        "attempts_left": 5,
+        "resends_left": 3,
+    }
+    assert len(outbox.messages) == sent + 1
+
+    signed_in = enter(client, challenge["login_id"], outbox.last_code())
+
+    assert signed_in.status_code == 200
+    session = signed_in.get_json()
+    assert session["customer"] == account["customer"]
+    assert (session["token_type"], session["expires_in"]) == ("Bearer", 900)
+    assert session["refresh_token"] != account["refresh_token"]
+    assert me(client, session["access_token"]).get_json() == account["customer"]
+    assert refresh(client, session["refresh_token"]).status_code == 200
+
+
+def test_a_customer_signs_in_by_email_whatever_its_case(client, outbox):
+    account = register(client, outbox, email_registration(email="Omar.Saleh@Example.COM"))
+
+    challenge = begin(client, {"verified_by": "email", "email": "OMAR.SALEH@example.com"})
+    session = enter(client, challenge["login_id"], outbox.last_code()).get_json()
+
+    assert challenge["destination"] == "O••••H@example.com"
+    assert session["customer"]["id"] == account["customer"]["id"]
+    assert me(client, session["access_token"]).status_code == 200
+
+
+def test_an_unknown_identity_gets_the_same_answer_and_no_message(client, outbox):
+    register(client, outbox, phone_registration())
+    sent = len(outbox.messages)
+
+    known = log_in(client, BY_PHONE)
+    unknown = log_in(client, {**BY_PHONE, "phone": "0551234568"})
+
+    assert len(outbox.messages) == sent + 1, "nothing is sent for no account"
+    assert known.status_code == unknown.status_code == 202
+    assert known.headers["Location"].rsplit("/", 1)[0] == unknown.headers["Location"].rsplit("/", 1)[0]
+    assert set(known.headers.keys()) == set(unknown.headers.keys())
+    ignore = {"login_id": None, "destination": None}
+    assert known.get_json() | ignore == unknown.get_json() | ignore
+    assert unknown.get_json()["login_id"].startswith("log_")
+    assert unknown.get_json()["destination"] == "+966 55••••568"
+
+
+def test_a_sign_in_for_no_account_behaves_like_a_real_one_but_no_code_completes_it(make_app, outbox):
+    client = make_app(OTP_MAX_ATTEMPTS="3").test_client()
+    login_id = begin(client, BY_PHONE)["login_id"]
+
+    first = enter(client, login_id, "123456")
+    resent = resend(client, login_id)
+    status = client.get(f"/auth/login/{login_id}")
+    second = enter(client, login_id, "654321")
+    third = enter(client, login_id, "000000")
+
+    assert outbox.messages == []
+    assert (first.status_code, first.get_json()["code"], first.get_json()["attempts_left"]) == (
+        400,
+        "invalid_code",
+        2,
+    )
+    assert resent.status_code == 202
+    assert (resent.get_json()["resends_left"], resent.get_json()["attempts_left"]) == (2, 2)
+    assert status.get_json()["status"] == "code_sent"
+    assert second.get_json()["attempts_left"] == 1
+    assert (third.status_code, third.get_json()["code"]) == (429, "too_many_attempts")
+
+
+def test_a_code_goes_only_to_an_identifier_the_account_has_verified(client, outbox):
+    # Registered by phone; the email is the customer's word only, never proven.
+    register(client, outbox, phone_registration(email="sara@example.com"))
+    sent = len(outbox.messages)
+
+    response = log_in(client, {"verified_by": "email", "email": "sara@example.com"})
+
+    assert response.status_code == 202
+    assert len(outbox.messages) == sent
+
+
+def test_a_wrong_code_costs_an_attempt_and_the_last_one_locks_the_sign_in(make_app, outbox):
+    client = make_app(OTP_MAX_ATTEMPTS="2").test_client()
+    register(client, outbox, phone_registration())
+    login_id = begin(client, BY_PHONE)["login_id"]
+    code = outbox.last_code()
+
+    first = enter(client, login_id, wrong(code))
+    last = enter(client, login_id, wrong(code))
+    right_too_late = enter(client, login_id, code)
+
+    assert (first.status_code, first.get_json()["code"], first.get_json()["attempts_left"]) == (
+        400,
+        "invalid_code",
+        1,
+    )
+    assert (last.status_code, last.get_json()["code"]) == (429, "too_many_attempts")
+    assert (right_too_late.status_code, right_too_late.get_json()["code"]) == (429, "too_many_attempts")
+    assert resend(client, login_id).get_json()["code"] == "too_many_attempts"
+    assert client.get(f"/auth/login/{login_id}").get_json()["status"] == "locked"
+
+
+def test_an_expired_code_answers_410_and_a_new_code_works(make_app, outbox):
+    client = make_app(OTP_TTL="1", REGISTRATION_TTL="60").test_client()
+    register(client, outbox, phone_registration())
+    login_id = begin(client, BY_PHONE)["login_id"]
+    code = outbox.last_code()
+    time.sleep(1.1)
+
+    expired = enter(client, login_id, code)
+    resent = resend(client, login_id)
+    signed_in = enter(client, login_id, outbox.last_code())
+
+    assert (expired.status_code, expired.get_json()["code"], expired.get_json()["attempts_left"]) == (
+        410,
+        "code_expired",
+        5,
+    )
+    assert resent.status_code == 202
+    assert signed_in.status_code == 200
+
+
+def test_a_resend_makes_the_older_code_invalid(client, outbox):
+    register(client, outbox, email_registration())
+    login_id = begin(client, BY_EMAIL)["login_id"]
+    old_code = outbox.last_code()
+
+    resent = resend(client, login_id)
+    new_code = outbox.last_code()
+
+    assert resent.status_code == 202
+    assert resent.headers["Location"] == f"/auth/login/{login_id}"
+    assert resent.get_json()["resends_left"] == 2
+    if old_code != new_code:
+        assert enter(client, login_id, old_code).get_json()["code"] == "invalid_code"
+    assert enter(client, login_id, new_code).status_code == 200
+
+
+def test_a_resend_within_the_cooldown_says_when_to_retry(make_app, outbox):
+    client = make_app(RESEND_COOLDOWN="1").test_client()
+    register(client, outbox, phone_registration())
+    time.sleep(1.05)  # the registration's own code started the destination's cooldown
+    login_id = begin(client, BY_PHONE)["login_id"]
+
+    too_soon = resend(client, login_id)
+    time.sleep(1.05)
+    later = resend(client, login_id)
+
+    assert too_soon.status_code == 429
+    assert too_soon.get_json()["code"] == "resend_too_soon"
+    assert too_soon.headers["Retry-After"] == "1"
+    assert later.status_code == 202
+
+
+def test_registration_and_sign_in_share_a_destination_s_cooldown(make_app, outbox):
+    client = make_app(RESEND_COOLDOWN="1").test_client()
+    register(client, outbox, phone_registration())
+
+    at_once = log_in(client, BY_PHONE)
+    time.sleep(1.05)
+    later = log_in(client, BY_PHONE)
+
+    assert (at_once.status_code, at_once.get_json()["code"]) == (429, "rate_limited")
+    assert at_once.headers["Retry-After"] == "1"
+    assert later.status_code == 202
+
+
+def test_resends_run_out(make_app, outbox):
+    client = make_app(MAX_RESENDS="1").test_client()
+    register(client, outbox, phone_registration())
+    login_id = begin(client, BY_PHONE)["login_id"]
+
+    assert resend(client, login_id).status_code == 202
+    exhausted = resend(client, login_id)
+
+    assert (exhausted.status_code, exhausted.get_json()["code"]) == (429, "too_many_resends")
+    assert enter(client, login_id, outbox.last_code()).status_code == 200
+
+
+def test_a_sign_in_code_works_once(client, outbox):
+    register(client, outbox, phone_registration())
+    login_id = begin(client, BY_PHONE)["login_id"]
+    code = outbox.last_code()
+
+    assert enter(client, login_id, code).status_code == 200
+    again = enter(client, login_id, code)
+
+    assert again.status_code == 409
+    assert again.get_json() == {"code": "already_completed", "message": "This sign-in is already complete."}
+    assert client.get(f"/auth/login/{login_id}").get_json()["status"] == "completed"
+
+
+def test_a_login_code_never_completes_a_registration_nor_the_reverse(client, outbox):
+    register(client, outbox, phone_registration())
+    registration_id = start(client, phone_registration(first_name="Again"))["registration_id"]
+    registration_code = outbox.last_code()
+    login_id = begin(client, BY_PHONE)["login_id"]
+    login_code = outbox.last_code()
+
+    login_as_registration = verify(client, login_id, login_code)
+    registration_as_login = enter(client, registration_id, registration_code)
+    finalised_with_login_code = client.post(
+        "/auth/register", json=phone_registration(first_name="Again", code=login_code)
+    )
+
+    assert login_as_registration.get_json()["code"] == "registration_not_found"
+    assert registration_as_login.get_json()["code"] == "login_not_found"
+    assert client.get(f"/auth/register/{login_id}").status_code == 404
+    assert client.get(f"/auth/login/{registration_id}").status_code == 404
+    if login_code != registration_code:
+        assert finalised_with_login_code.get_json()["code"] == "invalid_code"
+        assert enter(client, login_id, registration_code).get_json()["code"] == "invalid_code"
+    # Each code still does what it was sent for.
+    assert enter(client, login_id, login_code).status_code == 200
+    assert verify(client, registration_id, registration_code).get_json()["code"] == "already_registered"
+
+
+def test_an_unknown_sign_in_is_not_found(client):
+    for answer in (
+        enter(client, "log_nothing", "123456"),
+        resend(client, "log_nothing"),
+        client.get("/auth/login/log_nothing"),
+    ):
+        assert answer.status_code == 404
+        assert answer.get_json()["code"] == "login_not_found"
+
+
+def test_signing_out_revokes_the_refresh_token_and_its_family_but_no_other_session(client, outbox):
+    account = register(client, outbox, phone_registration())
+    rotated = refresh(client, account["refresh_token"]).get_json()
+    other_device = enter(client, begin(client, BY_PHONE)["login_id"], outbox.last_code()).get_json()
+
+    response = log_out(client, rotated["refresh_token"])
+
+    assert response.status_code == 204
+    assert response.get_data() == b""
+    assert refresh(client, rotated["refresh_token"]).get_json()["code"] == "invalid_token"
+    assert refresh(client, account["refresh_token"]).status_code == 401
+    assert refresh(client, other_device["refresh_token"]).status_code == 200
+    assert me(client, rotated["access_token"]).status_code == 200, "an access token simply expires"
+
+
+def test_signing_out_twice_or_with_an_unknown_token_is_no_error(client, outbox):
+    account = register(client, outbox, phone_registration())
+    assert log_out(client, account["refresh_token"]).status_code == 204
+    assert log_out(client, account["refresh_token"]).status_code == 204
+    assert log_out(client, "rt_never_issued").status_code == 204
+
+    missing = client.post("/auth/logout", json={})
+    assert (missing.status_code, missing.get_json()["errors"]) == (
+        422,
+        {"refresh_token": ["Missing data for required field."]},
+    )
+
+
+class TestRevealingExistingAccounts:
+    def test_when_configured_an_unknown_identity_is_not_found_and_nothing_is_sent(self, make_app, outbox):
+        client = make_app(REVEAL_EXISTING_ACCOUNTS="true").test_client()
+        register(client, outbox, phone_registration())
+        sent = len(outbox.messages)
+
+        unknown = log_in(client, {**BY_PHONE, "phone": "0551234568"})
+        unverified_email = log_in(client, {"verified_by": "email", "email": "sara@example.com"})
+        known = log_in(client, BY_PHONE)
+
+        assert (unknown.status_code, unknown.get_json()["code"]) == (404, "account_not_found")
+        assert unverified_email.get_json()["code"] == "account_not_found"
+        assert known.status_code == 202
+        assert len(outbox.messages) == sent + 1
+
+    def test_not_found_answers_still_count_against_the_client_budget(self, make_app):
+        client = make_app(REVEAL_EXISTING_ACCOUNTS="true", RATE_LIMIT_REGISTER="2/minute").test_client()
+        answers = [log_in(client, {**BY_PHONE, "phone": f"055123456{n}"}) for n in range(3)]
+        assert [answer.status_code for answer in answers] == [404, 404, 429]
+        assert answers[2].get_json()["code"] == "rate_limited"
+
+
+def test_sign_in_starts_count_against_the_client_budget_whether_or_not_an_account_exists(make_app, outbox):
+    client = make_app(RATE_LIMIT_REGISTER="3/minute").test_client()
+    register(client, outbox, phone_registration())  # one start
+
+    unknown = log_in(client, {**BY_PHONE, "phone": "0551234568"})
+    known = log_in(client, BY_PHONE)
+    refused_unknown = log_in(client, {**BY_PHONE, "phone": "0551234569"})
+
+    assert [unknown.status_code, known.status_code] == [202, 202]
+    assert (refused_unknown.status_code, refused_unknown.get_json()["code"]) == (429, "rate_limited")
+    assert log_in(client, BY_PHONE).status_code == 429
+
+
+def test_the_code_message_follows_the_sign_in_locale(client, outbox):
+    register(client, outbox, phone_registration())
+    begin(client, {**BY_PHONE, "locale": "ar"})
+    assert "رمز التحقق" in outbox.messages[-1]
+
+
+def test_the_same_idempotency_key_replays_the_start_and_sends_one_code(client, outbox):
+    register(client, outbox, phone_registration())
+    sent = len(outbox.messages)
+    headers = {"Idempotency-Key": "login-1"}
+
+    first = log_in(client, BY_PHONE, headers=headers)
+    again = log_in(client, BY_PHONE, headers=headers)
+    other_body = log_in(client, {**BY_PHONE, "locale": "ar"}, headers=headers)
+
+    assert again.status_code == 202
+    assert again.get_json() == first.get_json()
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert len(outbox.messages) == sent + 1
+    assert other_body.get_json()["code"] == "idempotency_conflict"
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "message"),
+    [
+        ({}, "verified_by", "Missing data for required field."),
+        ({"verified_by": "fax"}, "verified_by", "Must be one of: phone, email."),
+        ({"verified_by": "phone", "country_code": "SA"}, "phone", "Required when verified_by is phone."),
+        ({"verified_by": "phone", "phone": "0551234567"}, "country_code", "Required when phone is given."),
+        ({**BY_PHONE, "phone": "0111234567"}, "phone", "Use a mobile number: the code is sent by SMS."),
+        ({**BY_PHONE, "phone": "12"}, "phone", "Not a valid phone number for this country."),
+        (
+            {**BY_PHONE, "country_key": "+971"},
+            "country_key",
+            "This dialling code does not belong to the country.",
+        ),
+        ({**BY_PHONE, "email": "sara@example.com"}, "email", "Not used when verified_by is phone."),
+        ({"verified_by": "email"}, "email", "Required when verified_by is email."),
+        ({"verified_by": "email", "email": "not-an-email"}, "email", "Not a valid email address."),
+        ({**BY_EMAIL, "phone": "0551234567"}, "phone", "Not used when verified_by is email."),
+        ({**BY_EMAIL, "locale": "fr"}, "locale", "Must be one of: en, ar."),
+        ({**BY_EMAIL, "first_name": "Omar"}, "first_name", "Unknown field."),
+        ({**BY_EMAIL, "email": 7}, "email", "Not a valid string."),
+    ],
+)
+def test_invalid_sign_in_fields_are_reported_by_name(client, body, field, message):
+    response = log_in(client, body)
+    assert response.status_code == 422
+    assert response.get_json()["code"] == "validation_error"
+    assert message in response.get_json()["errors"][field]
+
+
+def test_field_errors_come_in_arabic_too(client):
+    response = log_in(client, {"verified_by": "phone", "locale": "ar", "country_code": "SA"})
+    assert response.get_json()["errors"]["phone"] == ["مطلوب عند التحقق عبر الجوال."]
+
+
+def test_a_sign_in_for_no_account_takes_as_long_as_sending_a_code_does(make_app, gateway, outbox):
+    gateway.delay = 0.3
+    client = make_app(SMS_CHANNEL="http", SMS_HTTP_URL=gateway.url).test_client()
+    start(client, phone_registration(phone="0559876543"))  # a send the service has timed
+
+    began = time.monotonic()
+    unknown = log_in(client, BY_PHONE)
+    took = time.monotonic() - began
+
+    assert unknown.status_code == 202
+    assert len(gateway.requests) == 1, "nothing was sent"
+    # Without imitating a send, a login for no account answered in a few milliseconds.
+    assert took >= 0.3
