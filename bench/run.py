@@ -2,15 +2,22 @@
 
 `make bench` (or `.venv/bin/python bench/run.py`) starts the service under gunicorn with
 config/gunicorn.conf.py against the machine's Redis (database 2, flushed) and PostgreSQL
-(a schema of its own, dropped at the end), then measures:
+(a schema of its own, dropped at the end), with the rate limits on (issue #5) but set so
+high that they never trip (GENEROUS_LIMITS), then measures:
 
 - requests/s and p50/p99 latency of GET /healthz (the floor), POST /auth/register (start)
   and POST /auth/register/{id}/verify with the right code (an account and its tokens),
   each with wrk -t1 -c32 for --duration seconds after a --warmup, on the configuration
   issue #2 specifies: 2 workers x 4 gthread threads (`--threads 4`), and
   `--worker-connections 16` so that wrk's connections split evenly between the workers;
+- start with and without the limits (issue #5): a second gunicorn, identical but for
+  RATE_LIMITS_ENABLED=false, runs beside the first, and wrk measures start on one, then
+  the other, --pairs times each (on, off, on, off, ...): medians, the cost in % of
+  start's throughput without the limits, and the CPU per start of gunicorn's workers,
+  Redis, wrk and the rest of the machine over each run (from /proc);
 - Redis commands per start and per verify, from INFO commandstats around each run;
-- Redis round trips per start and per verify, counted in-process on redis-py's connection;
+- Redis round trips per start (on an app with the limits on, and on one with them off)
+  and per verify, counted in-process on redis-py's connection;
 - Redis memory of one pending registration (its `vf:{id}` hash and its destination's
   `dest:{...}:pending` set);
 - start with a slow SMS gateway (issue #3): a second gunicorn with the production
@@ -29,14 +36,16 @@ config/gunicorn.conf.py against the machine's Redis (database 2, flushed) and Po
 
 It prints a Markdown table and rewrites bench/RESULTS.md. The server logs and wrk's own
 output go to bench/out/ (the worker's log to bench/out/worker.log). Exit status 1 when a
-request failed (a non-2xx answer or a socket error), the gateway's count disagrees with the
-answers, a webhook was lost, repeated or not verified, the worker did not exit 0 on SIGTERM,
-or the run could not complete; a missed target alone does not fail it.
+request failed (a non-2xx answer or a socket error), the limits did not run as configured
+(their script once per start with them on, never with them off), the gateway's count
+disagrees with the answers, a webhook was lost, repeated or not verified, the worker did
+not exit 0 on SIGTERM, or the run could not complete; a missed target alone does not fail it.
 """
 
 import argparse
 import contextlib
 import datetime
+import functools
 import http.client
 import http.server
 import json
@@ -45,11 +54,13 @@ import math
 import os
 import platform
 import re
+import resource
 import runpy
 import secrets
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -75,6 +86,7 @@ from app import build_registrar, build_worker, create_app  # noqa: E402
 from app.codes import VerificationStore  # noqa: E402
 from app.db import make_engine, upgrade  # noqa: E402
 from app.identity import PHONE, destination_key  # noqa: E402
+from app.limits import PREFIX as LIMITS_PREFIX  # noqa: E402
 from app.models import utcnow, webhook_deliveries  # noqa: E402
 from app.registration.service import PURPOSE as REGISTER  # noqa: E402
 from app.registration.service import RegistrationRequest  # noqa: E402
@@ -104,7 +116,7 @@ THROUGHPUT_SETTINGS = (
 
 # Phone numbers are +9665 followed by 8 digits; each use gets a range of its own, all of
 # them valid Saudi mobile numbers, so that no two registrations share a destination.
-START_FIRST = 50_000_000  # +96655 …
+START_FIRST = 50_000_000  # +96655 … (every start run, limits on and off)
 VERIFY_FIRST = 60_000_000  # +96656 …
 SLOW_START_FIRST = 70_000_000  # +96657 … (wrk on start with the slow gateway)
 BURST_FIRST = 80_000_000  # +96658 … (the bursts)
@@ -113,6 +125,25 @@ IN_PROCESS_FIRST = 90_000_000  # +96659 …
 TARGETS = {"start": 35.0, "verify": 20.0}  # % of /healthz requests/s
 MAX_ROUND_TRIPS = 2
 MAX_PENDING_BYTES = 1024
+
+# The limits (issue #5) are on by default. Every start here comes from 127.0.0.1 with
+# sequential Saudi numbers (one prefix per 10,000, one country), which the defaults would
+# refuse within seconds; so every server and in-process app of the bench gets limits
+# that never trip but still make every one of them run: the per-IP window, the codes per
+# destination, the prefix and country budgets, and the cooldown. RESEND_COOLDOWN stays at
+# its default of 60 s: at 0 the script skips the cooldown (its PTTL and SET) altogether,
+# and no destination gets two codes in the bench, so it never trips.
+NEVER = "100000000"
+GENEROUS_LIMITS = {
+    "RATE_LIMIT_REGISTER": f"{NEVER}/minute",
+    "MAX_CODES_PER_DESTINATION": NEVER,
+    "SMS_PREFIX_HOURLY_LIMIT": NEVER,
+    "SMS_COUNTRY_HOURLY_LIMIT": NEVER,
+    "RESEND_COOLDOWN": "60",
+}
+LIMITS_OFF = {"RATE_LIMITS_ENABLED": "false"}
+MAX_LIMITS_COST = 15.0  # % of start's requests/s without the limits
+MAX_LIMITS_EXTRA_TRIPS = 1  # Redis round trips per start, on − off
 
 # Start with a slow SMS gateway (issue #3).
 GATEWAY_TOKEN = "bench-gateway-token"
@@ -128,6 +159,11 @@ REGISTERED, REGISTRATION_FAILED = "onRegistered", "onRegistrationFailed"
 SUCCEEDED = "succeeded"
 
 CODE = re.compile(r"\b(\d{6,10})\b")
+# Commands no request of the bench sends: seen in a measured run, they are another client's.
+FOREIGN = ("flushdb", "flushall", "keys", "scan")
+# CPUs busy outside the bench's processes over a wrk run above which it was not quiet: a quiet
+# run leaves about 0.01 (the kernel's own work); a test run beside it, 0.3 and more.
+MAX_OTHER_CPUS = 0.1
 LOG_PROBLEM = re.compile(r"\b(WARNING|ERROR|CRITICAL)\b|Traceback|WORKER TIMEOUT")
 
 log = logging.getLogger("bench")
@@ -352,6 +388,7 @@ class Load:
     used: int  # requests made, answered or not: phone numbers or registrations consumed
     ran_out: bool
     split: list[int] = field(default_factory=list)  # connections per worker
+    cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds over the wrk run, by whom
     commands: dict[str, float] = field(default_factory=dict)  # Redis calls per request
     discarded: list["Load"] = field(default_factory=list)  # earlier runs on one worker only
     warmup: "Load | None" = None
@@ -387,11 +424,52 @@ class Load:
     def split_text(self) -> str:
         return " / ".join(map(str, self.split)) or "?"
 
+    @property
+    def other_cpus(self) -> float:
+        """CPUs in use, on average over the run, by neither the bench's processes nor the
+        service's: other processes, and the kernel's own work."""
+        return self.cpu.get("other", 0.0) / self.seconds
+
+
+@dataclass(frozen=True)
+class CpuTimes:
+    """CPU seconds used so far by the processes a throughput run involves, and the machine's."""
+
+    service: float  # the gunicorn's master and workers
+    redis: float  # the redis-server at REDIS_URL (tests may run other ones)
+    postgres: float  # every postgres process
+    wrk: float  # this process's finished children: wrk, once it has exited
+    bench: float  # this process
+    machine: float  # busy CPU-seconds of all the machine's CPUs, from /proc/stat
+
+    @classmethod
+    def take(cls, server: Server) -> "CpuTimes":
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return cls(
+            service=sum(cpu_seconds(pid) for pid in [server.pid, *child_pids(server.pid)]),
+            redis=cpu_seconds(redis_pid()),
+            postgres=sum(cpu_seconds(pid) for pid in postgres_pids()),
+            wrk=children.ru_utime + children.ru_stime,
+            bench=time.process_time(),
+            machine=machine_busy()[0] / os.sysconf("SC_CLK_TCK"),
+        )
+
+    def until(self, later: "CpuTimes") -> dict[str, float]:
+        """CPU seconds each used from this sample to `later`; `other` is the machine's busy
+        time that none of them accounts for (other processes, and the kernel's own work)."""
+        used = {
+            name: getattr(later, name) - getattr(self, name)
+            for name in ("service", "redis", "postgres", "wrk", "bench")
+        }
+        used["other"] = (later.machine - self.machine) - sum(used.values())
+        return used
+
 
 def wrk(server: Server, name: str, seconds: int, script_args: list[str]) -> Load:
     """One wrk run; the connections' spread over the workers is read a second into it."""
     command = ["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{seconds}s", "--timeout", "10s", "--latency"]
     command += ["-s", str(LUA), server.url, "--", *script_args]
+    before = CpuTimes.take(server)
     with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as process:
         try:
             time.sleep(min(1.0, seconds / 2))
@@ -400,6 +478,7 @@ def wrk(server: Server, name: str, seconds: int, script_args: list[str]) -> Load
         except BaseException:
             process.kill()
             raise
+    cpu = before.until(CpuTimes.take(server))
     (OUT / f"wrk-{name}.txt").write_text(" ".join(command) + "\n\n" + stdout + stderr)
     if process.returncode != 0:
         raise BenchFailed(f"wrk failed for {name}: {stderr.strip()}")
@@ -418,6 +497,7 @@ def wrk(server: Server, name: str, seconds: int, script_args: list[str]) -> Load
         used=summary["used"],
         ran_out=bool(summary["ran_out"]),
         split=split,
+        cpu=cpu,
     )
 
 
@@ -477,6 +557,117 @@ def measure(
     raise AssertionError("unreachable")
 
 
+# --- start with and without the limits (issue #5) ----------------------------------------
+
+
+@dataclass
+class LimitsComparison:
+    """Start measured alternately on two servers that differ only in RATE_LIMITS_ENABLED:
+    limits on, off, on, off, … (`--pairs` of each), and in-process on an app of each."""
+
+    on: list[Load] = field(default_factory=list)  # in the order run
+    off: list[Load] = field(default_factory=list)
+    in_on: "InProcess | None" = None
+    in_off: "InProcess | None" = None
+
+    @property
+    def runs(self) -> list[Load]:
+        """Every start run, in the order run."""
+        return [load for pair in zip(self.on, self.off, strict=True) for load in pair]
+
+    @staticmethod
+    def median(loads: list[Load], figure: Callable[[Load], float]) -> float:
+        return statistics.median(figure(load) for load in loads)
+
+    def rps(self, loads: list[Load]) -> float:
+        return self.median(loads, lambda load: load.rps)
+
+    @property
+    def cost(self) -> float:
+        """What the limits take from start's requests/s, in % of it without them (medians)."""
+        return 100 * (1 - self.rps(self.on) / self.rps(self.off))
+
+    @property
+    def pair_costs(self) -> list[float]:
+        """The same for each pair of runs (on, then off right after)."""
+        return [100 * (1 - on.rps / off.rps) for on, off in zip(self.on, self.off, strict=True)]
+
+    @property
+    def reported(self) -> Load:
+        """The limits-on run at the median (the lower one for an even count): start's figure."""
+        ordered = sorted(self.on, key=lambda load: load.rps)
+        return ordered[(len(ordered) - 1) // 2]
+
+    @staticmethod
+    def commands(loads: list[Load]) -> dict[str, float]:
+        """Redis commands per start over all the runs' measured spans, by command."""
+        calls: Counter = Counter()
+        for load in loads:
+            calls.update({name: per * load.requests for name, per in load.commands.items()})
+        requests = sum(load.requests for load in loads)
+        return {name: count / requests for name, count in sorted(calls.items())}
+
+    @staticmethod
+    def cpu_ms(loads: list[Load], whom: str | None = None) -> float:
+        """CPU milliseconds per start over all the runs, spent by `whom` (everyone if None)."""
+        spent = sum(sum(load.cpu.values()) if whom is None else load.cpu.get(whom, 0.0) for load in loads)
+        return 1000 * spent / sum(load.requests for load in loads)
+
+    @staticmethod
+    def busy(loads: list[Load]) -> float:
+        """CPUs the machine had busy on average over the runs."""
+        return sum(sum(load.cpu.values()) for load in loads) / sum(load.seconds for load in loads)
+
+    @property
+    def extra_trips(self) -> int:
+        return len(self.in_on.start_trips) - len(self.in_off.start_trips)
+
+    @property
+    def as_configured(self) -> bool:
+        """The limits' script ran once per start with them on, never with them off."""
+        return (
+            self.commands(self.on).get("evalsha", 0) >= 0.99
+            # INFO commandstats counts every client: another one's EVALSHA would show here
+            and self.commands(self.off).get("evalsha", 0) < 0.05
+            and any("EVALSHA" in trip for trip in self.in_on.start_trips)
+            and all("EVALSHA" not in trip for trip in self.in_off.start_trips)
+        )
+
+    @property
+    def failed(self) -> bool:
+        return any(load.failed or load.ran_out for load in self.runs) or not self.as_configured
+
+
+def limits_comparison(
+    on_server: Server, off_server: Server, client: redis.Redis, options: argparse.Namespace
+) -> LimitsComparison:
+    """wrk on start, alternately with the limits on and off, `--pairs` times each; every run
+    with its own warm-up and numbers no other run used."""
+    comparison = LimitsComparison()
+    used = 0
+    for pair in range(1, options.pairs + 1):
+        for side, server, loads in (("on", on_server, comparison.on), ("off", off_server, comparison.off)):
+            first = START_FIRST + used
+            log.info("start, limits %s (%d of %d)", side, pair, options.pairs)
+            load = measure(
+                server,
+                client,
+                f"start-limits-{side}-{pair}",
+                lambda used, first=first: ["start", str(first + used)],
+                options,
+            )
+            used += sum(run.used for run in load.runs)
+            loads.append(load)
+            log.info(
+                "start, limits %s: %.0f requests/s, p50 %.1f ms, p99 %.1f ms",
+                side,
+                load.rps,
+                load.p50_ms,
+                load.p99_ms,
+            )
+    return comparison
+
+
 # --- registrations ready to verify ---------------------------------------------------------
 
 
@@ -494,7 +685,7 @@ def pending_registrations(environment: dict[str, str], first: int, count: int) -
     registrar = build_registrar(Config(environment))
     challenges = registrar.registration.challenges
     codes: dict[str, str] = {}
-    challenges._send = lambda channel, to, locale, code: codes.__setitem__(to, code)
+    challenges._send = lambda channel, to, locale, code, silent=False: codes.__setitem__(to, code)
 
     def start(number: int) -> tuple[str, str]:
         registration = RegistrationRequest(
@@ -569,11 +760,19 @@ class InProcess:
     pending_bytes: int
     vf_encoding: str
     pending_encoding: str
+    limit_bytes: dict[str, int]  # the limits' keys naming the warm start's destination, by kind
 
 
-def in_process(environment: dict[str, str], client: redis.Redis) -> InProcess:
-    """One start and one verify on a fresh app (cold connection), then one more of each (warm)."""
+def in_process(environment: dict[str, str], client: redis.Redis, first: int) -> InProcess:
+    """One start and one verify on a fresh app (cold connection), then one more of each (warm),
+    with the phone numbers `first` and `first + 1`.
+
+    The test client's requests come from 127.0.0.1, so a start takes from every limit."""
+    handlers = list(logging.getLogger().handlers)
     app = create_app(Config(environment))
+    for handler in list(logging.getLogger().handlers):
+        if handler not in handlers:  # create_app's JSON lines for everything: this terminal has its own
+            logging.getLogger().removeHandler(handler)
     registrar = app.extensions["registrar"]
     hasher = registrar.registration.challenges.hasher
     http = app.test_client()
@@ -584,7 +783,7 @@ def in_process(environment: dict[str, str], client: redis.Redis) -> InProcess:
     console.propagate = False  # the codes are for the outbox, not for this terminal
     measured = {}
     try:
-        for attempt, number in (("cold", IN_PROCESS_FIRST), ("warm", IN_PROCESS_FIRST + 1)):
+        for attempt, number in (("cold", first), ("warm", first + 1)):
             body = {
                 "first_name": "Bench",
                 "phone": phone(number),
@@ -598,14 +797,14 @@ def in_process(environment: dict[str, str], client: redis.Redis) -> InProcess:
                     f"in-process start answered {started.status_code}: {started.get_data(True)}"
                 )
             registration_id = started.get_json()["registration_id"]
+            destination = hasher.destination(destination_key(PHONE, phone(number)))
             keys = (
                 VerificationStore.key(registration_id),
-                VerificationStore.pending_key(
-                    hasher.destination(destination_key(PHONE, phone(number))), REGISTER
-                ),
+                VerificationStore.pending_key(destination, REGISTER),
             )
             memory = [client.memory_usage(key, samples=0) for key in keys]
             encodings = [client.object("encoding", key) for key in keys]
+            limit_bytes = limit_memory(client, destination)
             with round_trips() as verify_trips:
                 verified = http.post(
                     f"/auth/register/{registration_id}/verify", json={"code": outbox.codes[-1]}
@@ -614,14 +813,14 @@ def in_process(environment: dict[str, str], client: redis.Redis) -> InProcess:
                 raise BenchFailed(
                     f"in-process verify answered {verified.status_code}: {verified.get_data(True)}"
                 )
-            measured[attempt] = (start_trips, verify_trips, memory, encodings)
+            measured[attempt] = (start_trips, verify_trips, memory, encodings, limit_bytes)
     finally:
         console.removeHandler(outbox)
         console.setLevel(logging.NOTSET)
         console.propagate = True
         registrar.redis.close()
         registrar.engine.dispose()
-    (start_trips, verify_trips, memory, encodings) = measured["warm"]
+    (start_trips, verify_trips, memory, encodings, limit_bytes) = measured["warm"]
     return InProcess(
         start_trips=start_trips,
         verify_trips=verify_trips,
@@ -631,7 +830,18 @@ def in_process(environment: dict[str, str], client: redis.Redis) -> InProcess:
         pending_bytes=memory[1],
         vf_encoding=encodings[0],
         pending_encoding=encodings[1],
+        limit_bytes=limit_bytes,
     )
+
+
+def limit_memory(client: redis.Redis, destination: str) -> dict[str, int]:
+    """MEMORY USAGE of the limits' keys that name one destination (its pseudonym), by kind:
+    `codes` (the hourly counter) and `cooldown`. None with the limits off."""
+    found = {}
+    for key in client.scan_iter(match=f"{LIMITS_PREFIX}:*{destination}*", count=10_000):
+        kind = key.split(":")[1]
+        found[kind] = found.get(kind, 0) + (client.memory_usage(key, samples=0) or 0)
+    return dict(sorted(found.items()))
 
 
 # --- start with a slow SMS gateway (issue #3) ------------------------------------------------
@@ -1148,6 +1358,27 @@ def postgres_pids() -> list[int]:
     return pids
 
 
+@functools.cache
+def redis_pid() -> int:
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        return int(client.info("server")["process_id"])
+    finally:
+        client.close()
+
+
+def child_pids(parent: int) -> list[int]:
+    """The processes whose parent is `parent` (gunicorn's workers, for its master)."""
+    pids = []
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                stat = Path(f"/proc/{pid}/stat").read_text()
+                if int(stat.rsplit(")", 1)[1].split()[1]) == parent:
+                    pids.append(int(pid))
+    return pids
+
+
 def machine_busy() -> tuple[int, int]:
     """(busy, total) jiffies over all CPUs since boot, from /proc/stat."""
     values = [int(value) for value in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
@@ -1517,16 +1748,21 @@ def figures_table(loads: dict[str, Load], measured: InProcess) -> list[str]:
     return rows
 
 
-def commands_table(loads: dict[str, Load]) -> list[str]:
-    names = sorted(set(loads["start"].commands) | set(loads["verify"].commands))
-    rows = ["| Redis command | per start | per verify |", "|---|---:|---:|"]
+def commands_table(loads: dict[str, Load], limits: LimitsComparison) -> list[str]:
+    columns = [
+        limits.commands(limits.on),
+        limits.commands(limits.off),
+        loads["verify"].commands,
+    ]
+    names = sorted(set().union(*columns))
+    rows = [
+        f"| Redis command | per start, limits on ({len(limits.on)} runs) "
+        f"| per start, limits off ({len(limits.off)} runs) | per verify |",
+        "|---|---:|---:|---:|",
+    ]
     for name in names:
-        start, verify = loads["start"].commands.get(name, 0), loads["verify"].commands.get(name, 0)
-        rows.append(f"| {name.upper()} | {start:.2f} | {verify:.2f} |")
-    rows.append(
-        f"| **total** | **{sum(loads['start'].commands.values()):.2f}** "
-        f"| **{sum(loads['verify'].commands.values()):.2f}** |"
-    )
+        rows.append(f"| {name.upper()} | " + " | ".join(f"{c.get(name, 0):.2f}" for c in columns) + " |")
+    rows.append("| **total** | " + " | ".join(f"**{sum(c.values()):.2f}**" for c in columns) + " |")
     return rows
 
 
@@ -1554,6 +1790,94 @@ def targets_list(loads: dict[str, Load], measured: InProcess) -> list[str]:
         f"— **{verdict(total <= MAX_PENDING_BYTES)}**"
     )
     return lines
+
+
+def limits_table(limits: LimitsComparison) -> list[str]:
+    n = len(limits.on)
+    on_trips, off_trips = limits.in_on.start_trips, limits.in_off.start_trips
+
+    def runs_text(loads: list[Load]) -> str:
+        return "; ".join(f"{load.rps:,.0f} ({load.p50_ms:.1f} / {load.p99_ms:.1f} ms)" for load in loads)
+
+    def answers_text(loads: list[Load]) -> str:
+        return (
+            f"{sum(load.requests for load in loads):,}, {sum(load.non_2xx for load in loads)} non-2xx, "
+            f"{sum(sum(load.socket_errors.values()) for load in loads)} socket errors"
+        )
+
+    def median_ms(loads: list[Load]) -> str:
+        p50 = limits.median(loads, lambda load: load.p50_ms)
+        p99 = limits.median(loads, lambda load: load.p99_ms)
+        return f"{p50:.1f} ms / {p99:.1f} ms"
+
+    commands_on, commands_off = limits.commands(limits.on), limits.commands(limits.off)
+
+    def memory_text(measured: InProcess) -> str:
+        kept = measured.limit_bytes.items()
+        return ", ".join(f"`{LIMITS_PREFIX}:{kind}:…` {size} B" for kind, size in kept) or "none"
+
+    return [
+        "| Figure | Limits on | Limits off | Target | Result |",
+        "|---|---|---|---|---|",
+        f"| Throughput, median of {n} runs | {limits.rps(limits.on):,.0f} req/s | "
+        f"{limits.rps(limits.off):,.0f} req/s | | |",
+        f"| Cost of the limits: (off − on) / off, medians | {limits.cost:.1f} % "
+        f"(each pair: {', '.join(f'{cost:.1f}' for cost in limits.pair_costs)} %) | "
+        f"| ≤ {MAX_LIMITS_COST:.0f} % | {verdict(limits.cost <= MAX_LIMITS_COST)} |",
+        f"| Latency p50 / p99, medians of {n} runs | {median_ms(limits.on)} | {median_ms(limits.off)} | | |",
+        f"| Each run in the order run, alternately on and off: req/s (p50 / p99) "
+        f"| {runs_text(limits.on)} | {runs_text(limits.off)} | | |",
+        f"| Answers, all {n} runs | {answers_text(limits.on)} | {answers_text(limits.off)} | 0 failed "
+        f"| {verdict(not any(load.failed or load.ran_out for load in limits.runs))} |",
+        f"| Connections per worker, each run | {', '.join(load.split_text for load in limits.on)} "
+        f"| {', '.join(load.split_text for load in limits.off)} | | |",
+        f"| Redis round trips per start (in-process) | {len(on_trips)} | {len(off_trips)} "
+        f"| ≤ {MAX_LIMITS_EXTRA_TRIPS} more with the limits | "
+        f"{verdict(limits.extra_trips <= MAX_LIMITS_EXTRA_TRIPS)} |",
+        f"| Redis round trips per start, as sent | {trips_text(on_trips)} | {trips_text(off_trips)} | | |",
+        f"| Redis commands per start (INFO commandstats, all {n} runs) | {sum(commands_on.values()):.2f} "
+        f"| {sum(commands_off.values()):.2f} | | |",
+        *(
+            f"| CPU per start, {label} (all {n} runs) | {limits.cpu_ms(limits.on, whom):.3f} ms "
+            f"| {limits.cpu_ms(limits.off, whom):.3f} ms | | |"
+            for whom, label in CPU_LABELS.items()
+        ),
+        f"| CPU per start, the whole machine (all {n} runs) | {limits.cpu_ms(limits.on):.3f} ms "
+        f"| {limits.cpu_ms(limits.off):.3f} ms | | |",
+        f"| Machine busy during the runs | {limits.busy(limits.on):.2f} of {os.cpu_count()} CPUs "
+        f"| {limits.busy(limits.off):.2f} of {os.cpu_count()} CPUs | | |",
+        f"| The limits' script (EVALSHA) per start, all {n} runs | {commands_on.get('evalsha', 0):.2f} "
+        f"| {commands_off.get('evalsha', 0):.2f} | 1 on, 0 off | {verdict(limits.as_configured)} |",
+        f"| Redis memory the limits keep per destination (in-process) | {memory_text(limits.in_on)} "
+        f"| {memory_text(limits.in_off)} | | |",
+    ]
+
+
+CPU_LABELS = {
+    "service": "gunicorn's workers",
+    "redis": "Redis",
+    "wrk": "wrk",
+    "postgres": "PostgreSQL",
+    "bench": "the bench's process",
+    "other": "the rest (other processes, kernel)",
+}
+
+
+def limits_targets(limits: LimitsComparison) -> list[str]:
+    on, off = len(limits.in_on.start_trips), len(limits.in_off.start_trips)
+    answers = sum(load.requests for load in limits.runs)
+    failed = sum(load.failed for load in limits.runs)
+    trips_ok = limits.extra_trips <= MAX_LIMITS_EXTRA_TRIPS
+    return [
+        f"- the limits cost at most {MAX_LIMITS_COST:.0f} % of start's throughput: {limits.cost:.1f} % "
+        f"({limits.rps(limits.on):,.0f} req/s on, {limits.rps(limits.off):,.0f} off, medians of "
+        f"{len(limits.on)} runs each) — **{verdict(limits.cost <= MAX_LIMITS_COST)}**",
+        f"- the limits cost at most {MAX_LIMITS_EXTRA_TRIPS} extra Redis round trip per start: "
+        f"{limits.extra_trips:+d} ({on} on, {off} off) — **{verdict(trips_ok)}**",
+        f"- start with the limits on and off: every answer 2xx ({answers:,} answers, {failed} failed), "
+        "and the limits' script ran once per start on, never off "
+        f"— **{verdict(not limits.failed)}**",
+    ]
 
 
 def seconds_text(seconds: float) -> str:
@@ -1712,22 +2036,43 @@ def server_log_problems(path: Path) -> list[str]:
     return [line for line in path.read_text(errors="replace").splitlines() if LOG_PROBLEM.search(line)]
 
 
+def unique(loads: list[Load]) -> list[Load]:
+    """Each Load once, in order (the reported start is also one of the comparison's runs)."""
+    seen: set[int] = set()
+    return [load for load in loads if not (id(load) in seen or seen.add(id(load)))]
+
+
 def notes(
     loads: dict[str, Load],
     measured: InProcess,
+    limits: LimitsComparison,
     slow: SlowGateway,
     hooks: WebhookRun,
     problems: dict[str, list[str]],
 ) -> list[str]:
     lines = [
-        f"- Round trips, as sent on the connection: start {trips_text(measured.start_trips)}; "
-        f"verify {trips_text(measured.verify_trips)}.",
+        f"- Round trips, as sent on the connection (limits on): start {trips_text(measured.start_trips)}; "
+        f"verify {trips_text(measured.verify_trips)}. With the limits off: start "
+        f"{trips_text(limits.in_off.start_trips)}.",
         f"- On a new connection the first start took {len(measured.cold_start_trips)} round trips "
         f"({trips_text(measured.cold_start_trips)}) and the first verify "
         f"{len(measured.cold_verify_trips)}; the table shows a connection in use. An idle "
         "connection also PINGs before its next command after 30 s (`health_check_interval`).",
         "- Commands per request count every command Redis ran, those a Lua script ran included "
-        "(EVALSHA's HMGET and HSET), over the measured run divided by the answers in it.",
+        "(verify's HMGET and HSET; the limits' GET, PTTL, SET, INCR and PEXPIRE), over the "
+        "measured run divided by the answers in it.",
+        f"- Limits: every start comes from 127.0.0.1 with sequential Saudi numbers, which the "
+        "defaults would refuse within seconds (20 starts a minute per IP, 20 SMS an hour per "
+        "number prefix, 1,000 per country). So every server and in-process app of this run, the "
+        f"slow-gateway one included, has `RATE_LIMIT_REGISTER={GENEROUS_LIMITS['RATE_LIMIT_REGISTER']}`"
+        f" and `MAX_CODES_PER_DESTINATION`, `SMS_PREFIX_HOURLY_LIMIT` and "
+        f"`SMS_COUNTRY_HOURLY_LIMIT` at {int(NEVER):,}: none trips, and every one is checked and "
+        f"taken on every start. `RESEND_COOLDOWN` is {GENEROUS_LIMITS['RESEND_COOLDOWN']} s (its "
+        "default) rather than 0, which would skip the cooldown's PTTL and SET; no destination gets "
+        "two codes in the run, so it never trips. The limits-off server differs only in "
+        "`RATE_LIMITS_ENABLED=false`; both run the throughput settings (`--threads "
+        f"{THROUGHPUT_THREADS} --worker-connections {CONNECTIONS // WORKERS}`) at once, and wrk "
+        "drives one at a time, alternately.",
         "- wrk opens its connections at once and keeps them. Without a cap on connections per "
         "worker, one worker often accepts all of them while the other idles, which halves "
         "throughput; with the cap the split is even. A run on one worker anyway is measured "
@@ -1738,7 +2083,17 @@ def notes(
         "second for the whole run, and the connections beyond a worker's threads would queue "
         "for all of it, which many short-lived client connections would not.",
     ]
-    for load in [*loads.values(), slow.sustained]:
+    extra = {whom: limits.cpu_ms(limits.on, whom) - limits.cpu_ms(limits.off, whom) for whom in CPU_LABELS}
+    machine_on, machine_off = limits.cpu_ms(limits.on), limits.cpu_ms(limits.off)
+    lines.append(
+        "- Where the limits' cost goes, as CPU per start (limits on − off, all runs): "
+        + ", ".join(f"{CPU_LABELS[whom]} {ms * 1000:+.0f} µs" for whom, ms in extra.items())
+        + f"; the whole machine {(machine_on - machine_off) * 1000:+.0f} µs, "
+        f"{100 * (machine_on / machine_off - 1):+.1f} % of its {machine_off * 1000:.0f} µs without them. "
+        f"With the machine's CPUs busy ({limits.busy(limits.on):.2f} and {limits.busy(limits.off):.2f} "
+        f"of {os.cpu_count()}), start's throughput follows its CPU per request."
+    )
+    for load in unique([*loads.values(), *limits.runs, slow.sustained]):
         for discarded in load.discarded:
             lines.append(
                 f"  - discarded: {discarded.name} with connections per worker {discarded.split_text}: "
@@ -1768,6 +2123,27 @@ def notes(
         "against the 202 answers wrk read plus the requests it abandoned.",
         *webhook_notes(hooks),
     ]
+    busy = [
+        load
+        for load in unique([*loads.values(), *limits.runs, slow.sustained])
+        if load.other_cpus > MAX_OTHER_CPUS
+    ]
+    if busy:
+        lines.append(
+            "- **The machine was busy outside the bench** (CPUs in use by other processes and the "
+            "kernel, beyond gunicorn, Redis, PostgreSQL, wrk and this process) during "
+            + ", ".join(f"{load.name} ({load.other_cpus:.2f})" for load in busy)
+            + f": above {MAX_OTHER_CPUS:g}, those runs' figures understate."
+        )
+    for load in unique([*loads.values(), *limits.runs, slow.sustained]):
+        foreign = {name: round(load.commands.get(name, 0) * load.requests) for name in FOREIGN}
+        if any(foreign.values()):
+            lines.append(
+                f"- **Another client used Redis during {load.name}**: "
+                + ", ".join(f"{count} × {name.upper()}" for name, count in foreign.items() if count)
+                + " (no request of the bench sends these). Its commands per request include that "
+                "client's, and its throughput may be low: the machine was not quiet."
+            )
     for name, found in problems.items():
         lines.append(f"- The log bench/out/{name} has {len(found)} warning or error lines.")
         lines += [f"  - `{line[:200]}`" for line in found[:5]]
@@ -1777,12 +2153,14 @@ def notes(
 def report(
     loads: dict[str, Load],
     measured: InProcess,
+    limits: LimitsComparison,
     slow: SlowGateway,
     hooks: WebhookRun,
     problems: dict[str, list[str]],
     options: argparse.Namespace,
     started_at: datetime.datetime,
     software: str,
+    load_average: float,
 ) -> str:
     host = machine()
     return "\n".join(
@@ -1809,8 +2187,14 @@ def report(
             "verify (`POST /auth/register/{id}/verify`) sends the right code to registrations "
             "made beforehand through the service's own start path, so each one creates an "
             "account in PostgreSQL and issues its tokens.",
+            "- The limits (issue #5) are on, with values that never trip (see the notes), in "
+            "every scenario but one: start is measured on two servers that differ only in "
+            f"`RATE_LIMITS_ENABLED`, alternately with the limits on and off, {options.pairs} runs "
+            "of each, each with its own warm-up; the start figures in the first table are the "
+            "limits-on run at the median.",
             "- Redis commands per request from INFO commandstats around each measured run; Redis "
-            "round trips per start and per verify counted on redis-py's connection in-process; "
+            "round trips per start and per verify counted on redis-py's connection in-process "
+            "(start on an app with the limits on and on one with them off); "
             "Redis memory of one pending registration with MEMORY USAGE (all samples).",
             "- Start with a slow SMS gateway (issue #3): a second gunicorn with config/gunicorn.conf.py "
             f"as it is ({WORKERS} workers × {PRODUCTION_THREADS} gthread threads, nothing overridden), "
@@ -1836,13 +2220,18 @@ def report(
             "",
             f"Date: {started_at:%Y-%m-%d %H:%M} UTC",
             "",
-            f"Machine: {host['nproc']} CPUs (nproc), {host['cpu']}; {software}",
+            f"Machine: {host['nproc']} CPUs (nproc), {host['cpu']}; {software}; load average "
+            f"{load_average:.2f} (1 min) when the run began",
             "",
             f"Code: {code_version()}",
             "",
             "## Figures",
             "",
             *figures_table(loads, measured),
+            "",
+            "## Start with and without the limits",
+            "",
+            *limits_table(limits),
             "",
             "## Start with a slow SMS gateway",
             "",
@@ -1857,17 +2246,18 @@ def report(
             "",
             "## Redis commands per request",
             "",
-            *commands_table(loads),
+            *commands_table(loads, limits),
             "",
             "## Targets",
             "",
             *targets_list(loads, measured),
+            *limits_targets(limits),
             *slow_gateway_targets(slow),
             *webhook_targets(hooks),
             "",
             "## Notes",
             "",
-            *notes(loads, measured, slow, hooks, problems),
+            *notes(loads, measured, limits, slow, hooks, problems),
             "",
         ]
     )
@@ -1878,11 +2268,15 @@ def report(
 
 def run(options: argparse.Namespace) -> int:
     started_at = datetime.datetime.now(datetime.UTC)
+    load_average = os.getloadavg()[0]
+    if load_average > 1.0:
+        log.warning("load average %.2f: the machine is not quiet, the figures will show it", load_average)
     ensure_services()
     OUT.mkdir(exist_ok=True)
     for stale in OUT.glob("wrk-*.txt"):
         stale.unlink()
     server_log = OUT / "server.log"
+    off_log = OUT / "server-limits-off.log"
     slow_log = OUT / "server-slow-sms.log"
     worker_log = OUT / "worker.log"
     with (
@@ -1895,7 +2289,7 @@ def run(options: argparse.Namespace) -> int:
             "REDIS_URL": REDIS_URL,
             "DATABASE_URL": database_url,
             "INSTANCE_PATH": instance,
-            "RESEND_COOLDOWN": "0",
+            **GENEROUS_LIMITS,
         }
         software = versions(client, database_url)
         loads: dict[str, Load] = {}
@@ -1903,10 +2297,17 @@ def run(options: argparse.Namespace) -> int:
             log.info("gunicorn answers at %s; its log: %s", server.url, server_log.relative_to(ROOT))
             log.info("GET /healthz: %d s warm-up, %d s measured", options.warmup, options.duration)
             loads["healthz"] = measure(server, client, "healthz", lambda used: ["healthz"], options)
-            log.info("start: %d s warm-up, %d s measured", options.warmup, options.duration)
-            loads["start"] = measure(
-                server, client, "start", lambda used: ["start", str(START_FIRST + used)], options
-            )
+            # The same gunicorn settings and environment, but RATE_LIMITS_ENABLED=false.
+            with gunicorn({**environment, **LIMITS_OFF}, off_log, THROUGHPUT_SETTINGS) as unlimited:
+                log.info("limits off: gunicorn answers at %s; its log: %s", unlimited.url, off_log.name)
+                log.info(
+                    "start, limits on and off alternately, %d pairs: %d s warm-up, %d s measured each",
+                    options.pairs,
+                    options.warmup,
+                    options.duration,
+                )
+                limits = limits_comparison(server, unlimited, client, options)
+            loads["start"] = limits.reported
             log.info("making %d registrations to verify", options.registrations)
             begun = time.monotonic()
             pairs = pending_registrations(environment, VERIFY_FIRST, options.registrations)
@@ -1916,8 +2317,14 @@ def run(options: argparse.Namespace) -> int:
             loads["verify"] = measure(
                 server, client, "verify", lambda used: ["verify", str(pending), str(used)], options
             )
-        log.info("round trips and memory, in-process")
-        measured = in_process(environment, client)
+        log.info("round trips and memory, in-process, limits on and off")
+        measured = limits.in_on = in_process(environment, client, IN_PROCESS_FIRST)
+        limits.in_off = in_process({**environment, **LIMITS_OFF}, client, IN_PROCESS_FIRST + 2)
+        log.info(
+            "Redis round trips per start: %d with the limits on, %d off",
+            len(limits.in_on.start_trips),
+            len(limits.in_off.start_trips),
+        )
         log.info("start with a slow SMS gateway, on the production settings")
         client.flushdb()  # the registrations counted against the gateway's messages are its own
         slow = slow_gateway(environment, client, slow_log, options)
@@ -1929,12 +2336,14 @@ def run(options: argparse.Namespace) -> int:
             1000 * percentile(hooks.latencies, 0.50),
             1000 * percentile(hooks.latencies, 0.99),
         )
-    problems = {path.name: server_log_problems(path) for path in (server_log, slow_log, worker_log)}
-    markdown = report(loads, measured, slow, hooks, problems, options, started_at, software)
+    problems = {path.name: server_log_problems(path) for path in (server_log, off_log, slow_log, worker_log)}
+    markdown = report(
+        loads, measured, limits, slow, hooks, problems, options, started_at, software, load_average
+    )
     RESULTS.write_text(markdown)
     print(markdown)
     log.info("wrote %s", RESULTS.relative_to(ROOT))
-    for load in loads.values():
+    for load in unique([*loads.values(), *limits.runs]):
         if load.ran_out:
             log.error("%s ran out of registrations: raise --registrations", load.name)
         if load.failed:
@@ -1945,6 +2354,15 @@ def run(options: argparse.Namespace) -> int:
                 load.statuses,
                 load.socket_errors,
             )
+    if not limits.as_configured:
+        log.error(
+            "the limits did not run as configured: EVALSHA per start %.2f on, %.2f off; "
+            "round trips on %s, off %s",
+            limits.commands(limits.on).get("evalsha", 0),
+            limits.commands(limits.off).get("evalsha", 0),
+            trips_text(limits.in_on.start_trips),
+            trips_text(limits.in_off.start_trips),
+        )
     if slow.failed:
         log.error(
             "slow gateway: a start failed or the gateway's count disagrees with the answers; "
@@ -1966,7 +2384,8 @@ def run(options: argparse.Namespace) -> int:
         log.error(
             "webhook worker exited with %s on SIGTERM; see bench/out/%s", hooks.returncode, worker_log.name
         )
-    failed = slow.failed or hooks.failed or any(load.failed or load.ran_out for load in loads.values())
+    failed = slow.failed or hooks.failed or limits.failed
+    failed = failed or any(load.failed or load.ran_out for load in loads.values())
     return 1 if failed else 0
 
 
@@ -1984,6 +2403,12 @@ def main() -> int:
         help="measured runs allowed per scenario when one worker gets all (3)",
     )
     parser.add_argument(
+        "--pairs",
+        type=int,
+        default=3,
+        help="start runs with the limits on and off, alternately: this many of each (3)",
+    )
+    parser.add_argument(
         "--bursts", type=int, default=3, help="rounds per gateway latency of the concurrent-start burst (3)"
     )
     parser.add_argument(
@@ -1998,10 +2423,11 @@ def main() -> int:
     parser.add_argument(
         "--webhook-timeout", type=int, default=120, help="seconds allowed for the worker to drain (120)"
     )
-    parser.add_argument("--time-limit", type=int, default=300, help="stop and clean up after this (300 s)")
+    parser.add_argument("--time-limit", type=int, default=360, help="stop and clean up after this (360 s)")
     options = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="bench: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    logging.getLogger("registrar.access").setLevel(logging.WARNING)  # a line per in-process request
     if shutil.which("wrk") is None:
         log.error("wrk is not installed: install it with `apt-get install -y wrk` and run again")
         return 2
