@@ -5,6 +5,7 @@ masked destinations, never a code, a token, a full phone number or a full email 
 console channel, a development tool that writes codes to the log by design, aside).
 """
 
+import contextvars
 import json
 import logging
 import re
@@ -16,6 +17,9 @@ from flask import Flask, Response, g, has_request_context, request
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 access = logging.getLogger("registrar.access")
+# The id of the request being served: work it hands to another thread (with
+# contextvars.copy_context) logs under the same id.
+request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
 
 
 class JsonFormatter(logging.Formatter):
@@ -29,7 +33,7 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        request_id = getattr(record, "request_id", None)
+        request_id = getattr(record, "request_id", None) or request_id_var.get()
         if request_id is None and has_request_context():
             request_id = g.get("request_id")
         if request_id:
@@ -70,6 +74,7 @@ def register(app: Flask) -> None:
         given = request.headers.get("X-Request-ID", "")
         g.request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
         g.started = time.perf_counter()
+        request_id_var.set(g.request_id)
 
     @app.after_request
     def log_the_request(response: Response) -> Response:
@@ -92,3 +97,7 @@ def register(app: Flask) -> None:
             },
         )
         return response
+
+    @app.teardown_request
+    def forget_the_request(_error: BaseException | None) -> None:
+        request_id_var.set(None)

@@ -5,15 +5,13 @@ store finds into the contract's errors, so that a change to how codes are checke
 one change for both flows.
 """
 
-import collections
+import contextvars
 import functools
 import json
 import logging
 import math
-import random
-import threading
-import time
 from collections.abc import Callable
+from concurrent.futures import Executor
 from dataclasses import replace
 
 from app import errors
@@ -48,38 +46,6 @@ def _refused(refusal: Refused, *, resending: bool) -> errors.RegistrarError:
     return errors.with_retry_after(error, refusal.retry_after)
 
 
-class SendTimes:
-    """How recent sends went, per channel, so that a code that is not sent (a login for no
-    account) takes as long as one that is, and fails when sends are failing.
-
-    A silent send draws one of the last `size` sends of its channel within `horizon`
-    seconds and imitates it: the answer's time and outcome tell nothing.
-    """
-
-    def __init__(self, size: int = 64, horizon: float = 300.0, clock: Callable[[], float] = time.monotonic):
-        self.horizon = horizon
-        self.clock = clock
-        self._sends: dict[str, collections.deque] = collections.defaultdict(
-            lambda: collections.deque(maxlen=size)
-        )
-        self._lock = threading.Lock()
-
-    def record(self, channel: str, seconds: float, delivered: bool) -> None:
-        """One real send of `channel`: how long it took and whether it was delivered."""
-        with self._lock:
-            self._sends[channel].append((self.clock(), seconds, delivered))
-
-    def imitate(self, channel: str) -> bool:
-        """Take as long as a recent send of `channel` did; whether that one was delivered."""
-        with self._lock:
-            recent = [send for send in self._sends[channel] if send[0] > self.clock() - self.horizon]
-        if not recent:
-            return True
-        _, seconds, delivered = random.choice(recent)
-        time.sleep(seconds)
-        return delivered
-
-
 def _expiry_notice(verification_id: str, facts: Facts, reason: str | None = None) -> str:
     """What the webhook worker needs to announce a lapse, once the verification is gone;
     with `reason`, the failure it met (in case its event was lost on the way)."""
@@ -91,7 +57,12 @@ def _expiry_notice(verification_id: str, facts: Facts, reason: str | None = None
 
 class CodeChallenges:
     """Codes for one purpose, each verification known by an id with `id_prefix`; `not_found`
-    and `completed` (a message) say what an unknown or finished one is called."""
+    and `completed` (a message) say what an unknown or finished one is called.
+
+    With a `background` executor, codes are sent there and the caller is answered at once:
+    a failed send is logged and charges nothing, but changes no answer. Without one, the
+    caller waits for the channel and learns of its failure (`503 channel_unavailable`).
+    """
 
     def __init__(
         self,
@@ -110,7 +81,7 @@ class CodeChallenges:
         on_failure: FailureHook | None = None,
         notify_expiry: bool = False,
         limits: Limits | None = None,
-        send_times: SendTimes | None = None,
+        background: Executor | None = None,
     ):
         self.store = store
         self.hasher = hasher
@@ -126,7 +97,7 @@ class CodeChallenges:
         self.on_failure = on_failure
         self.notify_expiry = notify_expiry
         self.limits = limits
-        self.send_times = send_times or SendTimes()
+        self.background = background
 
     def send_first(
         self,
@@ -145,7 +116,8 @@ class CodeChallenges:
         A `claim` given `details` finds it only if it was started with the same ones.
         The start counts against `client_ip`'s limit, the code against the destination's.
         A `silent` verification is the same in every way that can be seen from outside,
-        limits and time included, but its codes are never sent and none can match.
+        limits included, but its codes are never sent and none can match; give it a
+        `background` executor, or its answers come sooner than those of codes sent.
         """
         verification_id = new_identifier(self.id_prefix)
         code = generate_code(self.code_length)
@@ -181,8 +153,13 @@ class CodeChallenges:
                 if isinstance(trouble, Refused):
                     raise _refused(trouble, resending=False) from None
                 raise
+        if self.background is not None:
+            if not silent:
+                self._send_later(channel, to, locale, code, taken)
+            return self._public(challenge)
         try:
-            self._send(channel, to, locale, code, silent=silent)
+            if not silent:
+                self._send(channel, to, locale, code)
         except errors.ChannelUnavailable:
             self.store.discard(verification)
             self._give_back(taken)
@@ -227,9 +204,10 @@ class CodeChallenges:
             return errors.CodeExpired(attempts_left=challenge.attempts_left)
         return errors.ValidationFailed(errors={"code": [NOT_A_CODE]})
 
-    def finish(self, claim: Claim, status: str) -> None:
-        """Close a claimed verification for good (`completed` or `already_registered`)."""
-        self.store.finish(claim, status)
+    def finish(self, claim: Claim, status: str) -> bool:
+        """Close a claimed verification for good (`completed` or `already_registered`);
+        False if the claim is no longer the caller's (its lease ran out meanwhile)."""
+        return self.store.finish(claim, status)
 
     def release(self, claim: Claim) -> None:
         """Give back a claim that could not be finished, so the same code works again."""
@@ -248,8 +226,13 @@ class CodeChallenges:
                 except errors.RegistrarError:
                     self.store.restore(verification_id, code_hash)
                     raise
+                if self.background is not None:
+                    if not resend.silent:
+                        self._send_later(channel, resend.to, resend.locale, code, taken)
+                    return self._public(resend.challenge)
                 try:
-                    self._send(channel, resend.to, resend.locale, code, silent=resend.silent)
+                    if not resend.silent:
+                        self._send(channel, resend.to, resend.locale, code)
                 except errors.ChannelUnavailable:
                     self.store.restore(verification_id, code_hash)
                     self._give_back(taken)
@@ -309,12 +292,26 @@ class CodeChallenges:
         destination = self.hasher.destination(destination_key(channel, to))
         self._give_back(self._take(destination, channel, to, country, client_ip=client_ip))
 
-    def _send(self, channel: str, to: str, locale: str, code: str, *, silent: bool = False) -> None:
-        if silent:
-            if not self.send_times.imitate(channel):
-                raise errors.ChannelUnavailable()
-            return
-        started = time.monotonic()
+    def _send_later(self, channel: str, to: str, locale: str, code: str, taken: Taken | None) -> None:
+        """Send in the background executor, under the request's log context; a failed send
+        gives back what it took from the limits."""
+
+        def send() -> None:
+            try:
+                self._send(channel, to, locale, code)
+                return
+            except errors.ChannelUnavailable:
+                pass  # _send said why
+            except Exception as error:
+                log.error("%s code not sent: %s", channel, type(error).__name__)
+            try:
+                self._give_back(taken)
+            except Exception as error:
+                log.warning("limits of an unsent %s code not given back: %s", channel, type(error).__name__)
+
+        self.background.submit(contextvars.copy_context().run, send)
+
+    def _send(self, channel: str, to: str, locale: str, code: str) -> None:
         message = code_message(
             channel,
             code,
@@ -326,11 +323,9 @@ class CodeChallenges:
         try:
             self.senders[channel].send(to, message)
         except DeliveryFailed as failure:
-            self.send_times.record(channel, time.monotonic() - started, delivered=False)
             # The reason names the provider and what it did, never the destination.
             log.warning("%s code not delivered: %s", channel, failure)
             raise errors.ChannelUnavailable() from None
-        self.send_times.record(channel, time.monotonic() - started, delivered=True)
 
     def _failed(self, verification_id: str, reason: str, facts: Facts) -> None:
         """Tell the failure hook; its own trouble must not change the customer's answer.

@@ -13,7 +13,7 @@ import secrets
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import quote
 
@@ -154,6 +154,18 @@ def console_codes(log: str, masked_destination: str) -> list[str]:
     return codes
 
 
+def newest_code(
+    read_log: Callable[[], str], masked_destination: str, after: int, timeout: float = 10.0
+) -> str:
+    """The newest code a log of JSON lines holds for a destination, once it holds more than
+    `after`: sign-in codes leave in the background, after the answer."""
+    deadline = time.monotonic() + timeout
+    while len(codes := console_codes(read_log(), masked_destination)) <= after:
+        assert time.monotonic() < deadline, f"no code for {masked_destination} after the first {after}"
+        time.sleep(0.05)
+    return codes[-1]
+
+
 class Outbox:
     """What the console channel wrote to the log: the messages customers would receive."""
 
@@ -163,6 +175,15 @@ class Outbox:
     def last_code(self) -> str:
         assert self.messages, "no message was sent"
         return CODE.search(self.messages[-1]).group(1)
+
+    def code_after(self, sent: int, timeout: float = 5.0) -> str:
+        """The code of the newest message once there are more than `sent`: for codes sent in
+        the background (sign-in), which arrive after the answer."""
+        deadline = time.monotonic() + timeout
+        while len(self.messages) <= sent:
+            assert time.monotonic() < deadline, f"no message after the first {sent}"
+            time.sleep(0.01)
+        return self.last_code()
 
 
 class _Capture(logging.Handler):

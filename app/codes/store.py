@@ -23,6 +23,7 @@ from typing import Any
 
 from redis import Redis
 from redis.client import Pipeline
+from redis.exceptions import NoScriptError
 
 _LUA = Path(__file__).with_name("lua")
 
@@ -184,6 +185,7 @@ class VerificationStore:
         self._resend = redis.register_script((_LUA / "resend.lua").read_text())
         self._restore = redis.register_script((_LUA / "restore.lua").read_text())
         self._release = redis.register_script((_LUA / "release.lua").read_text())
+        self._finish = redis.register_script((_LUA / "finish.lua").read_text())
         self._renotice = redis.register_script((_LUA / "renotice.lua").read_text())
 
     @staticmethod
@@ -281,31 +283,34 @@ class VerificationStore:
             facts = Facts(*payload)
         return Check(Outcome(outcome), int(attempts_left or 0), destination or "", claim, facts)
 
-    def finish(self, claim: Claim, status: str) -> None:
-        """Close a claimed verification as `completed` or `already_registered`.
+    def finish(self, claim: Claim, status: str) -> bool:
+        """Close a claimed verification as `completed` or `already_registered`, in one round
+        trip; False, and nothing changed, if the claim is no longer the caller's.
 
         Its code and payload go, so nothing in Redis can complete it again; its fingerprint
-        stays, so that a late finalisation with the same details learns it is finished. The key gets
-        its full lifetime again: were it to have lapsed meanwhile, HSET would re-create
-        it, and it must not stay forever.
+        stays, so that a late finalisation with the same details learns it is finished. The
+        key gets its full lifetime again. It leaves its destination's pending set in the same
+        round trip, even when the claim was lost: a claim is lost only after its lease ran out
+        mid-request, and the verification then stays reachable by its id.
         """
-        key = self.key(claim.id)
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.hset(key, "status", status)
-        pipe.hdel(
-            key,
-            "code_hash",
-            "prev_hash",
-            "prev_exp",
-            "prev_resend_at",
-            "to",
-            "claim",
-            "claim_exp",
+        keys = [self.key(claim.id)]
+        arguments = [
+            claim.token,
+            status,
+            self.verification_ttl_ms,
             *(_PAYLOAD + name for name in claim.payload),
-        )
-        pipe.pexpire(key, self.verification_ttl_ms)
+        ]
+        pipe = self.redis.pipeline(transaction=False)
+        # EVALSHA itself: a script called through a pipeline would first ask SCRIPT EXISTS,
+        # a round trip of its own on every verify.
+        pipe.evalsha(self._finish.sha, len(keys), *keys, *arguments)
         pipe.zrem(self.pending_key(claim.destination, claim.purpose), claim.id)
-        pipe.execute()
+        finished, _ = pipe.execute(raise_on_error=False)
+        if isinstance(finished, NoScriptError):  # Redis lost its scripts (a restart)
+            finished = self._finish(keys=keys, args=arguments)
+        elif isinstance(finished, Exception):
+            raise finished
+        return finished == 1
 
     def forget_pending(self, verification_id: str, destination: str, purpose: str) -> None:
         """Take a verification that can no longer be finalised off its destination's list."""

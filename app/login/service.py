@@ -92,8 +92,10 @@ class LoginService:
     def verify(self, login_id: str, code: str) -> SignedIn:
         """Check the code and, if it is right, open a session: new tokens of a new family.
 
-        The code is spent in the same transaction that stores the refresh token: a code
-        never opens two sessions, and one that opened none (the database failed) still works.
+        The code is spent (in Redis) before the transaction that stores the refresh token
+        commits, and only by the request that still holds its claim: a code never opens two
+        sessions. When the database fails before that, the code works again; should the
+        commit itself fail after the code was spent, the customer asks for a new code.
         """
         claim = self.challenges.claim(login_id, code)
         try:
@@ -101,17 +103,17 @@ class LoginService:
             customer = self.customers.get(customer_id) if customer_id else None
             if customer is None:  # the account is gone since the code was sent
                 self.challenges.finish(claim, COMPLETED)
-                raise errors.AccountNotFound()
+                raise errors.LoginNotFound()
             with self.engine.begin() as connection:
                 tokens = self.tokens.issue(connection, customer.id)
-                self.challenges.finish(claim, COMPLETED)
-        except RedisError:
-            # Not recorded as spent, so not committed: the claim's lease runs out and the
-            # same code works again.
-            log.warning("login %s not completed: Redis could not record it", login_id)
-            raise
+                if not self.challenges.finish(claim, COMPLETED):
+                    # The claim's lease ran out mid-request: another request holds the code now.
+                    raise errors.AlreadyCompleted(self.challenges.completed)
         except BaseException:
-            self.challenges.release(claim)
+            try:
+                self.challenges.release(claim)
+            except RedisError:
+                log.warning("login %s: its claim could not be given back; it lapses by itself", login_id)
             raise
         return SignedIn(customer, tokens)
 

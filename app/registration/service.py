@@ -132,10 +132,12 @@ class RegistrationService:
             self.challenges.release(claim)
             raise
         try:
-            self.challenges.finish(claim, COMPLETED)
+            finished = self.challenges.finish(claim, COMPLETED)
         except RedisError:
-            # The account exists: the customer gets its tokens. The claim's lease runs out
-            # and the unique indexes stop the code from making a second account.
+            finished = False
+        if not finished:
+            # The account exists: the customer gets its tokens. The unique indexes stop the
+            # code from making a second account, whoever holds the claim now.
             log.warning("registration %s completed, but Redis could not record it", registration_id)
         return registered
 

@@ -3,6 +3,7 @@
 import json
 import logging
 import re
+import time
 
 import pytest
 
@@ -82,6 +83,10 @@ def test_a_sign_in_and_sign_out_log_no_code_token_phone_or_email(make_app, gatew
     assert verify(client, registration_id, CODE.search(gateway.requests[-1].json()["body"]).group(1))
     by_phone = {"verified_by": "phone", "phone": "0551234567", "country_code": "SA"}
     login_id = client.post("/auth/login", json=by_phone).get_json()["login_id"]
+    deadline = time.monotonic() + 5
+    while len(gateway.requests) < 2:  # sign-in codes leave in the background
+        assert time.monotonic() < deadline, "no sign-in code reached the gateway"
+        time.sleep(0.01)
     code = CODE.search(gateway.requests[-1].json()["body"]).group(1)
     session = client.post(f"/auth/login/{login_id}/verify", json={"code": code}).get_json()
     client.post("/auth/logout", json={"refresh_token": session["refresh_token"]})
@@ -135,3 +140,25 @@ def test_without_cors_origins_no_browser_origin_is_allowed(client):
     options = client.options("/auth/register")
     assert options.status_code == 204
     assert "POST" in options.headers["Allow"]
+
+
+def test_a_sign_in_code_sent_in_the_background_logs_under_its_request_id(make_app, gateway, capsys):
+    client = make_app(SMS_CHANNEL="http", SMS_HTTP_URL=gateway.url).test_client()
+    registration_id = start(client, phone_registration())["registration_id"]
+    verify(client, registration_id, CODE.search(gateway.requests[-1].json()["body"]).group(1))
+    gateway.status = 500
+    by_phone = {"verified_by": "phone", "phone": "0551234567", "country_code": "SA"}
+
+    answer = client.post("/auth/login", json=by_phone)
+
+    # The service's own handler writes each line as it is logged, in the sending thread.
+    written = ""
+    deadline = time.monotonic() + 5
+    while "code not delivered" not in written:
+        assert time.monotonic() < deadline, "the refused sign-in code was not logged"
+        time.sleep(0.01)
+        written += capsys.readouterr().err
+    [line] = [json.loads(text) for text in written.splitlines() if "code not delivered" in text]
+    assert answer.status_code == 202
+    assert line["level"] == "WARNING"
+    assert line["request_id"] == answer.headers["X-Request-ID"]

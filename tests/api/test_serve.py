@@ -11,7 +11,7 @@ import requests
 
 from app.embedded_redis import EmbeddedRedis
 from config.settings import ROOT
-from tests.conftest import console_codes
+from tests.conftest import console_codes, newest_code
 from tests.servers import WebhookReceiver, free_port
 from tests.support import MASKED_PHONE, phone_registration
 
@@ -82,7 +82,7 @@ def test_serve_migrates_starts_redis_and_the_worker_and_the_readme_walk_through_
         assert signed_out.status_code == 204
         by_phone = {"verified_by": "phone", "phone": "0551234567", "country_code": "SA"}
         login = requests.post(f"{base}/auth/login", json=by_phone, timeout=5).json()
-        login_code = console_codes(log_path.read_text(encoding="utf-8"), MASKED_PHONE)[-1]
+        login_code = newest_code(lambda: log_path.read_text(encoding="utf-8"), MASKED_PHONE, after=1)
         signed_in = requests.post(
             f"{base}/auth/login/{login['login_id']}/verify", json={"code": login_code}, timeout=5
         )

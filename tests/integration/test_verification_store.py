@@ -351,7 +351,7 @@ class TestFinishing:
         assert resend(store, started)[0].outcome == outcome
         assert store.get(started.id, "register").status == status
 
-    def test_finishing_a_verification_that_lapsed_meanwhile_leaves_no_key_without_expiry(
+    def test_finishing_a_verification_that_lapsed_meanwhile_changes_nothing_and_says_so(
         self, make_store, start, check, redis_client
     ):
         store = make_store(code_ttl=1, verification_ttl=1)
@@ -360,12 +360,24 @@ class TestFinishing:
         time.sleep(1.1)
         assert redis_client.exists(started.key) == 0
 
-        store.finish(claimed.claim, COMPLETED)
+        assert store.finish(claimed.claim, COMPLETED) is False
 
-        assert 0 < redis_client.pttl(started.key) <= 1000
-        assert payload_fields(redis_client.hgetall(started.key)) == {}
+        assert redis_client.exists(started.key) == 0
         assert store.get(started.id, "register") is None
         assert check(store, started, started.code).outcome == Outcome.NOT_FOUND
+
+    def test_finishing_needs_the_claim_still_held(self, make_store, start, check, redis_client):
+        store = make_store(claim_lease=1)
+        started = start(store)
+        first = check(store, started, started.code).claim
+        time.sleep(1.1)  # the first claim's lease runs out mid-request
+        second = check(store, started, started.code).claim
+
+        assert store.finish(first, COMPLETED) is False
+        assert redis_client.hget(started.key, "status") == "claimed"
+        assert store.finish(second, COMPLETED) is True
+        assert redis_client.hget(started.key, "status") == "completed"
+        assert store.finish(second, COMPLETED) is False
 
 
 class TestResending:
