@@ -59,6 +59,14 @@ class Registrar:
     webhooks: WebhookAdmin
     idempotency: IdempotencyStore
 
+    def close(self) -> None:
+        """Let the sign-in codes still being sent leave, then drop every connection."""
+        background = self.login.challenges.background
+        if background is not None:
+            background.shutdown(wait=True)
+        self.engine.dispose()
+        self.redis.close()
+
 
 def create_app(config: Config | None = None) -> Flask:
     """Build the service: extensions, then adapters, then blueprints."""

@@ -60,8 +60,9 @@ class CodeChallenges:
     and `completed` (a message) say what an unknown or finished one is called.
 
     With a `background` executor, codes are sent there and the caller is answered at once:
-    a failed send is logged and charges nothing, but changes no answer. Without one, the
-    caller waits for the channel and learns of its failure (`503 channel_unavailable`).
+    a failed send is logged, and changes neither an answer nor the limits. Without one, the
+    caller waits for the channel and learns of its failure (`503 channel_unavailable`), and
+    a code that did not leave charges nothing.
     """
 
     def __init__(
@@ -155,7 +156,7 @@ class CodeChallenges:
                 raise
         if self.background is not None:
             if not silent:
-                self._send_later(channel, to, locale, code, taken)
+                self._send_later(channel, to, locale, code)
             return self._public(challenge)
         try:
             if not silent:
@@ -228,7 +229,7 @@ class CodeChallenges:
                     raise
                 if self.background is not None:
                     if not resend.silent:
-                        self._send_later(channel, resend.to, resend.locale, code, taken)
+                        self._send_later(channel, resend.to, resend.locale, code)
                     return self._public(resend.challenge)
                 try:
                     if not resend.silent:
@@ -292,22 +293,19 @@ class CodeChallenges:
         destination = self.hasher.destination(destination_key(channel, to))
         self._give_back(self._take(destination, channel, to, country, client_ip=client_ip))
 
-    def _send_later(self, channel: str, to: str, locale: str, code: str, taken: Taken | None) -> None:
-        """Send in the background executor, under the request's log context; a failed send
-        gives back what it took from the limits."""
+    def _send_later(self, channel: str, to: str, locale: str, code: str) -> None:
+        """Send in the background executor, under the request's log context. A failed send
+        is only logged: it keeps what it took from the limits, as a silent one does, so that
+        no later answer tells the two apart."""
 
         def send() -> None:
             try:
                 self._send(channel, to, locale, code)
-                return
             except errors.ChannelUnavailable:
                 pass  # _send said why
             except Exception as error:
+                # The type only: a message could quote the destination.
                 log.error("%s code not sent: %s", channel, type(error).__name__)
-            try:
-                self._give_back(taken)
-            except Exception as error:
-                log.warning("limits of an unsent %s code not given back: %s", channel, type(error).__name__)
 
         self.background.submit(contextvars.copy_context().run, send)
 

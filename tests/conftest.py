@@ -128,9 +128,7 @@ def make_app(base_environment):
 
     yield make
     for app in apps:
-        registrar = app.extensions["registrar"]
-        registrar.engine.dispose()
-        registrar.redis.close()
+        app.extensions["registrar"].close()
 
 
 @pytest.fixture

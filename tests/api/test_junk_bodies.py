@@ -243,9 +243,7 @@ FIELD_SPECIFIC_JUNK: dict[str, dict[str, object]] = {
 def junk_app(base_environment) -> Iterator[Flask]:
     app = create_app(Config({**base_environment, "ADMIN_API_KEY": ADMIN_KEY}))
     yield app
-    registrar = app.extensions["registrar"]
-    registrar.engine.dispose()
-    registrar.redis.close()
+    app.extensions["registrar"].close()
 
 
 @pytest.fixture

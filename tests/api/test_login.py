@@ -455,19 +455,25 @@ def test_a_sign_in_answers_without_waiting_for_the_channel(make_app, gateway, ou
     assert gateway.requests[1].json()["to"] == PHONE_NUMBER
 
 
-def test_a_sign_in_code_that_cannot_be_sent_charges_nothing(make_app, gateway, outbox):
+def test_a_sign_in_code_the_channel_refuses_still_counts_as_one_for_no_account_does(make_app, gateway):
     client = make_app(
         SMS_CHANNEL="http", SMS_HTTP_URL=gateway.url, MAX_CODES_PER_DESTINATION="2"
     ).test_client()
     register_by_gateway(client, gateway)  # the destination's first code of the hour
     gateway.status = 500
 
-    failed = log_in(client, BY_PHONE)  # its second, which the gateway refuses
-
-    assert failed.status_code == 202
-    # The refused code is given back in the background: a third code may go after all.
+    refused = log_in(client, BY_PHONE)  # its second, which the gateway refuses
     deadline = time.monotonic() + 5
-    while (again := log_in(client, BY_PHONE)).status_code == 429:
-        assert time.monotonic() < deadline, "the refused code still counts against the destination"
-        time.sleep(0.05)
-    assert again.status_code == 202
+    while len(gateway.requests) < 2:
+        assert time.monotonic() < deadline, "the sign-in code never reached the gateway"
+        time.sleep(0.01)
+    time.sleep(0.2)  # past the refusal, where a budget given back would show
+    third = log_in(client, BY_PHONE)
+    nobody = {**BY_PHONE, "phone": "0551234568"}
+    for_no_account = [log_in(client, nobody).status_code for _ in range(3)]
+
+    assert refused.status_code == 202
+    # Had the refused code been given back, an account would answer 202 where no account
+    # answers 429: the limits would tell who is a customer.
+    assert (third.status_code, third.get_json()["code"]) == (429, "rate_limited")
+    assert for_no_account == [202, 202, 429]

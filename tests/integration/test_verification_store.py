@@ -13,6 +13,7 @@ FINGERPRINT = "0123456789abcdef0123456789abcdef"
 OTHER_FINGERPRINT = "fedcba9876543210fedcba9876543210"
 # What a verification may still hold once it is closed: nothing that names or reaches anyone.
 CLOSED_FIELDS = {
+    "claim",  # the token that finished it: a retried finish recognises itself
     "fp",
     "purpose",
     "status",
@@ -338,10 +339,10 @@ class TestFinishing:
             "prev_exp",
             "prev_resend_at",
             "to",
-            "claim",
             "claim_exp",
         ):
             assert gone not in verification
+        assert verification["claim"] == claimed.claim.token, "kept, so that a retried finish knows itself"
         assert verification["fp"] == FINGERPRINT, "kept, so that a late finalisation learns it is finished"
         assert payload_fields(verification) == {}
         assert verification.keys() <= CLOSED_FIELDS
@@ -377,7 +378,19 @@ class TestFinishing:
         assert redis_client.hget(started.key, "status") == "claimed"
         assert store.finish(second, COMPLETED) is True
         assert redis_client.hget(started.key, "status") == "completed"
-        assert store.finish(second, COMPLETED) is False
+        assert store.finish(first, COMPLETED) is False
+        assert store.finish(second, ALREADY_REGISTERED) is False
+        assert redis_client.hget(started.key, "status") == "completed"
+
+    def test_the_same_finish_made_again_succeeds_and_changes_nothing(self, store, start, check, redis_client):
+        # A retry after the reply was lost (redis-py retries once on a dropped connection).
+        started = start(store)
+        claim = check(store, started, started.code).claim
+        assert store.finish(claim, COMPLETED) is True
+        finished = redis_client.hgetall(started.key)
+
+        assert store.finish(claim, COMPLETED) is True
+        assert redis_client.hgetall(started.key) == finished
 
 
 class TestResending:
