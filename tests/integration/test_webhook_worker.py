@@ -36,12 +36,13 @@ def subscribed(make_app, receiver):
     return app
 
 
-def start_worker(base_environment, log_path):
+def start_worker(base_environment, log_path, lease: int = 2):
+    """A worker process; the short default lease lets a killed worker's deliveries return soon."""
     environment = {
         **os.environ,
         **base_environment,
         "WEBHOOK_ALLOW_PRIVATE_URLS": "true",
-        "WEBHOOK_LEASE": "2",
+        "WEBHOOK_LEASE": str(lease),
     }
     with open(log_path, "ab") as log:
         return subprocess.Popen(
@@ -79,7 +80,10 @@ def test_a_worker_killed_in_the_middle_loses_nothing(subscribed, receiver, base_
 @pytest.mark.server
 def test_two_workers_side_by_side_deliver_each_event_once(subscribed, receiver, base_environment, tmp_path):
     receiver.delay = 0.01
-    workers = [start_worker(base_environment, tmp_path / f"worker-{n}.log") for n in range(2)]
+    # A lease longer than any batch can take even on a loaded machine: a lease that runs out
+    # mid-batch lets the other worker send again (at least once, by design), which is not
+    # what this test is about; the claims are.
+    workers = [start_worker(base_environment, tmp_path / f"worker-{n}.log", lease=60) for n in range(2)]
     try:
         receiver.wait_for(EVENTS, timeout=60)
         time.sleep(1)  # room for a duplicate to show up, were there one
@@ -90,5 +94,9 @@ def test_two_workers_side_by_side_deliver_each_event_once(subscribed, receiver, 
             assert worker.wait(timeout=30) == 0, "a worker stops cleanly on SIGTERM"
 
     ids = [d.webhook_id for d in receiver.deliveries]
-    assert len(ids) == len(set(ids)) == EVENTS
+    # A request the receiver got but whose answer the worker never read ("no answer") is
+    # sent again, by design (at least once); every other one arrives exactly once.
+    unanswered = sum((tmp_path / f"worker-{n}.log").read_text().count("no answer") for n in range(2))
+    assert len(set(ids)) == EVENTS
+    assert len(ids) - EVENTS <= unanswered
     assert all(d.verified for d in receiver.deliveries)
