@@ -26,6 +26,7 @@ from app.limits import Limits
 from app.login.service import PURPOSE as LOGIN
 from app.login.service import LoginService
 from app.logs import configure_logging
+from app.registration.accounts import AccountWriter
 from app.registration.service import PURPOSE as REGISTER
 from app.registration.service import RegistrationService
 from app.schemas import ErrorResponseSchema
@@ -217,7 +218,7 @@ def build_registrar(config: Config) -> Registrar:
             notify_expiry=True,
             **codes,
         ),
-        engine,
+        AccountWriter(engine),
         customers,
         tokens,
         outbox,

@@ -4,7 +4,6 @@ import logging
 from dataclasses import dataclass, fields
 
 from redis.exceptions import RedisError
-from sqlalchemy import Engine, insert
 from sqlalchemy.exc import IntegrityError
 
 from app import errors
@@ -13,7 +12,8 @@ from app.codes.hashing import new_identifier
 from app.codes.store import ALREADY_REGISTERED, COMPLETED
 from app.customers.service import CustomerDirectory
 from app.identity import EMAIL, PHONE, mask
-from app.models import Customer, customers, utcnow
+from app.models import Customer, utcnow
+from app.registration.accounts import AccountWriter
 from app.schemas import CustomerSchema
 from app.tokens import Tokens, TokenService
 from app.verification import CodeChallenges
@@ -21,8 +21,6 @@ from app.webhooks.outbox import Outbox
 
 PURPOSE = "register"
 log = logging.getLogger("registrar.registration")
-# A plain INSERT, built once: the ORM's unit of work would cost more than the rest of verify.
-_INSERT_CUSTOMER = insert(customers)
 _CUSTOMER = CustomerSchema()
 
 
@@ -71,7 +69,7 @@ class RegistrationService:
     def __init__(
         self,
         challenges: CodeChallenges,
-        engine: Engine,
+        accounts: AccountWriter,
         customers: CustomerDirectory,
         tokens: TokenService,
         outbox: Outbox,
@@ -79,7 +77,7 @@ class RegistrationService:
         reveal_existing_accounts: bool,
     ):
         self.challenges = challenges
-        self.engine = engine
+        self.accounts = accounts
         self.customers = customers
         self.tokens = tokens
         self.outbox = outbox
@@ -165,12 +163,9 @@ class RegistrationService:
             created_at=utcnow(),
         )
         customer = Customer(**columns)
-        with self.engine.begin() as connection:
-            connection.execute(_INSERT_CUSTOMER, columns)
-            tokens = self.tokens.issue(connection, columns["id"])
-            self.outbox.registered(
-                connection, registration_id, _CUSTOMER.dump(customer), at=columns["created_at"]
-            )
+        tokens, token = self.tokens.mint(columns["id"])
+        event = self.outbox.registered(registration_id, _CUSTOMER.dump(customer), at=columns["created_at"])
+        self.accounts.create(columns, token, event)
         return Registered(customer, tokens)
 
     def _identity_taken(self, registration: RegistrationRequest) -> bool:

@@ -56,19 +56,23 @@ class TokenService:
 
     def issue(self, connection: Connection, customer_id: str, *, family_id: str | None = None) -> Tokens:
         """New tokens for a customer; the refresh token joins `connection`'s transaction."""
+        tokens, row = self.mint(customer_id, family_id=family_id)
+        connection.execute(_INSERT_REFRESH_TOKEN, row)
+        return tokens
+
+    def mint(self, customer_id: str, *, family_id: str | None = None) -> tuple[Tokens, dict]:
+        """New tokens for a customer, and the `refresh_tokens` row that makes the refresh
+        token valid: nothing is stored until the caller inserts it."""
         now = utcnow()
         refresh_token = "rt_" + secrets.token_urlsafe(32)
-        connection.execute(
-            _INSERT_REFRESH_TOKEN,
-            {
-                "token_hash": _hash(refresh_token),
-                "family_id": family_id or uuid.uuid4().hex,
-                "customer_id": customer_id,
-                "created_at": now,
-                "expires_at": now + timedelta(seconds=self.refresh_ttl),
-            },
-        )
-        return Tokens(self._access_token(customer_id, now), refresh_token, self.access_ttl)
+        row = {
+            "token_hash": _hash(refresh_token),
+            "family_id": family_id or uuid.uuid4().hex,
+            "customer_id": customer_id,
+            "created_at": now,
+            "expires_at": now + timedelta(seconds=self.refresh_ttl),
+        }
+        return Tokens(self._access_token(customer_id, now), refresh_token, self.access_ttl), row
 
     def _access_token(self, customer_id: str, now: datetime) -> str:
         issued_at = int(now.timestamp())

@@ -9,7 +9,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, Engine, exists, insert, literal, select
+from sqlalchemy import Engine, exists, insert, literal, select
 from sqlalchemy.exc import IntegrityError
 
 from app.codes import Facts
@@ -66,10 +66,12 @@ class Outbox:
     def __init__(self, engine: Engine):
         self.engine = engine
 
-    def registered(self, connection: Connection, registration_id: str, customer: dict, at: datetime) -> None:
-        """onRegistered, in the transaction that creates the account."""
+    @staticmethod
+    def registered(registration_id: str, customer: dict, at: datetime) -> dict:
+        """The `webhook_events` row of onRegistered, for the transaction that creates the
+        account to insert (`app.registration.accounts`)."""
         data = {"registration_id": registration_id, "customer": customer}
-        connection.execute(_INSERT, _row(REGISTERED, registration_id, "registered", data, at))
+        return _row(REGISTERED, registration_id, "registered", data, at)
 
     def failed(self, failure: Failure, at: datetime) -> bool:
         """onRegistrationFailed, once per registration and reason, in its own transaction.

@@ -1,0 +1,131 @@
+"""Writing a new account (app.registration.accounts): all three rows, or none of them."""
+
+import secrets
+
+import pytest
+from sqlalchemy import event, func, select
+from sqlalchemy.exc import IntegrityError
+
+from app.codes import new_identifier
+from app.models import customers, refresh_tokens, utcnow, webhook_events
+from app.registration.accounts import AccountWriter
+from app.webhooks.outbox import Outbox
+
+PHONE_NUMBER = "+966551234567"
+
+
+def account(phone: str = PHONE_NUMBER, *, registration_id: str | None = None) -> tuple[dict, dict, dict]:
+    """The customer, refresh-token and onRegistered rows of one verified registration."""
+    now = utcnow()
+    customer = {
+        "id": new_identifier("cus"),
+        "first_name": "Sara",
+        "last_name": "Al-Qahtani",
+        "email": "sara@example.com",
+        "phone": phone,
+        "country_code": "SA",
+        "verified_by": "phone",
+        "phone_verified": True,
+        "email_verified": False,
+        "locale": "ar",
+        "created_at": now,
+    }
+    token = {
+        "token_hash": secrets.token_hex(32),
+        "family_id": new_identifier("fam"),
+        "customer_id": customer["id"],
+        "created_at": now,
+        "expires_at": now,
+    }
+    event_row = Outbox.registered(registration_id or new_identifier("reg"), {"id": customer["id"]}, now)
+    return customer, token, event_row
+
+
+def counts(engine) -> tuple[int, int, int]:
+    with engine.connect() as connection:
+        return tuple(
+            connection.execute(select(func.count()).select_from(table)).scalar_one()
+            for table in (customers, refresh_tokens, webhook_events)
+        )
+
+
+@pytest.fixture
+def statements(engine) -> list[str]:
+    """The SQL statements the engine sends from here on, as sent."""
+    sent: list[str] = []
+
+    def record(_connection, _cursor, statement, *_args):
+        sent.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    yield sent
+    event.remove(engine, "before_cursor_execute", record)
+
+
+def test_the_customer_its_token_and_its_event_are_written_together(engine):
+    customer, token, event_row = account()
+
+    AccountWriter(engine).create(customer, token, event_row)
+
+    with engine.connect() as connection:
+        stored = connection.execute(select(customers).where(customers.c.id == customer["id"])).one()
+        token_owner = connection.execute(
+            select(refresh_tokens.c.customer_id).where(refresh_tokens.c.token_hash == token["token_hash"])
+        ).scalar_one()
+        stored_event = connection.execute(
+            select(webhook_events).where(webhook_events.c.id == event_row["id"])
+        ).one()
+    assert (stored.phone, stored.phone_verified, stored.locale) == (PHONE_NUMBER, True, "ar")
+    assert stored.created_at == customer["created_at"]
+    assert token_owner == customer["id"]
+    assert (stored_event.type, stored_event.payload) == ("onRegistered", event_row["payload"])
+    assert counts(engine) == (1, 1, 1)
+
+
+def test_on_postgresql_the_account_is_one_statement_and_elsewhere_one_transaction(engine, statements):
+    AccountWriter(engine).create(*account())
+
+    inserts = [statement for statement in statements if "INSERT" in statement]
+    if engine.dialect.name == "postgresql":
+        # One round trip: no BEGIN or COMMIT of its own (autocommit), one statement.
+        assert len(statements) == 1
+        assert statements[0].startswith("WITH new_customer AS")
+        assert [statement.count("INSERT INTO") for statement in inserts] == [3]
+    else:
+        assert len(inserts) == 3
+
+
+def test_a_phone_another_account_verified_leaves_no_token_and_no_event(engine):
+    writer = AccountWriter(engine)
+    writer.create(*account())
+
+    with pytest.raises(IntegrityError):
+        writer.create(*account())
+
+    assert counts(engine) == (1, 1, 1)
+
+
+def test_a_refused_event_leaves_no_customer_and_no_token(engine):
+    """The event is the last row written: refusing it must undo the two before it."""
+    writer = AccountWriter(engine)
+    writer.create(*account(registration_id="reg_twice"))
+
+    with pytest.raises(IntegrityError):  # a registration has one onRegistered (dedupe_key)
+        writer.create(*account("+966559876543", registration_id="reg_twice"))
+
+    assert counts(engine) == (1, 1, 1)
+    with engine.connect() as connection:
+        phones = connection.execute(select(customers.c.phone)).scalars().all()
+    assert phones == [PHONE_NUMBER]
+
+
+def test_after_a_refusal_the_connection_writes_the_next_account(engine):
+    """A failed statement in autocommit leaves no aborted transaction on the pooled connection."""
+    writer = AccountWriter(engine)
+    writer.create(*account())
+    with pytest.raises(IntegrityError):
+        writer.create(*account())
+
+    writer.create(*account("+966559876543"))
+
+    assert counts(engine) == (2, 2, 2)
