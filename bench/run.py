@@ -9,12 +9,14 @@ high that they never trip (GENEROUS_LIMITS), then measures:
   and POST /auth/register/{id}/verify with the right code (an account and its tokens),
   each with wrk -t1 -c32 for --duration seconds after a --warmup, on the configuration
   issue #2 specifies: 2 workers x 4 gthread threads (`--threads 4`), and
-  `--worker-connections 16` so that wrk's connections split evenly between the workers;
+  `--worker-connections 16` so that wrk's connections split evenly between the workers.
+  They run in --rounds rounds (/healthz, start with the limits on, start with them off,
+  verify), so that the floor and the scenarios meet the same drift of a shared machine's
+  speed; each figure is the scenario's run at the median, with the CPU per request of
+  gunicorn's workers, Redis, PostgreSQL, wrk and the rest of the machine (from /proc);
 - start with and without the limits (issue #5): a second gunicorn, identical but for
-  RATE_LIMITS_ENABLED=false, runs beside the first, and wrk measures start on one, then
-  the other, --pairs times each (on, off, on, off, ...): medians, the cost in % of
-  start's throughput without the limits, and the CPU per start of gunicorn's workers,
-  Redis, wrk and the rest of the machine over each run (from /proc);
+  RATE_LIMITS_ENABLED=false, runs beside the first, and each round measures start on one,
+  then the other: medians, and the cost in % of start's throughput without the limits;
 - Redis commands per start and per verify, from INFO commandstats around each run;
 - Redis round trips per start (on an app with the limits on, and on one with them off)
   and per verify, counted in-process on redis-py's connection;
@@ -425,6 +427,11 @@ class Load:
         return " / ".join(map(str, self.split)) or "?"
 
     @property
+    def busy(self) -> float:
+        """CPUs the machine had busy on average over the run."""
+        return sum(self.cpu.values()) / self.seconds
+
+    @property
     def other_cpus(self) -> float:
         """CPUs in use, on average over the run, by neither the bench's processes nor the
         service's: other processes, and the kernel's own work."""
@@ -563,7 +570,7 @@ def measure(
 @dataclass
 class LimitsComparison:
     """Start measured alternately on two servers that differ only in RATE_LIMITS_ENABLED:
-    limits on, off, on, off, … (`--pairs` of each), and in-process on an app of each."""
+    limits on, off, on, off, … (one of each per round), and in-process on an app of each."""
 
     on: list[Load] = field(default_factory=list)  # in the order run
     off: list[Load] = field(default_factory=list)
@@ -638,34 +645,96 @@ class LimitsComparison:
         return any(load.failed or load.ran_out for load in self.runs) or not self.as_configured
 
 
-def limits_comparison(
-    on_server: Server, off_server: Server, client: redis.Redis, options: argparse.Namespace
-) -> LimitsComparison:
-    """wrk on start, alternately with the limits on and off, `--pairs` times each; every run
-    with its own warm-up and numbers no other run used."""
-    comparison = LimitsComparison()
-    used = 0
-    for pair in range(1, options.pairs + 1):
+@dataclass
+class Throughput:
+    """The throughput scenarios, measured `--rounds` times in turn on the throughput servers:
+    `/healthz`, start with the limits on, start with them off, verify. A shared machine's
+    speed drifts over minutes; measured in turn, the floor and the scenarios meet the same
+    drift, and the figures are each scenario's run at the median."""
+
+    healthz: list[Load] = field(default_factory=list)  # in the order run
+    verify: list[Load] = field(default_factory=list)
+    limits: LimitsComparison = field(default_factory=LimitsComparison)
+
+    @staticmethod
+    def median_run(loads: list[Load]) -> Load:
+        """The run at the median requests/s (the lower one for an even count)."""
+        ordered = sorted(loads, key=lambda load: load.rps)
+        return ordered[(len(ordered) - 1) // 2]
+
+    def loads(self) -> dict[str, Load]:
+        """Each scenario's figure: its run at the median (start: with the limits on)."""
+        return {
+            "healthz": self.median_run(self.healthz),
+            "start": self.limits.reported,
+            "verify": self.median_run(self.verify),
+        }
+
+    def runs(self, name: str) -> list[Load]:
+        return {"healthz": self.healthz, "start": self.limits.on, "verify": self.verify}[name]
+
+    @property
+    def all_runs(self) -> list[Load]:
+        """Every measured run of the rounds, in the order run."""
+        return [
+            load
+            for number, healthz in enumerate(self.healthz)
+            for load in (healthz, self.limits.on[number], self.limits.off[number], self.verify[number])
+        ]
+
+    def round_shares(self, name: str) -> list[float]:
+        """A scenario's requests/s in % of the same round's `/healthz`, round by round."""
+        return [100 * load.rps / floor.rps for load, floor in zip(self.runs(name), self.healthz, strict=True)]
+
+
+def throughput_rounds(
+    on_server: Server,
+    off_server: Server,
+    client: redis.Redis,
+    environment: dict[str, str],
+    options: argparse.Namespace,
+) -> Throughput:
+    """`--rounds` rounds of wrk: `/healthz`, start with the limits on, start with them off,
+    then verify on registrations made just before it. Every run has its own warm-up, and
+    uses phone numbers and registrations no other run used."""
+    throughput = Throughput()
+    comparison = throughput.limits
+    started = made = 0
+    for number in range(1, options.rounds + 1):
+        log.info("round %d of %d", number, options.rounds)
+        healthz = measure(on_server, client, f"healthz-{number}", lambda used: ["healthz"], options)
+        throughput.healthz.append(healthz)
+        log.info("GET /healthz: %.0f requests/s, p50 %.1f ms", healthz.rps, healthz.p50_ms)
         for side, server, loads in (("on", on_server, comparison.on), ("off", off_server, comparison.off)):
-            first = START_FIRST + used
-            log.info("start, limits %s (%d of %d)", side, pair, options.pairs)
+            first = START_FIRST + started
             load = measure(
                 server,
                 client,
-                f"start-limits-{side}-{pair}",
+                f"start-limits-{side}-{number}",
                 lambda used, first=first: ["start", str(first + used)],
                 options,
             )
-            used += sum(run.used for run in load.runs)
+            started += sum(run.used for run in load.runs)
             loads.append(load)
-            log.info(
-                "start, limits %s: %.0f requests/s, p50 %.1f ms, p99 %.1f ms",
-                side,
-                load.rps,
-                load.p50_ms,
-                load.p99_ms,
-            )
-    return comparison
+            log.info("start, limits %s: %.0f requests/s, p50 %.1f ms", side, load.rps, load.p50_ms)
+        pairs = pending_registrations(environment, VERIFY_FIRST + made, options.registrations)
+        made += options.registrations
+        pending = write_pending(OUT / f"verify-{number}.txt", pairs)
+        verify = measure(
+            on_server,
+            client,
+            f"verify-{number}",
+            lambda used, pending=pending: ["verify", str(pending), str(used)],
+            options,
+        )
+        throughput.verify.append(verify)
+        log.info(
+            "verify: %.0f requests/s, p50 %.1f ms (%.1f %% of this round's /healthz)",
+            verify.rps,
+            verify.p50_ms,
+            100 * verify.rps / healthz.rps,
+        )
+    return throughput
 
 
 # --- registrations ready to verify ---------------------------------------------------------
@@ -1710,24 +1779,35 @@ def share(loads: dict[str, Load], name: str) -> float:
     return 100 * loads[name].rps / loads["healthz"].rps
 
 
-def figures_table(loads: dict[str, Load], measured: InProcess) -> list[str]:
+def figures_table(throughput: Throughput, measured: InProcess) -> list[str]:
+    loads = throughput.loads()
     rows = ["| Figure | Measured | Target | Result |", "|---|---|---|---|"]
     for name, load in loads.items():
-        label = LABELS[name]
+        label, count = LABELS[name], len(throughput.runs(name))
+        runs = "; ".join(f"{run.rps:,.0f}" for run in throughput.runs(name))
         if name in TARGETS:
             rows.append(
-                f"| {label}: throughput | {load.rps:,.0f} req/s = {share(loads, name):.1f} % of `/healthz` "
+                f"| {label}: throughput, median of {count} runs | {load.rps:,.0f} req/s "
+                f"= {share(loads, name):.1f} % of `/healthz` "
                 f"| ≥ {TARGETS[name]:.0f} % | {verdict(share(loads, name) >= TARGETS[name])} |"
             )
+            shares = ", ".join(f"{ratio:.1f}" for ratio in throughput.round_shares(name))
+            each = f"{runs} req/s ({shares} %)"
+            rows.append(f"| {label}: each run, in order (% of its round's `/healthz`) | {each} | | |")
         else:
-            rows.append(f"| {label}: throughput | {load.rps:,.0f} req/s | | |")
-        rows.append(f"| {label}: latency p50 / p99 | {load.p50_ms:.1f} ms / {load.p99_ms:.1f} ms | | |")
+            rows.append(f"| {label}: throughput, median of {count} runs | {load.rps:,.0f} req/s | | |")
+            rows.append(f"| {label}: each run, in order | {runs} req/s | | |")
+        runs = throughput.runs(name)
+        latency = f"{load.p50_ms:.1f} ms / {load.p99_ms:.1f} ms"
+        rows.append(f"| {label}: latency p50 / p99, the median run | {latency} | | |")
         rows.append(
-            f"| {label}: answers | {load.requests:,}, {load.non_2xx} non-2xx, "
-            f"{sum(load.socket_errors.values())} socket errors | 0 failed "
-            f"| {verdict(load.failed == 0 and not load.ran_out)} |"
+            f"| {label}: answers, all {len(runs)} runs | {answers_text(runs)} | 0 failed "
+            f"| {verdict(not any(run.failed or run.ran_out for run in runs))} |"
         )
-        rows.append(f"| {label}: connections per worker | {load.split_text} | | |")
+        rows.append(
+            f"| {label}: connections per worker, each run | {', '.join(run.split_text for run in runs)} | | |"
+        )
+        rows.append(f"| {label}: CPU per request, the median run | {cpu_text(load)} | | |")
     for name, trips in (("start", measured.start_trips), ("verify", measured.verify_trips)):
         commands = sum(loads[name].commands.values())
         rows.append(f"| Redis commands per {name} (INFO commandstats) | {commands:.2f} | | |")
@@ -1748,6 +1828,22 @@ def figures_table(loads: dict[str, Load], measured: InProcess) -> list[str]:
     return rows
 
 
+def answers_text(loads: list[Load]) -> str:
+    return (
+        f"{sum(load.requests for load in loads):,}, {sum(load.non_2xx for load in loads)} non-2xx, "
+        f"{sum(sum(load.socket_errors.values()) for load in loads)} socket errors"
+    )
+
+
+def cpu_text(load: Load) -> str:
+    """CPU per request of the measured run, by whom, and how busy the machine was."""
+    spent = ", ".join(
+        f"{CPU_LABELS[whom]} {1000 * seconds / load.requests:.3f} ms" for whom, seconds in load.cpu.items()
+    )
+    machine = 1000 * sum(load.cpu.values()) / load.requests
+    return f"{spent}; the whole machine {machine:.3f} ms, {load.busy:.2f} of {os.cpu_count()} CPUs busy"
+
+
 def commands_table(loads: dict[str, Load], limits: LimitsComparison) -> list[str]:
     columns = [
         limits.commands(limits.on),
@@ -1766,18 +1862,19 @@ def commands_table(loads: dict[str, Load], limits: LimitsComparison) -> list[str
     return rows
 
 
-def targets_list(loads: dict[str, Load], measured: InProcess) -> list[str]:
+def targets_list(throughput: Throughput, measured: InProcess) -> list[str]:
+    loads = throughput.loads()
     lines = []
     for name, target in TARGETS.items():
         lines.append(
-            f"- {name} throughput ≥ {target:.0f} % of `/healthz`: {share(loads, name):.1f} % "
-            f"— **{verdict(share(loads, name) >= target)}**"
+            f"- {name} throughput ≥ {target:.0f} % of `/healthz` (medians of {len(throughput.healthz)} runs "
+            f"each): {share(loads, name):.1f} % — **{verdict(share(loads, name) >= target)}**"
         )
-    for name in TARGETS:
-        load = loads[name]
+    for name in ("healthz", *TARGETS):
+        runs = throughput.runs(name)
         lines.append(
-            f"- {name}: every answer 2xx: {load.non_2xx} non-2xx, {sum(load.socket_errors.values())} "
-            f"socket errors — **{verdict(load.failed == 0 and not load.ran_out)}**"
+            f"- {name}: every answer 2xx, all {len(runs)} runs: {answers_text(runs)} "
+            f"— **{verdict(not any(run.failed or run.ran_out for run in runs))}**"
         )
     for name, trips in (("start", measured.start_trips), ("verify", measured.verify_trips)):
         lines.append(
@@ -1798,12 +1895,6 @@ def limits_table(limits: LimitsComparison) -> list[str]:
 
     def runs_text(loads: list[Load]) -> str:
         return "; ".join(f"{load.rps:,.0f} ({load.p50_ms:.1f} / {load.p99_ms:.1f} ms)" for load in loads)
-
-    def answers_text(loads: list[Load]) -> str:
-        return (
-            f"{sum(load.requests for load in loads):,}, {sum(load.non_2xx for load in loads)} non-2xx, "
-            f"{sum(sum(load.socket_errors.values()) for load in loads)} socket errors"
-        )
 
     def median_ms(loads: list[Load]) -> str:
         p50 = limits.median(loads, lambda load: load.p50_ms)
@@ -2043,13 +2134,13 @@ def unique(loads: list[Load]) -> list[Load]:
 
 
 def notes(
-    loads: dict[str, Load],
+    throughput: Throughput,
     measured: InProcess,
-    limits: LimitsComparison,
     slow: SlowGateway,
     hooks: WebhookRun,
     problems: dict[str, list[str]],
 ) -> list[str]:
+    limits = throughput.limits
     lines = [
         f"- Round trips, as sent on the connection (limits on): start {trips_text(measured.start_trips)}; "
         f"verify {trips_text(measured.verify_trips)}. With the limits off: start "
@@ -2093,7 +2184,7 @@ def notes(
         f"With the machine's CPUs busy ({limits.busy(limits.on):.2f} and {limits.busy(limits.off):.2f} "
         f"of {os.cpu_count()}), start's throughput follows its CPU per request."
     )
-    for load in unique([*loads.values(), *limits.runs, slow.sustained]):
+    for load in [*throughput.all_runs, slow.sustained]:
         for discarded in load.discarded:
             lines.append(
                 f"  - discarded: {discarded.name} with connections per worker {discarded.split_text}: "
@@ -2123,11 +2214,7 @@ def notes(
         "against the 202 answers wrk read plus the requests it abandoned.",
         *webhook_notes(hooks),
     ]
-    busy = [
-        load
-        for load in unique([*loads.values(), *limits.runs, slow.sustained])
-        if load.other_cpus > MAX_OTHER_CPUS
-    ]
+    busy = [load for load in [*throughput.all_runs, slow.sustained] if load.other_cpus > MAX_OTHER_CPUS]
     if busy:
         lines.append(
             "- **The machine was busy outside the bench** (CPUs in use by other processes and the "
@@ -2135,7 +2222,7 @@ def notes(
             + ", ".join(f"{load.name} ({load.other_cpus:.2f})" for load in busy)
             + f": above {MAX_OTHER_CPUS:g}, those runs' figures understate."
         )
-    for load in unique([*loads.values(), *limits.runs, slow.sustained]):
+    for load in [*throughput.all_runs, slow.sustained]:
         foreign = {name: round(load.commands.get(name, 0) * load.requests) for name in FOREIGN}
         if any(foreign.values()):
             lines.append(
@@ -2151,9 +2238,8 @@ def notes(
 
 
 def report(
-    loads: dict[str, Load],
+    throughput: Throughput,
     measured: InProcess,
-    limits: LimitsComparison,
     slow: SlowGateway,
     hooks: WebhookRun,
     problems: dict[str, list[str]],
@@ -2163,6 +2249,7 @@ def report(
     load_average: float,
 ) -> str:
     host = machine()
+    limits, loads = throughput.limits, throughput.loads()
     return "\n".join(
         [
             "# Registrar benchmark",
@@ -2182,16 +2269,21 @@ def report(
             "alive only while fewer than worker_connections − threads are idle in keep-alive, so "
             f"{PRODUCTION_THREADS} threads with a cap of 16 would close every connection after one answer.",
             f"- Load from wrk -t1 -c{CONNECTIONS} --latency: {options.warmup} s of warm-up, then "
-            f"{options.duration} s measured per scenario. `GET /healthz` is the floor; start "
+            f"{options.duration} s measured per run. `GET /healthz` is the floor; start "
             "(`POST /auth/register`) registers a different Saudi mobile number per request; "
             "verify (`POST /auth/register/{id}/verify`) sends the right code to registrations "
-            "made beforehand through the service's own start path, so each one creates an "
-            "account in PostgreSQL and issues its tokens.",
+            f"made just before it ({options.registrations:,} per round) through the service's own "
+            "start path, so each one creates an account in PostgreSQL and issues its tokens.",
+            f"- The scenarios are measured in {options.rounds} rounds, one after the other: "
+            "`/healthz`, start with the limits on, start with them off, verify. A shared machine's "
+            "speed drifts over minutes, and a floor measured only at the beginning would compare "
+            "runs made at different speeds; in rounds, each scenario meets the drift as the floor "
+            "does. Each figure is its scenario's run at the median, and each share of `/healthz` "
+            "is the ratio of those medians (the table also gives every run and every round's ratio).",
             "- The limits (issue #5) are on, with values that never trip (see the notes), in "
             "every scenario but one: start is measured on two servers that differ only in "
-            f"`RATE_LIMITS_ENABLED`, alternately with the limits on and off, {options.pairs} runs "
-            "of each, each with its own warm-up; the start figures in the first table are the "
-            "limits-on run at the median.",
+            "`RATE_LIMITS_ENABLED`, in each round with the limits on and then off, each run with "
+            "its own warm-up; the start figures in the first table are the limits-on run at the median.",
             "- Redis commands per request from INFO commandstats around each measured run; Redis "
             "round trips per start and per verify counted on redis-py's connection in-process "
             "(start on an app with the limits on and on one with them off); "
@@ -2227,7 +2319,7 @@ def report(
             "",
             "## Figures",
             "",
-            *figures_table(loads, measured),
+            *figures_table(throughput, measured),
             "",
             "## Start with and without the limits",
             "",
@@ -2250,14 +2342,14 @@ def report(
             "",
             "## Targets",
             "",
-            *targets_list(loads, measured),
+            *targets_list(throughput, measured),
             *limits_targets(limits),
             *slow_gateway_targets(slow),
             *webhook_targets(hooks),
             "",
             "## Notes",
             "",
-            *notes(loads, measured, limits, slow, hooks, problems),
+            *notes(throughput, measured, slow, hooks, problems),
             "",
         ]
     )
@@ -2292,31 +2384,21 @@ def run(options: argparse.Namespace) -> int:
             **GENEROUS_LIMITS,
         }
         software = versions(client, database_url)
-        loads: dict[str, Load] = {}
         with gunicorn(environment, server_log, THROUGHPUT_SETTINGS) as server:
             log.info("gunicorn answers at %s; its log: %s", server.url, server_log.relative_to(ROOT))
-            log.info("GET /healthz: %d s warm-up, %d s measured", options.warmup, options.duration)
-            loads["healthz"] = measure(server, client, "healthz", lambda used: ["healthz"], options)
             # The same gunicorn settings and environment, but RATE_LIMITS_ENABLED=false.
             with gunicorn({**environment, **LIMITS_OFF}, off_log, THROUGHPUT_SETTINGS) as unlimited:
                 log.info("limits off: gunicorn answers at %s; its log: %s", unlimited.url, off_log.name)
                 log.info(
-                    "start, limits on and off alternately, %d pairs: %d s warm-up, %d s measured each",
-                    options.pairs,
+                    "%d rounds of /healthz, start with the limits on and off, and verify "
+                    "(%d registrations made before each): %d s warm-up, %d s measured each",
+                    options.rounds,
+                    options.registrations,
                     options.warmup,
                     options.duration,
                 )
-                limits = limits_comparison(server, unlimited, client, options)
-            loads["start"] = limits.reported
-            log.info("making %d registrations to verify", options.registrations)
-            begun = time.monotonic()
-            pairs = pending_registrations(environment, VERIFY_FIRST, options.registrations)
-            log.info("made them in %.1f s", time.monotonic() - begun)
-            pending = write_pending(OUT / "verify.txt", pairs)
-            log.info("verify: %d s warm-up, %d s measured", options.warmup, options.duration)
-            loads["verify"] = measure(
-                server, client, "verify", lambda used: ["verify", str(pending), str(used)], options
-            )
+                throughput = throughput_rounds(server, unlimited, client, environment, options)
+        limits = throughput.limits
         log.info("round trips and memory, in-process, limits on and off")
         measured = limits.in_on = in_process(environment, client, IN_PROCESS_FIRST)
         limits.in_off = in_process({**environment, **LIMITS_OFF}, client, IN_PROCESS_FIRST + 2)
@@ -2338,12 +2420,12 @@ def run(options: argparse.Namespace) -> int:
         )
     problems = {path.name: server_log_problems(path) for path in (server_log, off_log, slow_log, worker_log)}
     markdown = report(
-        loads, measured, limits, slow, hooks, problems, options, started_at, software, load_average
+        throughput, measured, slow, hooks, problems, options, started_at, software, load_average
     )
     RESULTS.write_text(markdown)
     print(markdown)
     log.info("wrote %s", RESULTS.relative_to(ROOT))
-    for load in unique([*loads.values(), *limits.runs]):
+    for load in throughput.all_runs:
         if load.ran_out:
             log.error("%s ran out of registrations: raise --registrations", load.name)
         if load.failed:
@@ -2385,7 +2467,7 @@ def run(options: argparse.Namespace) -> int:
             "webhook worker exited with %s on SIGTERM; see bench/out/%s", hooks.returncode, worker_log.name
         )
     failed = slow.failed or hooks.failed or limits.failed
-    failed = failed or any(load.failed or load.ran_out for load in loads.values())
+    failed = failed or any(load.failed or load.ran_out for load in throughput.all_runs)
     return 1 if failed else 0
 
 
@@ -2394,7 +2476,10 @@ def main() -> int:
     parser.add_argument("--duration", type=int, default=10, help="seconds measured per scenario (10)")
     parser.add_argument("--warmup", type=int, default=2, help="seconds of warm-up per scenario (2)")
     parser.add_argument(
-        "--registrations", type=int, default=40_000, help="registrations made for verify (40000)"
+        "--registrations",
+        type=int,
+        default=15_000,
+        help="registrations made for verify before each round's verify run (15000)",
     )
     parser.add_argument(
         "--attempts",
@@ -2403,10 +2488,10 @@ def main() -> int:
         help="measured runs allowed per scenario when one worker gets all (3)",
     )
     parser.add_argument(
-        "--pairs",
+        "--rounds",
         type=int,
         default=3,
-        help="start runs with the limits on and off, alternately: this many of each (3)",
+        help="rounds of /healthz, start with the limits on and off, and verify (3)",
     )
     parser.add_argument(
         "--bursts", type=int, default=3, help="rounds per gateway latency of the concurrent-start burst (3)"
@@ -2423,7 +2508,7 @@ def main() -> int:
     parser.add_argument(
         "--webhook-timeout", type=int, default=120, help="seconds allowed for the worker to drain (120)"
     )
-    parser.add_argument("--time-limit", type=int, default=360, help="stop and clean up after this (360 s)")
+    parser.add_argument("--time-limit", type=int, default=480, help="stop and clean up after this (480 s)")
     options = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="bench: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
