@@ -116,6 +116,11 @@ class RegistrationService:
         try:
             registered = self._create_account(registration_id, registration)
         except IntegrityError:
+            if self.outbox.has_registered(registration_id):
+                # The account is this registration's own: an earlier verify's write was
+                # committed, but its connection broke before the answer came back.
+                self.challenges.finish(claim, COMPLETED)
+                raise errors.AlreadyCompleted() from None
             # Only a verified phone or email is unique: another account has verified this
             # registration's identity, before its start or since.
             if not self._identity_taken(registration):

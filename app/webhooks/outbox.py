@@ -48,12 +48,16 @@ def _failure_data(failure: Failure) -> dict:
     }
 
 
+def _dedupe_key(registration_id: str, dedupe: str) -> str:
+    return f"{registration_id}:{dedupe}"
+
+
 def _row(event_type: str, registration_id: str, dedupe: str, data: dict, at: datetime) -> dict:
     return {
         "id": new_identifier("evt"),
         "type": event_type,
         "registration_id": registration_id,
-        "dedupe_key": f"{registration_id}:{dedupe}",
+        "dedupe_key": _dedupe_key(registration_id, dedupe),
         "payload": _body(event_type, at, data),
         "created_at": at,
         "fanned_out": False,
@@ -72,6 +76,12 @@ class Outbox:
         account to insert (`app.registration.accounts`)."""
         data = {"registration_id": registration_id, "customer": customer}
         return _row(REGISTERED, registration_id, "registered", data, at)
+
+    def has_registered(self, registration_id: str) -> bool:
+        """Whether the registration's onRegistered is written, and so its account exists."""
+        key = _dedupe_key(registration_id, "registered")
+        with self.engine.connect() as connection:
+            return connection.execute(select(exists().where(webhook_events.c.dedupe_key == key))).scalar_one()
 
     def failed(self, failure: Failure, at: datetime) -> bool:
         """onRegistrationFailed, once per registration and reason, in its own transaction.

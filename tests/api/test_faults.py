@@ -8,6 +8,7 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 import requests
 from sqlalchemy import create_engine, text
+from sqlalchemy.exc import OperationalError
 
 from app.embedded_redis import EmbeddedRedis
 from tests.servers import TcpProxy
@@ -129,6 +130,43 @@ def test_a_database_gone_at_verify_answers_503_and_the_same_code_works_once_it_i
         tokens = connection.execute(text("SELECT count(*) FROM refresh_tokens")).scalar_one()
     engine.dispose()
     assert (customers, tokens) == (1, 1), "no account half-written, none twice"
+
+
+def test_an_account_committed_while_its_answer_was_lost_is_the_registrations_own(
+    app, database_url, outbox, monkeypatch
+):
+    """The connection breaks after the database committed the account: the verify that wrote
+    it answers 503 and gives the code back, and the retry with that code must learn that the
+    registration is complete, not that somebody else's account has its phone."""
+    client = app.test_client()
+    registration_id = start(client, phone_registration())["registration_id"]
+    code = outbox.last_code()
+    accounts = app.extensions["registrar"].registration.accounts
+    write = accounts.create
+
+    def committed_but_unheard(*rows):
+        write(*rows)
+        raise OperationalError("INSERT …", {}, ConnectionError("server closed the connection unexpectedly"))
+
+    monkeypatch.setattr(accounts, "create", committed_but_unheard)
+    lost = verify(client, registration_id, code)
+    monkeypatch.undo()
+    retried = verify(client, registration_id, code)
+    status = client.get(f"/auth/register/{registration_id}").get_json()["status"]
+
+    assert lost.status_code == 503
+    assert (retried.status_code, retried.get_json()["code"]) == (409, "already_completed")
+    assert status == "completed"
+    engine = create_engine(database_url)
+    with engine.connect() as connection:
+        customers = connection.execute(text("SELECT count(*) FROM customers")).scalar_one()
+        events = connection.execute(
+            text("SELECT dedupe_key FROM webhook_events WHERE registration_id = :id"), {"id": registration_id}
+        ).scalars()
+        keys = sorted(events)
+    engine.dispose()
+    assert customers == 1
+    assert keys == [f"{registration_id}:registered"], "no already_registered failure for its own account"
 
 
 @ON_POSTGRESQL
