@@ -7,28 +7,28 @@ transaction: a unique index refusing the customer leaves no token and no event e
 Other databases (SQLite) get the three INSERTs in one transaction.
 """
 
+from collections.abc import Collection
+
 from sqlalchemy import Engine, Table, bindparam, insert
 
 from app.models import customers, refresh_tokens, webhook_events
 
-# Columns the rows leave to the database: the token's serial id; not yet rotated or revoked.
-_UNSET = {"id", "rotated_at", "revoked_at"}
+# The refresh token's columns left to the database: its serial id; not rotated or revoked yet.
+_TOKEN_UNSET = ("id", "rotated_at", "revoked_at")
 
 
-def _values(table: Table, prefix: str, unset: set[str] = frozenset()) -> dict:
-    """Bind parameters for every column of `table` but `unset`, named `{prefix}_{column}` so
-    that the three rows' columns (`id`, `created_at`, …) do not collide."""
+def _insert(table: Table, prefix: str, unset: Collection[str] = ()):
+    """An INSERT of every column of `table` but `unset`, from bind parameters named
+    `{prefix}_{column}`, so that the three rows' columns (`id`, `created_at`, …) do not
+    collide; each is required, so a row missing a column fails instead of storing a default."""
     names = [column.name for column in table.c if column.name not in unset]
-    return {name: bindparam(f"{prefix}_{name}") for name in names}
+    return insert(table).values({name: bindparam(f"{prefix}_{name}") for name in names})
 
 
-_CUSTOMER, _TOKEN, _EVENT = insert(customers), insert(refresh_tokens), insert(webhook_events)
-_IN_ONE_STATEMENT = (
-    insert(webhook_events)
-    .values(_values(webhook_events, "event"))
-    .add_cte(insert(customers).values(_values(customers, "customer")).cte("new_customer"))
-    .add_cte(insert(refresh_tokens).values(_values(refresh_tokens, "token", _UNSET)).cte("new_token"))
-)
+_CUSTOMER = _insert(customers, "customer")
+_TOKEN = _insert(refresh_tokens, "token", _TOKEN_UNSET)
+_EVENT = _insert(webhook_events, "event")
+_IN_ONE_STATEMENT = _EVENT.add_cte(_CUSTOMER.cte("new_customer")).add_cte(_TOKEN.cte("new_token"))
 
 
 class AccountWriter:
@@ -40,16 +40,15 @@ class AccountWriter:
 
     def create(self, customer: dict, token: dict, event: dict) -> None:
         """Raises IntegrityError, with nothing written, when a unique index refuses a row."""
+        parameters = {
+            **{f"customer_{name}": value for name, value in customer.items()},
+            **{f"token_{name}": value for name, value in token.items()},
+            **{f"event_{name}": value for name, value in event.items()},
+        }
         if self.in_one_statement:
-            parameters = {
-                **{f"customer_{name}": value for name, value in customer.items()},
-                **{f"token_{name}": value for name, value in token.items()},
-                **{f"event_{name}": value for name, value in event.items()},
-            }
             with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
                 connection.execute(_IN_ONE_STATEMENT, parameters)
             return
         with self.engine.begin() as connection:
-            connection.execute(_CUSTOMER, customer)
-            connection.execute(_TOKEN, token)
-            connection.execute(_EVENT, event)
+            for statement in (_CUSTOMER, _TOKEN, _EVENT):
+                connection.execute(statement, parameters)

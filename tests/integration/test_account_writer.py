@@ -3,8 +3,8 @@
 import secrets
 
 import pytest
-from sqlalchemy import event, func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import event, func, insert, select
+from sqlalchemy.exc import IntegrityError, StatementError
 
 from app.codes import new_identifier
 from app.models import customers, refresh_tokens, utcnow, webhook_events
@@ -50,12 +50,13 @@ def counts(engine) -> tuple[int, int, int]:
 
 
 @pytest.fixture
-def statements(engine) -> list[str]:
-    """The SQL statements the engine sends from here on, as sent."""
-    sent: list[str] = []
+def statements(engine) -> list[tuple[str, bool | None]]:
+    """The SQL statements the engine sends from here on, each with whether its connection was
+    in autocommit (psycopg's flag; None where the driver has none)."""
+    sent: list[tuple[str, bool | None]] = []
 
-    def record(_connection, _cursor, statement, *_args):
-        sent.append(statement)
+    def record(_connection, cursor, statement, *_args):
+        sent.append((statement, getattr(cursor.connection, "autocommit", None)))
 
     event.listen(engine, "before_cursor_execute", record)
     yield sent
@@ -85,12 +86,14 @@ def test_the_customer_its_token_and_its_event_are_written_together(engine):
 def test_on_postgresql_the_account_is_one_statement_and_elsewhere_one_transaction(engine, statements):
     AccountWriter(engine).create(*account())
 
-    inserts = [statement for statement in statements if "INSERT" in statement]
+    inserts = [statement for statement, _ in statements if "INSERT" in statement]
     if engine.dialect.name == "postgresql":
-        # One round trip: no BEGIN or COMMIT of its own (autocommit), one statement.
-        assert len(statements) == 1
-        assert statements[0].startswith("WITH new_customer AS")
-        assert [statement.count("INSERT INTO") for statement in inserts] == [3]
+        # One round trip: one statement, on a connection in autocommit, so psycopg sends no
+        # BEGIN before it and no COMMIT after it.
+        [(statement, autocommit)] = statements
+        assert statement.startswith("WITH new_customer AS")
+        assert statement.count("INSERT INTO") == 3
+        assert autocommit is True
     else:
         assert len(inserts) == 3
 
@@ -129,3 +132,30 @@ def test_after_a_refusal_the_connection_writes_the_next_account(engine):
     writer.create(*account("+966559876543"))
 
     assert counts(engine) == (2, 2, 2)
+
+
+def test_the_pool_gives_out_transactional_connections_after_an_account_is_written(engine):
+    """The account's connection was in autocommit: the next user of the pool must get its
+    transactions back, whether the account was written or refused."""
+    writer = AccountWriter(engine)
+    writer.create(*account())
+    with pytest.raises(IntegrityError):
+        writer.create(*account())
+
+    for _ in range(3):  # enough to meet the pooled connection, whichever one it is
+        with pytest.raises(RuntimeError), engine.begin() as connection:
+            customer, _, _ = account("+966559876543")
+            connection.execute(insert(customers), customer)
+            raise RuntimeError("undo")
+
+    assert counts(engine) == (1, 1, 1)
+
+
+def test_a_row_without_one_of_its_columns_is_refused_and_nothing_is_written(engine):
+    customer, token, event_row = account()
+    del customer["phone_verified"]  # a default would make the phone nobody's
+
+    with pytest.raises(StatementError):
+        AccountWriter(engine).create(customer, token, event_row)
+
+    assert counts(engine) == (0, 0, 0)
