@@ -2127,12 +2127,6 @@ def server_log_problems(path: Path) -> list[str]:
     return [line for line in path.read_text(errors="replace").splitlines() if LOG_PROBLEM.search(line)]
 
 
-def unique(loads: list[Load]) -> list[Load]:
-    """Each Load once, in order (the reported start is also one of the comparison's runs)."""
-    seen: set[int] = set()
-    return [load for load in loads if not (id(load) in seen or seen.add(id(load)))]
-
-
 def notes(
     throughput: Throughput,
     measured: InProcess,
