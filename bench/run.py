@@ -567,6 +567,12 @@ def measure(
 # --- start with and without the limits (issue #5) ----------------------------------------
 
 
+def median_run(loads: list[Load]) -> Load:
+    """The run at the median requests/s (the lower one for an even count)."""
+    ordered = sorted(loads, key=lambda load: load.rps)
+    return ordered[(len(ordered) - 1) // 2]
+
+
 @dataclass
 class LimitsComparison:
     """Start measured alternately on two servers that differ only in RATE_LIMITS_ENABLED:
@@ -601,9 +607,8 @@ class LimitsComparison:
 
     @property
     def reported(self) -> Load:
-        """The limits-on run at the median (the lower one for an even count): start's figure."""
-        ordered = sorted(self.on, key=lambda load: load.rps)
-        return ordered[(len(ordered) - 1) // 2]
+        """The limits-on run at the median: start's figure."""
+        return median_run(self.on)
 
     @staticmethod
     def commands(loads: list[Load]) -> dict[str, float]:
@@ -656,18 +661,12 @@ class Throughput:
     verify: list[Load] = field(default_factory=list)
     limits: LimitsComparison = field(default_factory=LimitsComparison)
 
-    @staticmethod
-    def median_run(loads: list[Load]) -> Load:
-        """The run at the median requests/s (the lower one for an even count)."""
-        ordered = sorted(loads, key=lambda load: load.rps)
-        return ordered[(len(ordered) - 1) // 2]
-
     def loads(self) -> dict[str, Load]:
         """Each scenario's figure: its run at the median (start: with the limits on)."""
         return {
-            "healthz": self.median_run(self.healthz),
+            "healthz": median_run(self.healthz),
             "start": self.limits.reported,
-            "verify": self.median_run(self.verify),
+            "verify": median_run(self.verify),
         }
 
     def runs(self, name: str) -> list[Load]:

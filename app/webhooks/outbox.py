@@ -18,6 +18,7 @@ from app.models import utcnow, webhook_events
 
 REGISTERED, REGISTRATION_FAILED = "onRegistered", "onRegistrationFailed"
 EVENT_TYPES = (REGISTERED, REGISTRATION_FAILED)
+_REGISTERED_DEDUPE = "registered"  # the dedupe reason of onRegistered: one per registration
 REASONS = ("too_many_attempts", "too_many_resends", "expired", "code_delivery_failed", "already_registered")
 _INSERT = insert(webhook_events)
 
@@ -75,11 +76,11 @@ class Outbox:
         """The `webhook_events` row of onRegistered, for the transaction that creates the
         account to insert (`app.registration.accounts`)."""
         data = {"registration_id": registration_id, "customer": customer}
-        return _row(REGISTERED, registration_id, "registered", data, at)
+        return _row(REGISTERED, registration_id, _REGISTERED_DEDUPE, data, at)
 
     def has_registered(self, registration_id: str) -> bool:
         """Whether the registration's onRegistered is written, and so its account exists."""
-        key = _dedupe_key(registration_id, "registered")
+        key = _dedupe_key(registration_id, _REGISTERED_DEDUPE)
         with self.engine.connect() as connection:
             return connection.execute(select(exists().where(webhook_events.c.dedupe_key == key))).scalar_one()
 
