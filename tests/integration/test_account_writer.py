@@ -1,10 +1,13 @@
 """Writing a new account (app.registration.accounts): all three rows, or none of them."""
 
+import re
 import secrets
+from collections.abc import Callable, Iterator
 
 import pytest
-from sqlalchemy import event, func, insert, select
-from sqlalchemy.exc import IntegrityError, StatementError
+from psycopg.pq import Trace
+from sqlalchemy import create_engine, event, func, insert, select
+from sqlalchemy.exc import IntegrityError, OperationalError, StatementError
 
 from app.codes import new_identifier
 from app.models import customers, refresh_tokens, utcnow, webhook_events
@@ -83,18 +86,63 @@ def test_the_customer_its_token_and_its_event_are_written_together(engine):
     assert counts(engine) == (1, 1, 1)
 
 
-def test_on_postgresql_the_account_is_one_statement_and_elsewhere_one_transaction(engine, statements):
+@pytest.fixture
+def sent_to_postgresql(engine, tmp_path) -> Iterator[Callable[[], list[str]]]:
+    """What the client has sent PostgreSQL since, message by message, as libpq's trace names
+    the protocol's messages (`Query`, `Parse`, `Bind`, `Execute`, `Sync`, …) with their text:
+    what reaches the server, whichever layer sent it."""
+    engine.connect().close()  # the dialect's queries on a first connection are not the test's
+    path = tmp_path / "libpq.trace"
+    traced = []
+
+    with path.open("wb") as trace:
+
+        def follow(dbapi_connection, _record, _proxy):
+            dbapi_connection.pgconn.trace(trace.fileno())
+            dbapi_connection.pgconn.set_trace_flags(Trace.SUPPRESS_TIMESTAMPS | Trace.REGRESS_MODE)
+            traced.append(dbapi_connection)
+
+        def sent() -> list[str]:
+            trace.flush()
+            # One message per line, but a statement's own line breaks stay in its text.
+            messages = re.split(r"\n(?=[FB]\t\d+\t)", path.read_text(errors="replace"))
+            return [message.split("\t", 2)[2] for message in messages if message.startswith("F\t")]
+
+        event.listen(engine, "checkout", follow)
+        yield sent
+        event.remove(engine, "checkout", follow)
+        for dbapi_connection in traced:
+            if not dbapi_connection.closed:
+                dbapi_connection.pgconn.untrace()
+
+
+def test_on_postgresql_the_account_is_one_round_trip_with_no_begin_or_commit(engine, request):
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite: see the next test")
+    sent = request.getfixturevalue("sent_to_postgresql")
+
     AccountWriter(engine).create(*account())
 
+    messages = sent()
+    # One round trip: psycopg's extended query ends with one Sync, a simple query is one Query.
+    assert len([message for message in messages if message.startswith(("Sync", "Query"))]) == 1
+    statements = [message for message in messages if message.startswith(("Parse", "Query"))]
+    assert len(statements) == 1
+    assert "WITH new_customer AS" in statements[0]
+    assert statements[0].count("INSERT INTO") == 3
+    # In autocommit: psycopg sends no BEGIN before it and no COMMIT after it.
+    assert not [message for message in messages if "BEGIN" in message or "COMMIT" in message]
+    assert counts(engine) == (1, 1, 1)
+
+
+def test_on_sqlite_the_account_is_three_inserts_in_one_transaction(engine, statements):
     if engine.dialect.name == "postgresql":
-        # One round trip: one statement, on a connection in autocommit, so psycopg sends no
-        # BEGIN before it and no COMMIT after it.
-        [(statement, autocommit)] = statements
-        assert statement.startswith("WITH new_customer AS")
-        assert statement.count("INSERT INTO") == 3
-        assert autocommit is True
-    else:
-        assert len([statement for statement, _ in statements if "INSERT" in statement]) == 3
+        pytest.skip("PostgreSQL: see the test before")
+
+    AccountWriter(engine).create(*account())
+
+    assert len([statement for statement, _ in statements if "INSERT" in statement]) == 3
+    assert counts(engine) == (1, 1, 1)
 
 
 def test_a_phone_another_account_verified_leaves_no_token_and_no_event(engine):
@@ -158,3 +206,37 @@ def test_a_row_without_one_of_its_columns_is_refused_and_nothing_is_written(engi
         AccountWriter(engine).create(customer, token, event_row)
 
     assert counts(engine) == (0, 0, 0)
+
+
+def test_a_refusal_quotes_none_of_the_rows_values(engine):
+    writer = AccountWriter(engine)
+    writer.create(*account())
+    customer, token, event_row = account()
+
+    with pytest.raises(IntegrityError) as refused:
+        writer.create(customer, token, event_row)
+
+    message = str(refused.value)
+    for value in (customer["id"], customer["first_name"], customer["email"], token["token_hash"]):
+        assert value not in message
+
+
+def test_a_connection_the_database_dropped_is_not_pooled_again(engine):
+    """PostgreSQL ends the pooled connection's session (a restart, a failover): that account
+    fails as the database being away, and the next one is written on a new connection."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has no server to drop a connection")
+    writer = AccountWriter(engine)
+    with engine.connect() as connection:  # the pool's one connection, which the writer will use
+        backend = connection.execute(select(func.pg_backend_pid())).scalar_one()
+    admin = create_engine(engine.url)
+    with admin.connect() as connection:
+        connection.execute(select(func.pg_terminate_backend(backend)))
+    admin.dispose()
+
+    with pytest.raises(OperationalError) as dropped:
+        writer.create(*account())
+    writer.create(*account("+966559876543"))
+
+    assert dropped.value.connection_invalidated
+    assert counts(engine) == (1, 1, 1)
