@@ -62,7 +62,7 @@ class AccountWriter:
 class _DriverStatement:
     """A statement compiled once and run on a pooled connection's psycopg connection itself.
 
-    Through SQLAlchemy's Connection the same execution cost verify about 0.15 ms more of CPU
+    Through SQLAlchemy's Connection the same execution cost verify about 0.13 ms more of CPU
     (its cache key, events and result object; bench/README.md), some 8 % of a verify under
     load. What that Connection does for this statement is done here instead: the columns'
     bind processors (UTC datetimes, booleans), a missing parameter refused, the driver's
