@@ -67,7 +67,7 @@ class _DriverStatement:
     load. What that Connection does for this statement is done here instead: the columns'
     bind processors (UTC datetimes, booleans), a missing parameter refused, the driver's
     errors raised as SQLAlchemy's (IntegrityError, OperationalError, …, parameters hidden as
-    the engine hides them), and a connection the database dropped invalidated, not pooled.
+    the engine hides them), and the pool's connections invalidated when the database dropped one.
     """
 
     def __init__(self, engine: Engine, statement: Executable):
@@ -102,8 +102,13 @@ class _DriverStatement:
         except driver_error as error:
             dropped = self.engine.dialect.is_disconnect(error, pooled.dbapi_connection, None)
             if dropped:
-                pooled.invalidate(error)
+                # As SQLAlchemy's Connection does: this connection and every one opened before
+                # it, which a restarted database has dropped too, are replaced, not tried in turn.
+                self.engine.pool._invalidate(pooled, error)
             raise self._wrapped(error, parameters, dropped=dropped) from error
+        except BaseException as interrupted:  # mid-statement: its state is unknown
+            pooled.invalidate(interrupted)
+            raise
         finally:
             _give_back(pooled, driver_error)
 
@@ -124,9 +129,11 @@ class _DriverStatement:
 def _give_back(pooled: PoolProxiedConnection, driver_error: type[Exception]) -> None:
     """Return a connection to the pool with its transactions back on (a refused statement
     in autocommit leaves none open), or invalidated if even that fails."""
-    if pooled.is_valid:
-        try:
-            pooled.driver_connection.autocommit = False
-        except driver_error as error:
-            pooled.invalidate(error)
-    pooled.close()
+    try:
+        if pooled.is_valid:
+            try:
+                pooled.driver_connection.autocommit = False
+            except driver_error as error:
+                pooled.invalidate(error)
+    finally:
+        pooled.close()

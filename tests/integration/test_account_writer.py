@@ -208,7 +208,9 @@ def test_a_row_without_one_of_its_columns_is_refused_and_nothing_is_written(engi
     assert counts(engine) == (0, 0, 0)
 
 
-def test_a_refusal_quotes_none_of_the_rows_values(engine):
+def test_a_refusal_hides_the_statements_parameters(engine):
+    """Only what the database itself says of the clash (PostgreSQL's DETAIL names the key)
+    may be in the message; none of the parameters the statement was sent with."""
     writer = AccountWriter(engine)
     writer.create(*account())
     customer, token, event_row = account()
@@ -217,25 +219,32 @@ def test_a_refusal_quotes_none_of_the_rows_values(engine):
         writer.create(customer, token, event_row)
 
     message = str(refused.value)
+    assert "hidden due to hide_parameters" in message
     for value in (customer["id"], customer["first_name"], customer["email"], token["token_hash"]):
         assert value not in message
 
 
-def test_a_connection_the_database_dropped_is_not_pooled_again(engine):
-    """PostgreSQL ends the pooled connection's session (a restart, a failover): that account
-    fails as the database being away, and the next one is written on a new connection."""
+def test_after_the_database_dropped_its_connections_the_next_account_is_written(engine):
+    """PostgreSQL ends the pool's sessions (a restart, a failover): the account that meets
+    the first fails as the database being away, and the pool's other connections are
+    replaced with it, so the next request does not meet the next dead one."""
     if engine.dialect.name != "postgresql":
         pytest.skip("SQLite has no server to drop a connection")
     writer = AccountWriter(engine)
-    with engine.connect() as connection:  # the pool's one connection, which the writer will use
-        backend = connection.execute(select(func.pg_backend_pid())).scalar_one()
+    with engine.connect() as first, engine.connect() as second:  # two pooled connections
+        backends = [
+            connection.execute(select(func.pg_backend_pid())).scalar_one() for connection in (first, second)
+        ]
     admin = create_engine(engine.url)
     with admin.connect() as connection:
-        connection.execute(select(func.pg_terminate_backend(backend)))
+        for backend in backends:
+            connection.execute(select(func.pg_terminate_backend(backend)))
     admin.dispose()
 
     with pytest.raises(OperationalError) as dropped:
         writer.create(*account())
+    with engine.connect() as connection:  # the pool's other connection, were it still pooled
+        connection.execute(select(1))
     writer.create(*account("+966559876543"))
 
     assert dropped.value.connection_invalidated
