@@ -419,6 +419,11 @@ class Load:
         return self.non_2xx + sum(self.socket_errors.values())
 
     @property
+    def spoiled(self) -> bool:
+        """Some answer failed, or the run ran out of registrations."""
+        return bool(self.failed) or self.ran_out
+
+    @property
     def one_worker(self) -> bool:
         return len([count for count in self.split if count]) < 2
 
@@ -647,7 +652,7 @@ class LimitsComparison:
 
     @property
     def failed(self) -> bool:
-        return any(load.failed or load.ran_out for load in self.runs) or not self.as_configured
+        return any(load.spoiled for load in self.runs) or not self.as_configured
 
 
 @dataclass
@@ -1782,8 +1787,8 @@ def figures_table(throughput: Throughput, measured: InProcess) -> list[str]:
     loads = throughput.loads()
     rows = ["| Figure | Measured | Target | Result |", "|---|---|---|---|"]
     for name, load in loads.items():
-        label, count = LABELS[name], len(throughput.runs(name))
-        runs = "; ".join(f"{run.rps:,.0f}" for run in throughput.runs(name))
+        label, runs = LABELS[name], throughput.runs(name)
+        count, each_rps = len(runs), "; ".join(f"{run.rps:,.0f}" for run in runs)
         if name in TARGETS:
             rows.append(
                 f"| {label}: throughput, median of {count} runs | {load.rps:,.0f} req/s "
@@ -1791,17 +1796,16 @@ def figures_table(throughput: Throughput, measured: InProcess) -> list[str]:
                 f"| ≥ {TARGETS[name]:.0f} % | {verdict(share(loads, name) >= TARGETS[name])} |"
             )
             shares = ", ".join(f"{ratio:.1f}" for ratio in throughput.round_shares(name))
-            each = f"{runs} req/s ({shares} %)"
+            each = f"{each_rps} req/s ({shares} %)"
             rows.append(f"| {label}: each run, in order (% of its round's `/healthz`) | {each} | | |")
         else:
             rows.append(f"| {label}: throughput, median of {count} runs | {load.rps:,.0f} req/s | | |")
-            rows.append(f"| {label}: each run, in order | {runs} req/s | | |")
-        runs = throughput.runs(name)
+            rows.append(f"| {label}: each run, in order | {each_rps} req/s | | |")
         latency = f"{load.p50_ms:.1f} ms / {load.p99_ms:.1f} ms"
         rows.append(f"| {label}: latency p50 / p99, the median run | {latency} | | |")
         rows.append(
-            f"| {label}: answers, all {len(runs)} runs | {answers_text(runs)} | 0 failed "
-            f"| {verdict(not any(run.failed or run.ran_out for run in runs))} |"
+            f"| {label}: answers, all {count} runs | {answers_text(runs)} | 0 failed "
+            f"| {verdict(not any(run.spoiled for run in runs))} |"
         )
         rows.append(
             f"| {label}: connections per worker, each run | {', '.join(run.split_text for run in runs)} | | |"
@@ -1873,7 +1877,7 @@ def targets_list(throughput: Throughput, measured: InProcess) -> list[str]:
         runs = throughput.runs(name)
         lines.append(
             f"- {name}: every answer 2xx, all {len(runs)} runs: {answers_text(runs)} "
-            f"— **{verdict(not any(run.failed or run.ran_out for run in runs))}**"
+            f"— **{verdict(not any(run.spoiled for run in runs))}**"
         )
     for name, trips in (("start", measured.start_trips), ("verify", measured.verify_trips)):
         lines.append(
@@ -1918,7 +1922,7 @@ def limits_table(limits: LimitsComparison) -> list[str]:
         f"| Each run in the order run, alternately on and off: req/s (p50 / p99) "
         f"| {runs_text(limits.on)} | {runs_text(limits.off)} | | |",
         f"| Answers, all {n} runs | {answers_text(limits.on)} | {answers_text(limits.off)} | 0 failed "
-        f"| {verdict(not any(load.failed or load.ran_out for load in limits.runs))} |",
+        f"| {verdict(not any(load.spoiled for load in limits.runs))} |",
         f"| Connections per worker, each run | {', '.join(load.split_text for load in limits.on)} "
         f"| {', '.join(load.split_text for load in limits.off)} | | |",
         f"| Redis round trips per start (in-process) | {len(on_trips)} | {len(off_trips)} "
@@ -2460,7 +2464,7 @@ def run(options: argparse.Namespace) -> int:
             "webhook worker exited with %s on SIGTERM; see bench/out/%s", hooks.returncode, worker_log.name
         )
     failed = slow.failed or hooks.failed or limits.failed
-    failed = failed or any(load.failed or load.ran_out for load in throughput.all_runs)
+    failed = failed or any(load.spoiled for load in throughput.all_runs)
     return 1 if failed else 0
 
 

@@ -40,9 +40,9 @@ class AccountWriter:
 
     def __init__(self, engine: Engine):
         self.engine = engine
-        self.in_one_statement = engine.dialect.name == "postgresql"
-        if self.in_one_statement:
-            self._statement = _DriverStatement(engine, _IN_ONE_STATEMENT)
+        self._statement = (
+            _DriverStatement(engine, _IN_ONE_STATEMENT) if engine.dialect.name == "postgresql" else None
+        )
 
     def create(self, customer: dict, token: dict, event: dict) -> None:
         """Raises IntegrityError, with nothing written, when a unique index refuses a row."""
@@ -51,7 +51,7 @@ class AccountWriter:
             **{f"token_{name}": value for name, value in token.items()},
             **{f"event_{name}": value for name, value in event.items()},
         }
-        if self.in_one_statement:
+        if self._statement is not None:
             self._statement.run_in_autocommit(parameters)
             return
         with self.engine.begin() as connection:
@@ -65,7 +65,8 @@ class _DriverStatement:
     Through SQLAlchemy's Connection the same execution cost verify about 0.13 ms more of CPU
     (its cache key, events and result object; bench/README.md), some 8 % of a verify under
     load. What that Connection does for this statement is done here instead: the columns'
-    bind processors (UTC datetimes, booleans), a missing parameter refused, the driver's
+    bind processors (UTC datetimes, booleans), a missing parameter or a value its column cannot
+    take refused, the driver's
     errors raised as SQLAlchemy's (IntegrityError, OperationalError, …, parameters hidden as
     the engine hides them), and the pool's connections invalidated when the database dropped one.
     """
@@ -89,8 +90,11 @@ class _DriverStatement:
             raise StatementError(
                 f"A value is required for bind parameter {min(missing)!r}", self.sql, None, None
             )
-        for name, processor in self.processors.items():
-            parameters[name] = processor(parameters[name])
+        try:
+            for name, processor in self.processors.items():
+                parameters[name] = processor(parameters[name])
+        except (TypeError, ValueError) as refused:  # a value its column cannot take
+            raise StatementError(str(refused), self.sql, None, refused) from refused
         driver_error = self.engine.dialect.loaded_dbapi.Error
         try:
             pooled = self.engine.raw_connection()
@@ -110,7 +114,7 @@ class _DriverStatement:
             pooled.invalidate(interrupted)
             raise
         finally:
-            _give_back(pooled, driver_error)
+            self._give_back(pooled)
 
     def _wrapped(self, error: Exception, parameters: dict[str, Any], *, dropped: bool) -> Exception:
         """The driver's error as SQLAlchemy raises it (IntegrityError, OperationalError, …)."""
@@ -125,15 +129,14 @@ class _DriverStatement:
             dialect=dialect,
         )
 
-
-def _give_back(pooled: PoolProxiedConnection, driver_error: type[Exception]) -> None:
-    """Return a connection to the pool with its transactions back on (a refused statement
-    in autocommit leaves none open), or invalidated if even that fails."""
-    try:
-        if pooled.is_valid:
-            try:
-                pooled.driver_connection.autocommit = False
-            except driver_error as error:
-                pooled.invalidate(error)
-    finally:
-        pooled.close()
+    def _give_back(self, pooled: PoolProxiedConnection) -> None:
+        """Return a connection to the pool with its transactions back on (a refused statement
+        in autocommit leaves none open), or invalidated if even that fails."""
+        try:
+            if pooled.is_valid:
+                try:
+                    pooled.driver_connection.autocommit = False
+                except self.engine.dialect.loaded_dbapi.Error as error:
+                    pooled.invalidate(error)
+        finally:
+            pooled.close()

@@ -53,13 +53,12 @@ def counts(engine) -> tuple[int, int, int]:
 
 
 @pytest.fixture
-def statements(engine) -> list[tuple[str, bool | None]]:
-    """The SQL statements the engine sends from here on, each with whether its connection was
-    in autocommit (psycopg's flag; None where the driver has none)."""
-    sent: list[tuple[str, bool | None]] = []
+def statements(engine) -> list[str]:
+    """The SQL statements SQLAlchemy sends from here on."""
+    sent: list[str] = []
 
-    def record(_connection, cursor, statement, *_args):
-        sent.append((statement, getattr(cursor.connection, "autocommit", None)))
+    def record(_connection, _cursor, statement, *_args):
+        sent.append(statement)
 
     event.listen(engine, "before_cursor_execute", record)
     yield sent
@@ -91,6 +90,8 @@ def sent_to_postgresql(engine, tmp_path) -> Iterator[Callable[[], list[str]]]:
     """What the client has sent PostgreSQL since, message by message, as libpq's trace names
     the protocol's messages (`Query`, `Parse`, `Bind`, `Execute`, `Sync`, …) with their text:
     what reaches the server, whichever layer sent it."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("libpq's trace is PostgreSQL's; SQLite: see the next test")
     engine.connect().close()  # the dialect's queries on a first connection are not the test's
     path = tmp_path / "libpq.trace"
     traced = []
@@ -116,14 +117,10 @@ def sent_to_postgresql(engine, tmp_path) -> Iterator[Callable[[], list[str]]]:
                 dbapi_connection.pgconn.untrace()
 
 
-def test_on_postgresql_the_account_is_one_round_trip_with_no_begin_or_commit(engine, request):
-    if engine.dialect.name != "postgresql":
-        pytest.skip("SQLite: see the next test")
-    sent = request.getfixturevalue("sent_to_postgresql")
-
+def test_on_postgresql_the_account_is_one_round_trip_with_no_begin_or_commit(engine, sent_to_postgresql):
     AccountWriter(engine).create(*account())
 
-    messages = sent()
+    messages = sent_to_postgresql()
     # One round trip: psycopg's extended query ends with one Sync, a simple query is one Query.
     assert len([message for message in messages if message.startswith(("Sync", "Query"))]) == 1
     statements = [message for message in messages if message.startswith(("Parse", "Query"))]
@@ -141,7 +138,7 @@ def test_on_sqlite_the_account_is_three_inserts_in_one_transaction(engine, state
 
     AccountWriter(engine).create(*account())
 
-    assert len([statement for statement, _ in statements if "INSERT" in statement]) == 3
+    assert len([statement for statement in statements if "INSERT" in statement]) == 3
     assert counts(engine) == (1, 1, 1)
 
 
@@ -201,6 +198,17 @@ def test_the_pool_gives_out_transactional_connections_after_an_account_is_writte
 def test_a_row_without_one_of_its_columns_is_refused_and_nothing_is_written(engine):
     customer, token, event_row = account()
     del customer["phone_verified"]  # a default would make the phone nobody's
+
+    with pytest.raises(StatementError):
+        AccountWriter(engine).create(customer, token, event_row)
+
+    assert counts(engine) == (0, 0, 0)
+
+
+def test_a_flag_that_is_not_a_boolean_is_refused_and_nothing_is_written(engine):
+    """PostgreSQL itself would take 'yes' for true: the column's own type must refuse it."""
+    customer, token, event_row = account()
+    customer["email_verified"] = "yes"
 
     with pytest.raises(StatementError):
         AccountWriter(engine).create(customer, token, event_row)
