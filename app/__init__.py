@@ -15,28 +15,27 @@ from sqlalchemy import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app import embedded_redis, http, logs
+from app.accounts import Accounts
 from app.channels import create_senders
-from app.codes import CodeHasher, VerificationStore
-from app.customers.service import CustomerDirectory
+from app.channels.courier import BackgroundCourier, Courier
+from app.codes import LOGIN, REGISTER, CodeHasher, CodePolicy, Codes, CodeStore
 from app.db import make_engine
-from app.errors import LoginNotFound, RegistrationNotFound
 from app.idempotency import IdempotencyStore
+from app.identity import ContactPolicy
 from app.instance import read_or_create
-from app.limits import Limits
-from app.login.service import PURPOSE as LOGIN
+from app.limits import LimitPolicy, Limits
 from app.login.service import LoginService
-from app.logs import configure_logging
-from app.registration.accounts import AccountWriter
-from app.registration.service import PURPOSE as REGISTER
 from app.registration.service import RegistrationService
 from app.schemas import ErrorResponseSchema
-from app.tokens import SigningKeys, TokenService
-from app.verification import CodeChallenges
+from app.tokens import SigningKeys, TokenPolicy, TokenService
 from app.webhooks.cli import webhooks as webhooks_cli
 from app.webhooks.outbox import Outbox
 from app.webhooks.service import WebhookAdmin
 from app.webhooks.worker import DeliveryWorker
 from config.settings import Config
+
+CORS_HEADERS = ["Content-Type", "Authorization", "Accept-Language", "Idempotency-Key", "X-Request-ID"]
+CORS_EXPOSED = ["Location", "Retry-After", "X-Request-ID", "Idempotent-Replayed"]
 
 
 class RegistrarApi(Api):
@@ -51,20 +50,16 @@ class Registrar:
 
     redis: Redis
     engine: Engine
-    customers: CustomerDirectory
     tokens: TokenService
     registration: RegistrationService
     login: LoginService
-    verifications: VerificationStore
-    outbox: Outbox
     webhooks: WebhookAdmin
     idempotency: IdempotencyStore
+    sign_in_codes: BackgroundCourier
 
     def close(self) -> None:
         """Let the sign-in codes still being sent leave, then drop every connection."""
-        background = self.login.challenges.background
-        if background is not None:
-            background.shutdown(wait=True)
+        self.sign_in_codes.close()
         self.engine.dispose()
         self.redis.close()
 
@@ -74,7 +69,7 @@ def create_app(config: Config | None = None) -> Flask:
     config = config or Config()
     app = Flask(__name__, instance_path=str(config.INSTANCE_PATH))
     app.config.from_object(config)
-    configure_logging()
+    logs.configure_logging()
 
     # extensions: flask-smorest's Api keeps one app and one spec, so each app gets its own.
     api = RegistrarApi(app)
@@ -91,14 +86,8 @@ def create_app(config: Config | None = None) -> Flask:
         CORS(
             app,
             origins=list(config.CORS_ORIGINS),
-            allow_headers=[
-                "Content-Type",
-                "Authorization",
-                "Accept-Language",
-                "Idempotency-Key",
-                "X-Request-ID",
-            ],
-            expose_headers=["Location", "Retry-After", "X-Request-ID", "Idempotent-Replayed"],
+            allow_headers=CORS_HEADERS,
+            expose_headers=CORS_EXPOSED,
             max_age=600,
         )
 
@@ -144,17 +133,6 @@ def make_redis(config: Config) -> Redis:
     )
 
 
-def make_verification_store(config: Config, redis: Redis) -> VerificationStore:
-    return VerificationStore(
-        redis,
-        code_ttl=config.OTP_TTL,
-        verification_ttl=config.REGISTRATION_TTL,
-        max_attempts=config.OTP_MAX_ATTEMPTS,
-        max_resends=config.MAX_RESENDS,
-        resend_cooldown=config.RESEND_COOLDOWN,
-    )
-
-
 def server_secret(config: Config) -> str:
     """SECRET_KEY, or one generated once into the instance folder."""
     if config.SECRET_KEY:
@@ -168,92 +146,51 @@ def build_registrar(config: Config) -> Registrar:
     """Every adapter and service, wired from the configuration.
 
     Nothing connects yet, except that with no REDIS_URL the embedded Redis is started (or
-    found running) in the instance folder.
+    found running) in the instance folder. Registration and login share the codes' store,
+    limits and send times: one code budget per destination, whichever flow asks.
     """
-    redis = make_redis(config)
-    engine = make_engine(config.DATABASE_URL)
+    redis, engine = make_redis(config), make_engine(config.DATABASE_URL)
+    store = CodeStore(redis, CodePolicy.from_config(config))
+    limits = Limits(redis, LimitPolicy.from_config(config))
     hasher = CodeHasher(server_secret(config))
-    senders = create_senders(config)
-    customers = CustomerDirectory(engine)
-    tokens = TokenService(
-        SigningKeys.create_service(
-            config.JWT_PRIVATE_KEY, config.JWT_PREVIOUS_PUBLIC_KEYS, config.INSTANCE_PATH
-        ),
-        engine,
-        customers,
-        issuer=config.JWT_ISSUER,
-        audience=config.JWT_AUDIENCE,
-        access_ttl=config.ACCESS_TOKEN_TTL,
-        refresh_ttl=config.REFRESH_TOKEN_TTL,
-    )
-    store = make_verification_store(config, redis)
-    outbox = Outbox(engine)
-    # Registration and login share the codes' settings, limits and send times: one code
-    # budget per destination, whichever flow asks.
-    limits = Limits(
-        redis,
-        per_ip=config.RATE_LIMIT_REGISTER,
-        cooldown=config.RESEND_COOLDOWN,
-        codes_per_destination=config.MAX_CODES_PER_DESTINATION,
-        sms_per_prefix=config.SMS_PREFIX_HOURLY_LIMIT,
-        sms_per_country=config.SMS_COUNTRY_HOURLY_LIMIT,
-        enabled=config.RATE_LIMITS_ENABLED,
-    )
-    codes = dict(
-        code_length=config.OTP_LENGTH,
-        code_ttl=config.OTP_TTL,
+    courier = Courier(
+        create_senders(config),
         store_name=config.STORE_NAME,
+        code_ttl=config.OTP_TTL,
         webotp_domain=config.WEBOTP_DOMAIN,
-        limits=limits,
     )
-    registration = RegistrationService(
-        CodeChallenges(
-            store,
-            hasher,
-            senders,
-            purpose=REGISTER,
-            id_prefix="reg",
-            not_found=RegistrationNotFound,
-            on_failure=outbox.record,
-            notify_expiry=True,
-            **codes,
-        ),
-        AccountWriter(engine),
-        customers,
-        tokens,
-        outbox,
-        reveal_existing_accounts=config.REVEAL_EXISTING_ACCOUNTS,
+    # Sign-in codes leave in the background, so that the answer takes as long whether a
+    # code is sent or not: its time tells nobody who has an account.
+    sign_in_courier = BackgroundCourier(courier, ThreadPoolExecutor(32, thread_name_prefix="sign-in-codes"))
+    accounts, outbox = Accounts(engine), Outbox(engine)
+    keys = SigningKeys.create_service(
+        config.JWT_PRIVATE_KEY, config.JWT_PREVIOUS_PUBLIC_KEYS, config.INSTANCE_PATH
     )
-    login = LoginService(
-        CodeChallenges(
-            store,
-            hasher,
-            senders,
-            purpose=LOGIN,
-            id_prefix="log",
-            not_found=LoginNotFound,
-            completed="This sign-in is already complete.",
-            # Sign-in codes leave in the background, so that the answer takes as long
-            # whether a code is sent or not: its time tells nobody who has an account.
-            background=ThreadPoolExecutor(max_workers=32, thread_name_prefix="sign-in-codes"),
-            **codes,
-        ),
-        engine,
-        customers,
-        tokens,
-        reveal_existing_accounts=config.REVEAL_EXISTING_ACCOUNTS,
-    )
+    tokens = TokenService(keys, engine, accounts, TokenPolicy.from_config(config))
+    contacts = ContactPolicy(config.SMS_ALLOWED_COUNTRIES, config.EMAIL_CHECK_DELIVERABILITY)
+    reveal = config.REVEAL_EXISTING_ACCOUNTS
     return Registrar(
         redis=redis,
         engine=engine,
-        customers=customers,
         tokens=tokens,
-        registration=registration,
-        login=login,
-        verifications=store,
-        outbox=outbox,
+        registration=RegistrationService(
+            Codes(REGISTER, store, limits, courier, hasher, failures=outbox),
+            accounts,
+            tokens,
+            outbox,
+            contacts,
+            reveal_accounts=reveal,
+        ),
+        login=LoginService(
+            Codes(LOGIN, store, limits, sign_in_courier, hasher),
+            accounts,
+            tokens,
+            contacts,
+            reveal_accounts=reveal,
+        ),
         webhooks=WebhookAdmin(engine, allow_private_urls=config.WEBHOOK_ALLOW_PRIVATE_URLS),
         idempotency=IdempotencyStore(redis),
+        sign_in_codes=sign_in_courier,
     )
 
 
@@ -262,7 +199,7 @@ def build_worker(config: Config) -> DeliveryWorker:
     engine = make_engine(config.DATABASE_URL)
     return DeliveryWorker(
         engine,
-        make_verification_store(config, make_redis(config)),
+        CodeStore(make_redis(config), CodePolicy.from_config(config)),
         Outbox(engine),
         schedule=config.WEBHOOK_RETRY_SCHEDULE,
         allow_private_urls=config.WEBHOOK_ALLOW_PRIVATE_URLS,

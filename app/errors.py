@@ -177,6 +177,12 @@ class HttpError(RegistrarError):
         self.code = name.lower().replace(" ", "_").replace("'", "")
 
 
+# What views have in common: any that takes a body; any that checks a code; any that sends one.
+BODY_ERRORS = (BadRequest, PayloadTooLarge, ValidationFailed, ServiceUnavailable)
+CODE_ERRORS = (InvalidCode, CodeExpired, TooManyAttempts, AlreadyCompleted)
+SENDING_ERRORS = (RateLimited, ChannelUnavailable)
+
+
 def with_retry_after(error_class: type[RegistrarError], seconds: int, **data: Any) -> RegistrarError:
     """An error that tells the client, in body and header, how long to wait."""
     seconds = max(1, int(seconds))

@@ -7,22 +7,27 @@ marshmallow's, a Redis or database outage, a bug) leaves as JSON, never HTML or 
 import json
 import logging
 import traceback
+from collections import defaultdict
+from functools import cached_property
 from typing import Any
 
+import flask
 import flask_smorest
-from flask import Flask, Response, current_app, g, jsonify, request
+from flask import Flask, Response, current_app, jsonify, request
 from redis import exceptions as redis_errors
 from sqlalchemy import exc as sql_errors
-from webargs import core
 from webargs.flaskparser import FlaskParser
 from werkzeug.exceptions import HTTPException
 
 from app import errors
-from app.i18n import best_locale, translate, translate_errors
+from app.i18n import translate, translate_errors
+from app.schemas import ErrorResponseSchema
+from config.settings import LOCALES
 
 log = logging.getLogger("registrar.http")
 
-_BODY_METHODS = ("POST", "PUT", "PATCH")
+BODY_METHODS = ("POST", "PUT", "PATCH")
+MAX_DEPTH = 32
 _WERKZEUG_ERRORS: dict[int, type[errors.RegistrarError]] = {
     400: errors.BadRequest,
     404: errors.NotFound,
@@ -38,62 +43,44 @@ _UNAVAILABLE = (
     sql_errors.InterfaceError,
     sql_errors.TimeoutError,  # no pooled connection came free in time
 )
+_RETRY_AFTER = {
+    "Retry-After": {"description": "Seconds to wait (with `retry_after`)", "schema": {"type": "integer"}}
+}
 
 
-class JsonBodyParser(FlaskParser):
-    """Hands webargs the body `check_body` already parsed, instead of parsing it again."""
+class Request(flask.Request):
+    """Flask's request, with the body read once as the JSON object every endpoint takes."""
 
-    def _raw_load_json(self, req) -> Any:
-        body = g.get("json_body")
-        return core.missing if body is None else body
+    @cached_property
+    def json_object(self) -> dict[str, Any]:
+        """The body as a JSON object; an empty body counts as `{}`. Anything else, or a
+        body not sent as application/json, is BadRequest."""
+        raw = self.get_data(cache=True)
+        if not raw.strip():
+            return {}
+        if not self.mimetype or not (self.mimetype == "application/json" or self.mimetype.endswith("+json")):
+            raise errors.BadRequest("Send the body as application/json.")
+        try:
+            body = json.loads(raw)
+        except (ValueError, RecursionError):
+            raise errors.BadRequest("The request body is not valid JSON.") from None
+        if not isinstance(body, dict):
+            raise errors.BadRequest()
+        problem = _unfit(body)
+        if problem:
+            raise errors.BadRequest(problem)
+        return body
 
-
-class Blueprint(flask_smorest.Blueprint):
-    """A flask-smorest blueprint reading the one parsed JSON body."""
-
-    ARGUMENTS_PARSER = JsonBodyParser()
-
-
-def request_locale() -> str:
-    """The request's locale: the body's `locale`, else Accept-Language, else DEFAULT_LOCALE."""
-    if "locale" not in g:
-        body = g.get("json_body") or {}
-        candidates = [body.get("locale"), request.accept_languages.best_match(("en", "ar"))]
-        g.locale = best_locale(candidates, current_app.config["DEFAULT_LOCALE"])
-    return g.locale
-
-
-def check_body() -> None:
-    """Parse a JSON object body once, before any view runs.
-
-    An empty body counts as `{}`; anything else must be a JSON object sent as
-    application/json, or the answer is 400 bad_request.
-    """
-    if "\x00" in request.path:
-        raise errors.NotFound()  # no id holds a NUL, and the database cannot store one
-    if request.method not in _BODY_METHODS or request.url_rule is None:
-        return
-    raw = request.get_data(cache=True)
-    if not raw.strip():
-        g.json_body = {}
-        return
-    if not request.mimetype or not (
-        request.mimetype == "application/json" or request.mimetype.endswith("+json")
-    ):
-        raise errors.BadRequest("Send the body as application/json.")
-    try:
-        body = json.loads(raw)
-    except (ValueError, RecursionError):
-        raise errors.BadRequest("The request body is not valid JSON.") from None
-    if not isinstance(body, dict):
-        raise errors.BadRequest()
-    problem = _unfit(body)
-    if problem:
-        raise errors.BadRequest(problem)
-    g.json_body = body
-
-
-MAX_DEPTH = 32
+    @cached_property
+    def locale(self) -> str:
+        """The body's `locale`, else the best of Accept-Language, else DEFAULT_LOCALE."""
+        try:
+            given = self.json_object.get("locale") if self.method in BODY_METHODS else None
+        except (errors.RegistrarError, HTTPException):  # a body no view takes has no locale
+            given = None
+        if given in LOCALES:
+            return given
+        return self.accept_languages.best_match(LOCALES) or current_app.config["DEFAULT_LOCALE"]
 
 
 def _unfit(body: dict) -> str | None:
@@ -115,9 +102,46 @@ def _unfit(body: dict) -> str | None:
     return None
 
 
+class JsonObjectParser(FlaskParser):
+    """webargs' Flask parser, loading arguments from the request's checked JSON object."""
+
+    def load_json(self, req: Request, schema) -> dict[str, Any]:
+        return req.json_object
+
+
+class Blueprint(flask_smorest.Blueprint):
+    """A flask-smorest blueprint that reads the JSON object body and documents its errors."""
+
+    ARGUMENTS_PARSER = JsonObjectParser()
+
+    def raises(self, *error_classes: type[errors.RegistrarError]):
+        """Document the error answers of a view from the errors it may raise."""
+        by_status = defaultdict(list)
+        for error_class in error_classes:
+            by_status[error_class.status].append(error_class)
+        responses = {
+            status: {
+                "description": " ".join(f"`{error.code}`: {error.__doc__}" for error in group),
+                "content": {"application/json": {"schema": ErrorResponseSchema}},
+                **({"headers": _RETRY_AFTER} if status == 429 else {}),
+            }
+            for status, group in sorted(by_status.items())
+        }
+        return self.doc(responses=responses)
+
+
+def check_request() -> None:
+    """Refuse what no view could take before any runs: a NUL in the path (no id holds
+    one, and the database cannot store one), or a body that is not a JSON object."""
+    if "\x00" in request.path:
+        raise errors.NotFound()
+    if request.method in BODY_METHODS and request.url_rule is not None:
+        request.json_object  # noqa: B018 (parsed now, so that every endpoint refuses junk alike)
+
+
 def render_error(error: errors.RegistrarError) -> Response:
     """The contract's envelope: code, message in the request's locale, and the error's data."""
-    locale = request_locale()
+    locale = request.locale
     body: dict[str, Any] = {"code": error.code, "message": translate(error.message, locale)}
     for name, value in error.data.items():
         body[name] = translate_errors(value, locale) if name == "errors" else value
@@ -195,12 +219,13 @@ def secure(response: Response) -> Response:
 
 def register(app: Flask) -> None:
     """Install body parsing, error rendering and security headers; call after the Api."""
+    app.request_class = Request
     # `//` in a path would otherwise answer with werkzeug's HTML redirect page.
     app.url_map.merge_slashes = False
     app.json.ensure_ascii = False
     app.json.sort_keys = False
     app.json.mimetype = "application/json; charset=utf-8"
-    app.before_request(check_body)
+    app.before_request(check_request)
     app.after_request(secure)
     app.register_error_handler(errors.RegistrarError, render_error)
     app.register_error_handler(HTTPException, handle_http_exception)

@@ -4,10 +4,6 @@ English strings are the message ids (as in gettext); `translate` looks them up i
 Arabic catalogue and falls back to English for anything it does not know.
 """
 
-from collections.abc import Iterable
-
-from config.settings import LOCALES
-
 _ARABIC = {
     # error envelopes (app.errors)
     "Something went wrong on our side.": "حدث خطأ من جهتنا.",
@@ -93,11 +89,3 @@ def _messages(messages, locale: str, where: str = "") -> list[str]:
     if isinstance(messages, str):
         messages = [messages]
     return [where + translate(str(message), locale) for message in messages]
-
-
-def best_locale(candidates: Iterable[str | None], default: str) -> str:
-    """The first supported locale among `candidates`, else `default`."""
-    for candidate in candidates:
-        if candidate in LOCALES:
-            return candidate
-    return default

@@ -12,7 +12,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from flask import Response, g, jsonify, request
+from flask import Response, current_app, jsonify, request
 from redis import Redis
 
 from app import errors
@@ -21,6 +21,13 @@ HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = 255
 TTL = 24 * 3600
 RUNNING = "running"
+IDEMPOTENCY_KEY = {  # the header, as the OpenAPI document describes it
+    "in": "header",
+    "name": HEADER,
+    "required": False,
+    "description": "The same key and body within 24 h get the first answer again, and nothing is sent.",
+    "schema": {"type": "string", "minLength": 1, "maxLength": MAX_KEY_LENGTH},
+}
 
 
 class IdempotencyStore:
@@ -66,42 +73,37 @@ class IdempotencyStore:
         self.redis.delete(self._key(idempotency_key))
 
 
-def idempotent(store: Callable[[], IdempotencyStore]) -> Callable:
-    """Make a view honour Idempotency-Key; `store` gives the app's IdempotencyStore."""
+def idempotent(view: Callable) -> Callable:
+    """Make a view honour Idempotency-Key, with the app's IdempotencyStore."""
 
-    def decorate(view: Callable) -> Callable:
-        @functools.wraps(view)
-        def wrapper(*args: Any, **kwargs: Any):
-            idempotency_key = request.headers.get(HEADER)
-            if idempotency_key is None:
-                return view(*args, **kwargs)
-            if not idempotency_key.strip() or len(idempotency_key) > MAX_KEY_LENGTH:
-                raise errors.BadRequest(f"{HEADER} must be 1 to {MAX_KEY_LENGTH} characters.")
-            keys = store()
-            fingerprint = _fingerprint()
-            first = keys.begin(idempotency_key, fingerprint)
-            if first is not None:
-                return _replay(first)
-            try:
-                response = view(*args, **kwargs)
-            except BaseException:
-                keys.give_back(idempotency_key)
-                raise
-            if 200 <= response.status_code < 300:
-                keys.keep(idempotency_key, fingerprint, response)
-            else:
-                keys.give_back(idempotency_key)
-            return response
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any):
+        idempotency_key = request.headers.get(HEADER)
+        if idempotency_key is None:
+            return view(*args, **kwargs)
+        if not idempotency_key.strip() or len(idempotency_key) > MAX_KEY_LENGTH:
+            raise errors.BadRequest(f"{HEADER} must be 1 to {MAX_KEY_LENGTH} characters.")
+        keys: IdempotencyStore = current_app.extensions["registrar"].idempotency
+        fingerprint = _fingerprint()
+        first = keys.begin(idempotency_key, fingerprint)
+        if first is not None:
+            return _replay(first)
+        try:
+            response = view(*args, **kwargs)
+        except BaseException:
+            keys.give_back(idempotency_key)
+            raise
+        if 200 <= response.status_code < 300:
+            keys.keep(idempotency_key, fingerprint, response)
+        else:
+            keys.give_back(idempotency_key)
+        return response
 
-        return wrapper
-
-    return decorate
+    return wrapper
 
 
 def _fingerprint() -> str:
-    canonical = json.dumps(
-        g.get("json_body") or {}, sort_keys=True, separators=(",", ":"), ensure_ascii=False
-    )
+    canonical = json.dumps(request.json_object, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(f"{request.method} {request.path} {canonical}".encode()).hexdigest()
 
 

@@ -5,9 +5,12 @@ English message that app.i18n translates; nothing here knows about HTTP.
 """
 
 import unicodedata
+from dataclasses import dataclass
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
+
+from app import errors
 
 PHONE, EMAIL = "phone", "email"
 CHANNELS = (PHONE, EMAIL)
@@ -20,6 +23,45 @@ _BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u20
 # Spaces and format characters (zero-width joiners, BOMs): a name of only these is empty.
 _INVISIBLE = frozenset(("Zs", "Cf"))
 _MOBILE_TYPES = (phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE)
+
+
+@dataclass(frozen=True)
+class Contact:
+    """Who a code goes to: a phone in E.164 (with its country) or a normalised email, and
+    `verified_by`, the one of the two that receives it."""
+
+    verified_by: str
+    phone: str | None = None
+    email: str | None = None
+    country_code: str | None = None
+
+    @property
+    def address(self) -> str:
+        """The phone or email the code goes to."""
+        return self.phone if self.verified_by == PHONE else self.email
+
+
+@dataclass(frozen=True)
+class ContactPolicy:
+    """What the store allows of a contact beyond its form (API.md §6): the countries that
+    get SMS (None: all), and whether an email's domain must be seen to accept mail (DNS)."""
+
+    sms_countries: frozenset[str] | None = None
+    check_deliverability: bool = False
+
+    def check(self, contact: Contact) -> None:
+        """ValidationFailed, naming each field, unless the contact is allowed."""
+        problems = {}
+        sms_country = contact.country_code if contact.verified_by == PHONE else None
+        if sms_country and self.sms_countries is not None and sms_country not in self.sms_countries:
+            problems["country_code"] = ["Codes cannot be sent by SMS to this country."]
+        if self.check_deliverability and contact.email:
+            try:
+                parse_email(contact.email, check_deliverability=True)
+            except InvalidField as problem:
+                problems["email"] = [str(problem)]
+        if problems:
+            raise errors.ValidationFailed(errors=problems)
 
 
 class InvalidField(ValueError):
@@ -84,11 +126,6 @@ def parse_email(value: str, *, check_deliverability: bool) -> str:
         return validate_email(value.strip(), check_deliverability=check_deliverability).normalized
     except EmailNotValidError:
         raise InvalidField("Not a valid email address.") from None
-
-
-def destination_key(channel: str, address: str) -> str:
-    """What identifies a destination for keys and limits: case never makes two emails apart."""
-    return f"{channel}:{address.lower() if channel == EMAIL else address}"
 
 
 def mask(channel: str, address: str) -> str:

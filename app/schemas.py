@@ -1,8 +1,9 @@
-"""Schemas shared by several resources: the customer, a signed-in session, the error envelope."""
+"""Schemas several resources share: the customer, a session, a code's challenge, the code
+itself, and the error envelope."""
 
 from datetime import UTC
 
-from marshmallow import Schema, ValidationError, fields
+from marshmallow import Schema, fields
 
 
 class UtcDateTime(fields.DateTime):
@@ -10,15 +11,6 @@ class UtcDateTime(fields.DateTime):
 
     def _serialize(self, value, attr, obj, **kwargs):
         return None if value is None else value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-class DiallingCode(fields.Field):
-    """A dialling code given as text (`+966`) or a number (`966`); anything else is refused."""
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        if isinstance(value, bool) or not isinstance(value, str | int):
-            raise ValidationError("Use the dialling code in digits, such as 966 or +966.")
-        return str(value)
 
 
 class ErrorResponseSchema(Schema):
@@ -65,5 +57,67 @@ class SessionSchema(Schema):
     expires_in = fields.Integer(required=True, attribute="tokens.expires_in")
     refresh_token = fields.String(required=True, attribute="tokens.refresh_token")
 
+
+class VerifySchema(Schema):
+    """The code the customer received."""
+
+    code = fields.String(required=True, metadata={"example": "123456"})
+
+
+class ResendSchema(Schema):
+    """An empty object."""
+
+
+_CHALLENGE_FIELDS = (
+    "status",
+    "verified_by",
+    "destination",
+    "code_length",
+    "expires_in",
+    "resend_in",
+    "attempts_left",
+    "resends_left",
+)
+
+
+class _ChallengeSchema(Schema):
+    status = fields.String(required=True)
+    verified_by = fields.String(required=True, attribute="channel")
+    destination = fields.String(required=True, attribute="masked")
+    code_length = fields.Integer(required=True)
+    expires_in = fields.Integer(required=True)
+    resend_in = fields.Integer(required=True)
+    attempts_left = fields.Integer(required=True)
+    resends_left = fields.Integer(required=True)
+
+
+class RegistrationChallengeSchema(_ChallengeSchema):
+    """A registration waiting for its code."""
+
+    registration_id = fields.String(required=True, attribute="id")
+
     class Meta:
-        ordered = True
+        fields = ("registration_id", *_CHALLENGE_FIELDS)
+
+
+class RegistrationStatusSchema(RegistrationChallengeSchema):
+    """Where a registration stands."""
+
+    class Meta:
+        exclude = ("code_length",)
+
+
+class LoginChallengeSchema(_ChallengeSchema):
+    """A sign-in waiting for its code."""
+
+    login_id = fields.String(required=True, attribute="id")
+
+    class Meta:
+        fields = ("login_id", *_CHALLENGE_FIELDS)
+
+
+class LoginStatusSchema(LoginChallengeSchema):
+    """Where a sign-in stands."""
+
+    class Meta:
+        exclude = ("code_length",)

@@ -1,27 +1,39 @@
-"""One-time codes: generation, keyed hashing and their state in Redis."""
+"""One-time codes: generation, keyed hashing, their state in Redis and the service on top."""
 
 from app.codes.hashing import CodeHasher, generate_code, new_identifier, normalise_code
-from app.codes.store import (
+from app.codes.service import Codes
+from app.codes.store import CodeStore
+from app.codes.values import (
+    LOGIN,
+    REGISTER,
     Challenge,
-    Check,
     Claim,
-    Facts,
+    CodePolicy,
+    Destination,
+    Failure,
+    FailureReason,
     NewVerification,
     Outcome,
-    Resend,
-    VerificationStore,
+    Purpose,
+    Status,
 )
 
 __all__ = [
+    "LOGIN",
+    "REGISTER",
     "Challenge",
-    "Check",
     "Claim",
     "CodeHasher",
-    "Facts",
+    "CodePolicy",
+    "CodeStore",
+    "Codes",
+    "Destination",
+    "Failure",
+    "FailureReason",
     "NewVerification",
     "Outcome",
-    "Resend",
-    "VerificationStore",
+    "Purpose",
+    "Status",
     "generate_code",
     "new_identifier",
     "normalise_code",

@@ -4,6 +4,10 @@ import hashlib
 import hmac
 import json
 import secrets
+from collections.abc import Mapping
+
+from app.codes.values import Destination
+from app.identity import EMAIL, mask
 
 # Arabic-Indic (٠-٩) and Extended Arabic-Indic (۰-۹, Persian and Urdu keyboards) digits.
 _DIGITS = str.maketrans("٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹", "01234567890123456789")
@@ -41,11 +45,14 @@ class CodeHasher:
         """HMAC-SHA256 of `id:code`: a code is worth nothing for another verification."""
         return hmac.new(self._key, f"{verification_id}:{code}".encode(), hashlib.sha256).hexdigest()
 
-    def fingerprint(self, details: dict[str, str | None]) -> str:
+    def fingerprint(self, details: Mapping[str, str | None]) -> str:
         """A keyed digest of a payload, to tell whether two requests carried the same one."""
         canonical = json.dumps(details, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         return hmac.new(self._key, b"details:" + canonical.encode(), hashlib.sha256).hexdigest()[:32]
 
-    def destination(self, destination_key: str) -> str:
-        """A stable pseudonym for a phone or email, 128 bits, for Redis key names."""
-        return hmac.new(self._destination_key, destination_key.encode(), hashlib.sha256).hexdigest()[:32]
+    def destination(self, channel: str, address: str) -> Destination:
+        """The destination of a phone or email, with a stable 128-bit pseudonym: case never
+        makes two emails apart."""
+        key = f"{channel}:{address.lower() if channel == EMAIL else address}"
+        pseudonym = hmac.new(self._destination_key, key.encode(), hashlib.sha256).hexdigest()[:32]
+        return Destination(channel, address, pseudonym, mask(channel, address))

@@ -3,9 +3,9 @@
 from flask import current_app, request
 from flask.views import MethodView
 
-from app.errors import InvalidToken
+from app.errors import InvalidToken, ServiceUnavailable
 from app.http import Blueprint
-from app.schemas import CustomerSchema, ErrorResponseSchema
+from app.schemas import CustomerSchema
 
 blp = Blueprint("customers", __name__, url_prefix="/customers", description="The signed-in customer.")
 
@@ -20,7 +20,7 @@ def bearer_token() -> str:
 @blp.route("/me")
 class Me(MethodView):
     @blp.response(200, CustomerSchema)
-    @blp.alt_response(401, schema=ErrorResponseSchema, description="Missing, bad or expired access token.")
+    @blp.raises(InvalidToken, ServiceUnavailable)
     @blp.doc(security=[{"bearerAuth": []}])
     def get(self):
         """The customer the access token belongs to"""

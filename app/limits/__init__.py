@@ -24,19 +24,39 @@ from typing import Any
 from limits import RateLimitItem
 from redis import Redis
 from redis.client import Pipeline
-from redis.exceptions import NoScriptError
+
+from app.scripts import Script
 
 HOUR_MS = 3_600_000
 PREFIX = "{rl}"
-_LUA = Path(__file__).with_name("lua")
-
-# What refused, by the order of the script's keys: for the contract, a refused resend is
-# `resend_too_soon` when it is the cooldown, `rate_limited` otherwise.
-COOLDOWN = "cooldown"
+COOLDOWN = "cooldown"  # the name of the first limit a plan checks
 
 
 @dataclass(frozen=True)
-class Planned:
+class LimitPolicy:
+    """The limits' settings; `enabled=False` (benchmarks) turns every one off."""
+
+    per_ip: list[RateLimitItem]
+    cooldown: int  # seconds
+    codes_per_destination: int
+    sms_per_prefix: int
+    sms_per_country: int
+    enabled: bool = True
+
+    @classmethod
+    def from_config(cls, config) -> "LimitPolicy":
+        return cls(
+            per_ip=config.RATE_LIMIT_REGISTER,
+            cooldown=config.RESEND_COOLDOWN,
+            codes_per_destination=config.MAX_CODES_PER_DESTINATION,
+            sms_per_prefix=config.SMS_PREFIX_HOURLY_LIMIT,
+            sms_per_country=config.SMS_COUNTRY_HOURLY_LIMIT,
+            enabled=config.RATE_LIMITS_ENABLED,
+        )
+
+
+@dataclass(frozen=True)
+class Plan:
     """The script's keys (the cooldown first) and arguments for one take, and each key's limit."""
 
     keys: list[str]
@@ -53,7 +73,7 @@ class Taken:
 
 
 class Refused(Exception):
-    """A limit or budget is spent; `retry_after` seconds until it is not."""
+    """A limit or budget is spent (`limit` names it); `retry_after` seconds until it is not."""
 
     def __init__(self, limit: str, retry_after: int):
         super().__init__(limit)
@@ -64,86 +84,70 @@ class Refused(Exception):
 class Limits:
     """Checks and takes the limits of one code (and of the start that asks for it)."""
 
-    def __init__(
-        self,
-        redis: Redis,
-        *,
-        per_ip: list[RateLimitItem],
-        cooldown: int,
-        codes_per_destination: int,
-        sms_per_prefix: int,
-        sms_per_country: int,
-        enabled: bool = True,
-        clock: Callable[[], float] = time.time,
-    ):
+    def __init__(self, redis: Redis, policy: LimitPolicy, clock: Callable[[], float] = time.time):
         self.redis = redis
-        self.per_ip = per_ip
-        self.cooldown_ms = cooldown * 1000
-        self.codes_per_destination = codes_per_destination
-        self.sms_per_prefix = sms_per_prefix
-        self.sms_per_country = sms_per_country
-        self.enabled = enabled
+        self.policy = policy
         self.clock = clock
-        self._take = redis.register_script((_LUA / "take.lua").read_text())
+        self._take = Script(redis, Path(__file__).with_name("take.lua"))
 
     def plan(
         self,
-        destination: str,
+        pseudonym: str,
         *,
         client_ip: str | None = None,
         phone: str | None = None,
         country: str | None = None,
-    ) -> Planned | None:
-        """What taking one code for `destination` (a pseudonym) means, and for a start one
-        start for `client_ip`; `phone` and `country` when it goes by SMS. None when off."""
-        if not self.enabled:
+    ) -> Plan | None:
+        """What taking one code for a destination (its pseudonym) means, and for a start
+        one start for `client_ip`; `phone` and `country` when it goes by SMS. None when off."""
+        policy = self.policy
+        if not policy.enabled:
             return None
         now = int(self.clock() * 1000)
         counters: list[tuple[str, str, int, int]] = []  # (name, key, limit, window ms)
         if client_ip is not None:
-            for item in self.per_ip:
+            for item in policy.per_ip:
                 window = item.get_expiry() * 1000
                 key = f"{PREFIX}:ip:{client_ip}:{item.amount}/{item.get_expiry()}s:{now // window}"
                 counters.append(("ip", key, item.amount, window))
-        hour = now // HOUR_MS
-        hourly = [("destination", f"codes:{destination}", self.codes_per_destination)]
+        hourly = [("destination", f"codes:{pseudonym}", policy.codes_per_destination)]
         if phone is not None:
-            hourly.append(("prefix", f"prefix:{phone[:-4]}", self.sms_per_prefix))
+            hourly.append(("prefix", f"prefix:{phone[:-4]}", policy.sms_per_prefix))
             if country:
-                hourly.append(("country", f"country:{country}", self.sms_per_country))
+                hourly.append(("country", f"country:{country}", policy.sms_per_country))
+        hour = now // HOUR_MS
         counters += [(name, f"{PREFIX}:{what}:{hour}", limit, HOUR_MS) for name, what, limit in hourly]
-        arguments: list[int] = [self.cooldown_ms]
+        arguments = [policy.cooldown * 1000]
         for _, _, limit, window in counters:
             arguments += [limit, window]
-        return Planned(
-            keys=[f"{PREFIX}:cooldown:{destination}", *(key for _, key, _, _ in counters)],
+        return Plan(
+            keys=[f"{PREFIX}:cooldown:{pseudonym}", *(key for _, key, _, _ in counters)],
             arguments=arguments,
             names=[COOLDOWN, *(name for name, _, _, _ in counters)],
         )
 
-    def queue(self, pipe: Pipeline, planned: Planned) -> None:
+    def queue(self, pipe: Pipeline, plan: Plan) -> None:
         """Put the take in `pipe`, to share a round trip with other work; `settle` its result."""
-        pipe.evalsha(self._take.sha, len(planned.keys), *planned.keys, *planned.arguments)
+        self._take.queue(pipe, plan.keys, plan.arguments)
 
-    def settle(self, planned: Planned, result: Any) -> Taken:
-        """What the take in a pipeline gave: Taken, or Refused when a limit is spent."""
-        if isinstance(result, NoScriptError):  # Redis lost its scripts (a restart): run it now
-            result = self._take(keys=planned.keys, args=planned.arguments)
-        elif isinstance(result, Exception):
-            raise result
-        if result[0] == 1:
-            names, keys = planned.names[1:], planned.keys[1:]
-            return Taken(
-                planned.keys[0], [key for name, key in zip(names, keys, strict=True) if name != "ip"]
-            )
-        raise Refused(planned.names[result[2] - 1], max(1, -(-int(result[1]) // 1000)))
+    def settle(self, plan: Plan, result: Any) -> Taken:
+        """What the take queued in a pipeline gave: Taken, or Refused when a limit is spent."""
+        reply = self._take.reply(result, plan.keys, plan.arguments)
+        outcome = dict(zip(reply[::2], reply[1::2], strict=True))
+        if outcome["taken"] == 1:
+            counters = [
+                key for name, key in zip(plan.names, plan.keys, strict=True) if name not in (COOLDOWN, "ip")
+            ]
+            return Taken(plan.keys[0], counters)
+        retry_after = max(1, -(-int(outcome["retry_after_ms"]) // 1000))
+        raise Refused(plan.names[outcome["refused_by"] - 1], retry_after)
 
-    def take(self, destination: str, **who: str | None) -> Taken | None:
+    def take(self, pseudonym: str, **who: str | None) -> Taken | None:
         """Take at once, in a round trip of its own (see `plan` for the arguments)."""
-        planned = self.plan(destination, **who)
-        if planned is None:
+        plan = self.plan(pseudonym, **who)
+        if plan is None:
             return None
-        return self.settle(planned, self._take(keys=planned.keys, args=planned.arguments))
+        return self.settle(plan, self._take(plan.keys, plan.arguments))
 
     def give_back(self, taken: Taken | None) -> None:
         """Undo a take whose code was not sent: a failed send charges nothing and starts no

@@ -4,8 +4,9 @@ from flask import current_app
 from flask.views import MethodView
 from marshmallow import Schema, fields
 
+from app.errors import BODY_ERRORS, InvalidToken
 from app.http import Blueprint
-from app.schemas import ErrorResponseSchema, TokensSchema
+from app.schemas import TokensSchema
 
 blp = Blueprint("tokens", __name__, description="Access and refresh tokens.")
 
@@ -18,9 +19,7 @@ class RefreshSchema(Schema):
 class TokenRefresh(MethodView):
     @blp.arguments(RefreshSchema())
     @blp.response(200, TokensSchema)
-    @blp.alt_response(
-        401, schema=ErrorResponseSchema, description="Unknown, expired, revoked or reused refresh token."
-    )
+    @blp.raises(*BODY_ERRORS, InvalidToken)
     def post(self, body):
         """Trade a refresh token for new tokens (the old one stops working)"""
         _, tokens = current_app.extensions["registrar"].tokens.refresh(body["refresh_token"])
@@ -31,9 +30,10 @@ class TokenRefresh(MethodView):
 class Logout(MethodView):
     @blp.arguments(RefreshSchema())
     @blp.response(204, description="Signed out: the refresh token and its family are revoked.")
+    @blp.raises(*BODY_ERRORS)
     def post(self, body):
         """Sign out: revoke the refresh token's family (the access token simply expires)"""
-        current_app.extensions["registrar"].login.logout(body["refresh_token"])
+        current_app.extensions["registrar"].tokens.revoke(body["refresh_token"])
 
 
 @blp.route("/.well-known/jwks.json")

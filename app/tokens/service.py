@@ -9,9 +9,9 @@ from datetime import datetime, timedelta
 import jwt
 from sqlalchemy import Connection, Engine, insert, select, update
 
-from app.customers.service import CustomerDirectory
+from app.accounts import Accounts, Customer
 from app.errors import InvalidToken
-from app.models import Customer, refresh_tokens, utcnow
+from app.models import refresh_tokens, utcnow
 from app.tokens.keys import SigningKeys
 
 
@@ -25,6 +25,28 @@ class Tokens:
     token_type: str = "Bearer"
 
 
+@dataclass(frozen=True)
+class Session:
+    """A signed-in customer: the account and the tokens of a new or rotated session."""
+
+    customer: Customer
+    tokens: Tokens
+
+
+@dataclass(frozen=True)
+class TokenPolicy:
+    """What access and refresh tokens say and how long they live (seconds)."""
+
+    issuer: str = "registrar"
+    audience: str = "storefront"
+    access_ttl: int = 900
+    refresh_ttl: int = 2592000
+
+    @classmethod
+    def from_config(cls, config) -> "TokenPolicy":
+        return cls(config.JWT_ISSUER, config.JWT_AUDIENCE, config.ACCESS_TOKEN_TTL, config.REFRESH_TOKEN_TTL)
+
+
 _INSERT_REFRESH_TOKEN = insert(refresh_tokens)
 
 
@@ -35,24 +57,11 @@ def _hash(refresh_token: str) -> str:
 class TokenService:
     """Issues, verifies, rotates and revokes a customer's tokens."""
 
-    def __init__(
-        self,
-        keys: SigningKeys,
-        engine: Engine,
-        customers: CustomerDirectory,
-        *,
-        issuer: str,
-        audience: str,
-        access_ttl: int,
-        refresh_ttl: int,
-    ):
+    def __init__(self, keys: SigningKeys, engine: Engine, accounts: Accounts, policy: TokenPolicy):
         self.keys = keys
         self.engine = engine
-        self.customers = customers
-        self.issuer = issuer
-        self.audience = audience
-        self.access_ttl = access_ttl
-        self.refresh_ttl = refresh_ttl
+        self.accounts = accounts
+        self.policy = policy
 
     def issue(self, connection: Connection, customer_id: str, *, family_id: str | None = None) -> Tokens:
         """New tokens for a customer; the refresh token joins `connection`'s transaction."""
@@ -70,25 +79,25 @@ class TokenService:
             "family_id": family_id or uuid.uuid4().hex,
             "customer_id": customer_id,
             "created_at": now,
-            "expires_at": now + timedelta(seconds=self.refresh_ttl),
+            "expires_at": now + timedelta(seconds=self.policy.refresh_ttl),
         }
-        return Tokens(self._access_token(customer_id, now), refresh_token, self.access_ttl), row
+        return Tokens(self._access_token(customer_id, now), refresh_token, self.policy.access_ttl), row
 
     def _access_token(self, customer_id: str, now: datetime) -> str:
         issued_at = int(now.timestamp())
         claims = {
-            "iss": self.issuer,
-            "aud": self.audience,
+            "iss": self.policy.issuer,
+            "aud": self.policy.audience,
             "sub": customer_id,
             "iat": issued_at,
-            "exp": issued_at + self.access_ttl,
+            "exp": issued_at + self.policy.access_ttl,
             "jti": uuid.uuid4().hex,
         }
         return jwt.encode(claims, self.keys.private_key, algorithm="ES256", headers={"kid": self.keys.kid})
 
     def customer(self, access_token: str) -> Customer:
         """The customer an access token speaks for; InvalidToken if it is not valid or they are gone."""
-        customer = self.customers.get(self.customer_id(access_token))
+        customer = self.accounts.get(self.customer_id(access_token))
         if customer is None:
             raise InvalidToken()
         return customer
@@ -104,8 +113,8 @@ class TokenService:
                 access_token,
                 key,
                 algorithms=["ES256"],
-                audience=self.audience,
-                issuer=self.issuer,
+                audience=self.policy.audience,
+                issuer=self.policy.issuer,
                 options={"require": ["iss", "aud", "sub", "iat", "exp", "jti"]},
             )
         except jwt.PyJWTError:

@@ -6,63 +6,42 @@ most one event per outcome: `dedupe_key` is unique.
 """
 
 import json
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Engine, exists, insert, literal, select
 from sqlalchemy.exc import IntegrityError
 
-from app.codes import Facts
-from app.codes.hashing import new_identifier
+from app.codes import Failure, FailureReason, new_identifier
 from app.models import utcnow, webhook_events
 
 REGISTERED, REGISTRATION_FAILED = "onRegistered", "onRegistrationFailed"
 EVENT_TYPES = (REGISTERED, REGISTRATION_FAILED)
 _REGISTERED_DEDUPE = "registered"  # the dedupe reason of onRegistered: one per registration
-REASONS = ("too_many_attempts", "too_many_resends", "expired", "code_delivery_failed", "already_registered")
-_INSERT = insert(webhook_events)
-
-
-@dataclass(frozen=True)
-class Failure:
-    """What an onRegistrationFailed event says of the registration."""
-
-    registration_id: str
-    reason: str
-    verified_by: str
-    destination: str  # masked
-    country_code: str | None
-
-
-def _body(event_type: str, at: datetime, data: dict) -> str:
-    timestamp = at.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    return json.dumps({"type": event_type, "timestamp": timestamp, "data": data}, ensure_ascii=False)
-
-
-def _failure_data(failure: Failure) -> dict:
-    return {
-        "registration_id": failure.registration_id,
-        "reason": failure.reason,
-        "verified_by": failure.verified_by,
-        "destination": failure.destination,
-        "country_code": failure.country_code,
-    }
-
-
-def _dedupe_key(registration_id: str, dedupe: str) -> str:
-    return f"{registration_id}:{dedupe}"
 
 
 def _row(event_type: str, registration_id: str, dedupe: str, data: dict, at: datetime) -> dict:
+    timestamp = at.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    body = {"type": event_type, "timestamp": timestamp, "data": data}
     return {
         "id": new_identifier("evt"),
         "type": event_type,
         "registration_id": registration_id,
-        "dedupe_key": _dedupe_key(registration_id, dedupe),
-        "payload": _body(event_type, at, data),
+        "dedupe_key": f"{registration_id}:{dedupe}",
+        "payload": json.dumps(body, ensure_ascii=False),
         "created_at": at,
         "fanned_out": False,
     }
+
+
+def _failed_row(failure: Failure, at: datetime) -> dict:
+    data = {
+        "registration_id": failure.verification_id,
+        "reason": failure.reason.value,
+        "verified_by": failure.channel,
+        "destination": failure.masked,
+        "country_code": failure.country,
+    }
+    return _row(REGISTRATION_FAILED, failure.verification_id, failure.reason, data, at)
 
 
 class Outbox:
@@ -72,46 +51,39 @@ class Outbox:
         self.engine = engine
 
     @staticmethod
-    def registered(registration_id: str, customer: dict, at: datetime) -> dict:
-        """The `webhook_events` row of onRegistered, for the transaction that creates the
-        account to insert (`app.registration.accounts`)."""
-        data = {"registration_id": registration_id, "customer": customer}
+    def registered(registration_id: str, customer: dict, channel: str, at: datetime) -> dict:
+        """The `webhook_events` row of onRegistered, for the statement that creates the
+        account to insert (`app.accounts`)."""
+        data = {"registration_id": registration_id, "customer": customer, "channel": channel}
         return _row(REGISTERED, registration_id, _REGISTERED_DEDUPE, data, at)
 
     def has_registered(self, registration_id: str) -> bool:
         """Whether the registration's onRegistered is written, and so its account exists."""
-        key = _dedupe_key(registration_id, _REGISTERED_DEDUPE)
+        key = f"{registration_id}:{_REGISTERED_DEDUPE}"
         with self.engine.connect() as connection:
             return connection.execute(select(exists().where(webhook_events.c.dedupe_key == key))).scalar_one()
 
-    def failed(self, failure: Failure, at: datetime) -> bool:
+    def record(self, failure: Failure, at: datetime | None = None) -> bool:
         """onRegistrationFailed, once per registration and reason, in its own transaction.
         Whether it was written (False: it had been already)."""
         try:
             with self.engine.begin() as connection:
-                row = _row(
-                    REGISTRATION_FAILED, failure.registration_id, failure.reason, _failure_data(failure), at
-                )
-                connection.execute(_INSERT, row)
+                connection.execute(insert(webhook_events), _failed_row(failure, at or utcnow()))
         except IntegrityError:
             return False
         return True
-
-    def record(self, registration_id: str, reason: str, facts: Facts) -> None:
-        """The failure hook of registration's CodeChallenges."""
-        self.failed(Failure(registration_id, reason, facts.channel, facts.masked, facts.country), at=utcnow())
 
     def at_lapse(self, failure: Failure, at: datetime) -> bool:
         """What a lapsed registration's notice says. `expired` is written only if nothing
         was said of the registration before (no account, no earlier failure); any other
         reason is a failure whose event may have been lost when it happened, written now
         unless it was not. Whether an event was written."""
-        if failure.reason != "expired":
-            return self.failed(failure, at)
-        row = _row(REGISTRATION_FAILED, failure.registration_id, "expired", _failure_data(failure), at)
+        if failure.reason != FailureReason.EXPIRED:
+            return self.record(failure, at)
+        row = _failed_row(failure, at)
         columns = list(row)
         values = select(*(literal(row[name], webhook_events.c[name].type) for name in columns)).where(
-            ~exists().where(webhook_events.c.registration_id == failure.registration_id)
+            ~exists().where(webhook_events.c.registration_id == failure.verification_id)
         )
         try:
             with self.engine.begin() as connection:

@@ -5,9 +5,8 @@ import hmac
 from flask import current_app, request
 from flask.views import MethodView
 
-from app.errors import Unauthorized
+from app.errors import BODY_ERRORS, NotFound, Unauthorized
 from app.http import Blueprint
-from app.schemas import ErrorResponseSchema
 from app.webhooks.schemas import DeliverySchema, WebhookCreatedSchema, WebhookCreateSchema, WebhookSchema
 from app.webhooks.service import WebhookAdmin
 
@@ -27,27 +26,19 @@ def admin() -> WebhookAdmin:
     return current_app.extensions["registrar"].webhooks
 
 
-_UNAUTHORIZED = {
-    "description": "Missing or wrong admin key.",
-    "content": {"application/json": {"schema": ErrorResponseSchema}},
-}
-_NOT_FOUND = {
-    "description": "No such endpoint or delivery.",
-    "content": {"application/json": {"schema": ErrorResponseSchema}},
-}
-
-
 @blp.route("")
 class Webhooks(MethodView):
     @blp.response(200, WebhookSchema(many=True))
-    @blp.doc(security=[{"adminKey": []}], responses={401: _UNAUTHORIZED})
+    @blp.raises(Unauthorized)
+    @blp.doc(security=[{"adminKey": []}])
     def get(self):
         """Every endpoint"""
         return admin().endpoints()
 
     @blp.arguments(WebhookCreateSchema())
     @blp.response(201, WebhookCreatedSchema)
-    @blp.doc(security=[{"adminKey": []}], responses={401: _UNAUTHORIZED})
+    @blp.raises(*BODY_ERRORS, Unauthorized)
+    @blp.doc(security=[{"adminKey": []}])
     def post(self, body):
         """Subscribe an endpoint (its secret is shown only in this answer)"""
         return admin().create(body["url"], body["events"], body.get("description"))
@@ -56,13 +47,15 @@ class Webhooks(MethodView):
 @blp.route("/<webhook_id>")
 class Webhook(MethodView):
     @blp.response(200, WebhookSchema)
-    @blp.doc(security=[{"adminKey": []}], responses={401: _UNAUTHORIZED, 404: _NOT_FOUND})
+    @blp.raises(Unauthorized, NotFound)
+    @blp.doc(security=[{"adminKey": []}])
     def get(self, webhook_id):
         """One endpoint"""
         return admin().get(webhook_id)
 
     @blp.response(204)
-    @blp.doc(security=[{"adminKey": []}], responses={401: _UNAUTHORIZED, 404: _NOT_FOUND})
+    @blp.raises(Unauthorized, NotFound)
+    @blp.doc(security=[{"adminKey": []}])
     def delete(self, webhook_id):
         """Remove an endpoint and its deliveries"""
         admin().remove(webhook_id)
@@ -71,7 +64,8 @@ class Webhook(MethodView):
 @blp.route("/<webhook_id>/deliveries")
 class Deliveries(MethodView):
     @blp.response(200, DeliverySchema(many=True))
-    @blp.doc(security=[{"adminKey": []}], responses={401: _UNAUTHORIZED, 404: _NOT_FOUND})
+    @blp.raises(Unauthorized, NotFound)
+    @blp.doc(security=[{"adminKey": []}])
     def get(self, webhook_id):
         """The endpoint's deliveries, newest first"""
         return admin().deliveries(webhook_id)
@@ -80,7 +74,8 @@ class Deliveries(MethodView):
 @blp.route("/<webhook_id>/deliveries/<delivery_id>/redeliver")
 class Redelivery(MethodView):
     @blp.response(202, DeliverySchema)
-    @blp.doc(security=[{"adminKey": []}], responses={401: _UNAUTHORIZED, 404: _NOT_FOUND})
+    @blp.raises(Unauthorized, NotFound)
+    @blp.doc(security=[{"adminKey": []}])
     def post(self, webhook_id, delivery_id):
         """Send the delivery's event again"""
         return admin().redeliver(webhook_id, delivery_id)

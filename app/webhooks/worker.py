@@ -8,7 +8,6 @@ side by side: claims are single UPDATE statements (with FOR UPDATE SKIP LOCKED o
 PostgreSQL), so in the normal case each delivery is sent once.
 """
 
-import json
 import logging
 import random
 import secrets
@@ -24,11 +23,11 @@ from requests.adapters import HTTPAdapter
 from sqlalchemy import Engine, bindparam, insert, or_, select, update
 from standardwebhooks.webhooks import Webhook
 
-from app.codes import VerificationStore
+from app.codes import CodeStore, Failure
 from app.models import utcnow, webhook_deliveries, webhook_endpoints, webhook_events
 from app.webhooks.deliveries import FAILED, PENDING, STATE_FIELDS, after_attempt, new_delivery
 from app.webhooks.guard import UnsafeUrl, check_url
-from app.webhooks.outbox import Failure, Outbox
+from app.webhooks.outbox import Outbox
 
 log = logging.getLogger("registrar.webhooks")
 
@@ -71,7 +70,7 @@ class DeliveryWorker:
     def __init__(
         self,
         engine: Engine,
-        store: VerificationStore,
+        store: CodeStore,
         outbox: Outbox,
         *,
         schedule: Sequence[int],
@@ -140,10 +139,7 @@ class DeliveryWorker:
         for _ in range(rounds):
             notices = self.store.lapsed(int(time.time() * 1000) - self.expiry_grace_ms, limit=self.batch)
             for notice in notices:
-                facts = json.loads(notice)
-                reason = facts.get("reason", "expired")
-                failure = Failure(facts["id"], reason, facts["by"], facts["to"], facts["cc"])
-                written += self.outbox.at_lapse(failure, at=utcnow())
+                written += self.outbox.at_lapse(Failure.from_notice(notice), at=utcnow())
             self.store.forget_lapsed(notices)
             if len(notices) < self.batch:
                 break

@@ -187,7 +187,7 @@ def test_the_openapi_document_and_the_docs_are_served(client):
 def test_an_unexpected_error_logs_its_stack_but_not_its_message(app, client, monkeypatch, caplog):
     """A database's message can quote the phone or email of the row it refused."""
 
-    def explode(registration, **kwargs):
+    def explode(registration, *args, **kwargs):
         raise RuntimeError(f"Key (phone)=({registration.phone}) already exists")
 
     monkeypatch.setattr(app.extensions["registrar"].registration, "start", explode)

@@ -275,8 +275,8 @@ def resolve(request, junk_app, client) -> Callable[[Endpoint], tuple[str, dict]]
         registrar = junk_app.extensions["registrar"]
         DeliveryWorker(
             registrar.engine,
-            registrar.verifications,
-            registrar.outbox,
+            registrar.registration.codes.store,
+            registrar.registration.outbox,
             schedule=(5,),
             allow_private_urls=False,
         ).fan_out()

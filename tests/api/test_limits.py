@@ -17,7 +17,7 @@ def refused(response, code="rate_limited") -> int:
 
 def an_hour_later(app) -> None:
     """Move the limits' clock on by an hour, so hourly windows start afresh."""
-    limits = app.extensions["registrar"].registration.challenges.limits
+    limits = app.extensions["registrar"].registration.codes.limits
     limits.clock = lambda: time.time() + 3600
 
 

@@ -173,7 +173,11 @@ class Document:
 def fan_out(app) -> None:
     registrar = app.extensions["registrar"]
     worker = DeliveryWorker(
-        registrar.engine, registrar.verifications, registrar.outbox, schedule=(5,), allow_private_urls=True
+        registrar.engine,
+        registrar.registration.codes.store,
+        registrar.registration.outbox,
+        schedule=(5,),
+        allow_private_urls=True,
     )
     assert worker.fan_out() > 0
 

@@ -572,7 +572,7 @@ def test_the_account_and_its_tokens_are_returned_even_if_redis_fails_after_the_c
     from redis.exceptions import ConnectionError as RedisConnectionError
 
     registration_id = start(client, phone_registration())["registration_id"]
-    store = app.extensions["registrar"].registration.challenges.store
+    store = app.extensions["registrar"].registration.codes.store
 
     def redis_gone(*args, **kwargs):
         raise RedisConnectionError("Redis went away")

@@ -40,8 +40,8 @@ def worker_of(app, **options) -> DeliveryWorker:
     config = app.config
     return DeliveryWorker(
         registrar.engine,
-        registrar.verifications,
-        registrar.outbox,
+        registrar.registration.codes.store,
+        registrar.registration.outbox,
         schedule=options.pop("schedule", config["WEBHOOK_RETRY_SCHEDULE"]),
         allow_private_urls=options.pop("allow_private_urls", True),
         **{"expiry_grace": 0, "sweep_every": 0, **options},
@@ -182,7 +182,12 @@ class TestEvents:
         assert delivery.webhook_id.startswith("evt_")
         assert delivery.body["type"] == "onRegistered"
         assert delivery.body["timestamp"].endswith("Z")
-        assert delivery.body["data"] == {"registration_id": registration_id, "customer": customer}
+        # `channel` is what delivered the code that verified it (API.md §3).
+        assert delivery.body["data"] == {
+            "registration_id": registration_id,
+            "customer": customer,
+            "channel": "sms",
+        }
 
     def test_a_lockout_is_announced_once_with_reason_and_masked_destination(
         self, make_admin_app, receiver, outbox
@@ -458,7 +463,9 @@ class TestRobustness:
         app = make_admin_app()
         self.registered(app, outbox, receiver)
         worker = worker_of(app)
-        worker.store = make_admin_app(REDIS_URL="redis://127.0.0.1:1/0").extensions["registrar"].verifications
+        worker.store = (
+            make_admin_app(REDIS_URL="redis://127.0.0.1:1/0").extensions["registrar"].registration.codes.store
+        )
 
         run_until_idle(worker)
 

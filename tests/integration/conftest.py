@@ -6,14 +6,24 @@ from dataclasses import dataclass
 
 import pytest
 import redis
+from limits import parse_many
 from sqlalchemy import Engine
 
 from app.channels import DeliveryFailed, Message
-from app.codes import CodeHasher, NewVerification, VerificationStore, new_identifier
+from app.channels.courier import Courier
+from app.codes import (
+    LOGIN,
+    REGISTER,
+    CodeHasher,
+    CodePolicy,
+    Codes,
+    CodeStore,
+    NewVerification,
+    new_identifier,
+)
 from app.db import make_engine
-from app.errors import LoginNotFound, RegistrationNotFound
-from app.identity import PHONE, destination_key, mask
-from app.verification import CodeChallenges
+from app.identity import PHONE
+from app.limits import LimitPolicy, Limits
 
 SECRET = "integration-tests-server-secret-0123456789"
 PHONE_NUMBER = "+966551234567"
@@ -42,24 +52,17 @@ def hasher() -> CodeHasher:
 
 
 @pytest.fixture
-def make_store(redis_client) -> Callable[..., VerificationStore]:
-    """A store on the test Redis; the defaults are the contract's, without a resend cooldown."""
+def make_store(redis_client) -> Callable[..., CodeStore]:
+    """A store on the test Redis; the policy is the contract's, without a resend cooldown."""
 
-    def make(client: redis.Redis | None = None, **settings: int) -> VerificationStore:
-        defaults = {
-            "code_ttl": 300,
-            "verification_ttl": 1800,
-            "max_attempts": 5,
-            "max_resends": 3,
-            "resend_cooldown": 0,
-        }
-        return VerificationStore(client or redis_client, **{**defaults, **settings})
+    def make(client: redis.Redis | None = None, **policy: int) -> CodeStore:
+        return CodeStore(client or redis_client, CodePolicy(**{"cooldown": 0, **policy}))
 
     return make
 
 
 @pytest.fixture
-def store(make_store) -> VerificationStore:
+def store(make_store) -> CodeStore:
     return make_store()
 
 
@@ -69,18 +72,18 @@ class Started:
 
     id: str
     code: str
-    destination: str
+    pseudonym: str  # of its destination
     purpose: str
     verification: NewVerification  # what was written, as `discard` takes it
 
     @property
     def key(self) -> str:
-        return VerificationStore.key(self.id)
+        return CodeStore.key(self.id)
 
     @property
     def pending_key(self) -> str:
         """The sorted set of its destination's pending verifications of its purpose."""
-        return VerificationStore.pending_key(self.destination, self.purpose)
+        return CodeStore.pending_key(self.pseudonym, self.purpose)
 
 
 @pytest.fixture
@@ -89,7 +92,7 @@ def start(hasher) -> Callable[..., Started]:
     any); a `silent` one is written with that code's hash too, as if it had been sent."""
 
     def start(
-        store: VerificationStore,
+        store: CodeStore,
         code: str = "123456",
         *,
         purpose: str = "register",
@@ -99,22 +102,21 @@ def start(hasher) -> Callable[..., Started]:
         silent: bool = False,
     ) -> Started:
         verification_id = new_identifier("reg" if purpose == "register" else "log")
-        destination = hasher.destination(destination_key(PHONE, to))
+        destination = hasher.destination(PHONE, to)
         verification = NewVerification(
-            id=verification_id,
-            purpose=purpose,
-            channel=PHONE,
-            to=to,
-            destination=destination,
-            masked=mask(PHONE, to),
-            locale="ar",
-            payload=payload,
+            verification_id,
+            purpose,
+            destination,
+            "ar",
+            payload,
             code_hash=hasher.code(verification_id, code),
             fingerprint=fingerprint,
             silent=silent,
         )
-        store.create(verification)
-        return Started(verification_id, code, destination, purpose, verification)
+        pipe = store.redis.pipeline(transaction=False)
+        store.queue_create(pipe, verification)
+        pipe.execute()
+        return Started(verification_id, code, destination.pseudonym, purpose, verification)
 
     return start
 
@@ -128,10 +130,10 @@ class RecordingSender:
         self.messages: list[Message] = []
         self.failing = False
 
-    def send(self, destination: str, message: Message) -> None:
+    def send(self, to: str, message: Message) -> None:
         self.messages.append(message)
         if self.failing:
-            raise DeliveryFailed(destination)
+            raise DeliveryFailed("refused")
 
     def last_code(self) -> str:
         return self.CODE.search(self.messages[-1].text).group(1)
@@ -143,24 +145,19 @@ def sender() -> RecordingSender:
 
 
 @pytest.fixture
-def make_challenges(store, hasher, sender) -> Callable[..., CodeChallenges]:
-    """Codes for `purpose` ("register" or "login") on the test store (or `on`), sent to `sender`."""
+def make_codes(store, hasher, sender, redis_client) -> Callable[..., Codes]:
+    """Codes for `purpose` ("register" or "login") on the test store (or `on`), sent to
+    `sender`, with the limits off."""
 
-    def make(
-        purpose: str = "register", *, code_length: int = 6, on: VerificationStore | None = None
-    ) -> CodeChallenges:
-        registering = purpose == "register"
-        return CodeChallenges(
-            on or store,
-            hasher,
-            {"phone": sender, "email": sender},
-            purpose=purpose,
-            id_prefix="reg" if registering else "log",
-            not_found=RegistrationNotFound if registering else LoginNotFound,
-            code_length=code_length,
-            code_ttl=300,
-            store_name="Registrar",
+    def make(purpose: str = "register", *, code_length: int = 6, on: CodeStore | None = None) -> Codes:
+        on = on or store
+        if code_length != on.policy.length:
+            on = CodeStore(on.redis, CodePolicy(**{**vars(on.policy), "length": code_length}))
+        limits = Limits(redis_client, LimitPolicy(parse_many("1/second"), 0, 1, 1, 1, enabled=False))
+        courier = Courier(
+            {"phone": sender, "email": sender}, store_name="Registrar", code_ttl=300, webotp_domain=None
         )
+        return Codes(REGISTER if purpose == "register" else LOGIN, on, limits, courier, hasher)
 
     return make
 

@@ -2,17 +2,16 @@
 
 import pytest
 
-from app.codes.store import COMPLETED
+from app.codes import Codes, Status
 from app.errors import ChannelUnavailable, InvalidCode
-from app.verification import CodeChallenges
 from tests.support import wrong
 
 CODE_LENGTH = 10  # long enough that a code cannot turn up inside a timestamp or a hash by chance
 
 
 @pytest.fixture
-def challenges(make_challenges) -> CodeChallenges:
-    return make_challenges("register", code_length=CODE_LENGTH)
+def challenges(make_codes) -> Codes:
+    return make_codes("register", code_length=CODE_LENGTH)
 
 
 def assert_no_field_holds(redis_client, key: str, codes: list[str]) -> None:
@@ -24,7 +23,9 @@ def assert_no_field_holds(redis_client, key: str, codes: list[str]) -> None:
 
 
 def test_no_field_of_a_verification_ever_holds_a_code(challenges, sender, redis_client, store):
-    challenge = challenges.send_first("phone", "+966551234567", "en", {"first_name": "Sara"})
+    challenge = challenges.start(
+        challenges.destination("phone", "+966551234567"), "en", {"first_name": "Sara"}
+    )
     key = store.key(challenge.id)
     codes = [sender.last_code()]
     assert_no_field_holds(redis_client, key, codes)
@@ -51,7 +52,7 @@ def test_no_field_of_a_verification_ever_holds_a_code(challenges, sender, redis_
     challenges.release(claim)
     assert_no_field_holds(redis_client, key, codes)
 
-    challenges.finish(challenges.claim(challenge.id, delivered), COMPLETED)
+    challenges.finish(challenges.claim(challenge.id, delivered), Status.COMPLETED)
     assert_no_field_holds(redis_client, key, codes)
 
 
@@ -63,7 +64,7 @@ def test_no_field_of_a_verification_ever_holds_a_code(challenges, sender, redis_
     ],
 )
 def test_no_key_name_reveals_the_phone_or_email(challenges, store, redis_client, channel, address, revealing):
-    challenge = challenges.send_first(channel, address, "en", {"first_name": "Layla"})
+    challenge = challenges.start(challenges.destination(channel, address), "en", {"first_name": "Layla"})
 
     assert redis_client.exists(store.key(challenge.id))
     assert list(redis_client.scan_iter(match=f"*{revealing}*")) == []

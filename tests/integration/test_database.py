@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app.codes import new_identifier
 from app.db import make_engine, upgrade
-from app.models import Model, customers, refresh_tokens, utcnow
+from app.models import customers, metadata, refresh_tokens, utcnow
 
 
 def customer(**fields) -> dict:
@@ -63,7 +63,7 @@ def test_the_migrated_schema_is_what_the_models_describe(engine):
     with engine.connect() as connection, warnings.catch_warnings():
         # SQLite cannot reflect the lower(email) index; the uniqueness tests below cover it.
         warnings.simplefilter("ignore")
-        differences = compare_metadata(MigrationContext.configure(connection), Model.metadata)
+        differences = compare_metadata(MigrationContext.configure(connection), metadata)
     assert differences == []
 
 

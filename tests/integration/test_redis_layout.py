@@ -7,7 +7,7 @@ import pytest
 import redis
 from redis.crc import key_slot
 
-from app.codes import Outcome, VerificationStore, new_identifier
+from app.codes import CodeStore, Outcome, new_identifier
 from tests.integration.conftest import PAYLOAD
 
 
@@ -42,14 +42,14 @@ def test_every_key_of_a_verification_is_in_the_slot_of_its_id():
         verification_id = new_identifier("reg")
         assert "{" not in verification_id
         assert "}" not in verification_id
-        assert slot(VerificationStore.key(verification_id)) == slot(verification_id)
+        assert slot(CodeStore.key(verification_id)) == slot(verification_id)
 
 
 @pytest.mark.parametrize("purpose", ["register", "login"])
 def test_the_pending_list_of_a_destination_is_in_the_slot_of_its_pseudonym(hasher, purpose):
-    destination = hasher.destination("phone:+966551234567")
-    assert VerificationStore.pending_key(destination, purpose) == f"dest:{{{destination}}}:{purpose}"
-    assert slot(VerificationStore.pending_key(destination, purpose)) == slot(destination)
+    pseudonym = hasher.destination("phone", "+966551234567").pseudonym
+    assert CodeStore.pending_key(pseudonym, purpose) == f"dest:{{{pseudonym}}}:{purpose}"
+    assert slot(CodeStore.pending_key(pseudonym, purpose)) == slot(pseudonym)
 
 
 def test_every_key_named_after_a_verification_shares_its_slot(make_store, start, hasher, redis_client):
@@ -71,7 +71,7 @@ def test_each_script_touches_only_the_verification_it_is_given(make_store, start
 
     settings = {"max_attempts": 2, "max_resends": 1}
     started = start(make_store(**settings))
-    cooling = start(make_store(resend_cooldown=60))
+    cooling = start(make_store(cooldown=60))
     store = make_store(confined_to(started.key, cooling.key), **settings)
     with pytest.raises(redis.exceptions.NoPermissionError):
         store.redis.zcard(started.pending_key)

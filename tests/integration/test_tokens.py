@@ -13,11 +13,11 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy import delete, insert, select
 
+from app.accounts import Accounts, Customer
 from app.codes import new_identifier
-from app.customers.service import CustomerDirectory
 from app.errors import InvalidToken
-from app.models import Customer, customers, refresh_tokens
-from app.tokens import SigningKeys, TokenService
+from app.models import customers, refresh_tokens
+from app.tokens import SigningKeys, TokenPolicy, TokenService
 
 ISSUER, AUDIENCE = "registrar", "storefront"
 
@@ -44,8 +44,10 @@ def make_tokens(engine):
         return TokenService(
             keys or SigningKeys(private_pem(new_key())),
             engine,
-            CustomerDirectory(engine),
-            **{"issuer": ISSUER, "audience": AUDIENCE, "access_ttl": 900, "refresh_ttl": 3600, **settings},
+            Accounts(engine),
+            TokenPolicy(
+                **{"issuer": ISSUER, "audience": AUDIENCE, "access_ttl": 900, "refresh_ttl": 3600, **settings}
+            ),
         )
 
     return make
@@ -81,8 +83,8 @@ def sign_in(service: TokenService, customer_id: str):
 def claims(service: TokenService, customer_id: str, **changes) -> dict:
     now = int(time.time())
     return {
-        "iss": service.issuer,
-        "aud": service.audience,
+        "iss": service.policy.issuer,
+        "aud": service.policy.audience,
         "sub": customer_id,
         "iat": now,
         "exp": now + 900,

@@ -9,8 +9,7 @@ import time
 
 import pytest
 
-from app.models import utcnow
-from app.webhooks.outbox import Failure
+from app.codes import Failure, FailureReason
 from config.settings import ROOT
 from tests.servers import WebhookReceiver
 
@@ -31,8 +30,10 @@ def subscribed(make_app, receiver):
     registrar = app.extensions["registrar"]
     receiver.secret = registrar.webhooks.create(receiver.url, ["onRegistrationFailed"])["secret"]
     for number in range(EVENTS):
-        failure = Failure(f"reg_worker{number:04d}", "code_delivery_failed", "phone", "+966 55••••567", "SA")
-        registrar.outbox.failed(failure, at=utcnow())
+        reason = FailureReason.CODE_DELIVERY_FAILED
+        registrar.registration.outbox.record(
+            Failure(f"reg_worker{number:04d}", reason, "phone", "+966 55••••567", "SA")
+        )
     return app
 
 

@@ -124,27 +124,50 @@ class TestFingerprints:
 
     def test_a_fingerprint_is_not_the_hash_of_a_code_or_a_destination(self):
         hasher = CodeHasher(SECRET)
-        assert hasher.fingerprint({}) not in (hasher.destination(""), hasher.code("", "")[:32])
+        assert hasher.fingerprint({}) not in (
+            pseudonym(hasher, "phone", "+966551234567"),
+            hasher.code("", "")[:32],
+        )
 
 
-class TestDestinationPseudonyms:
+def pseudonym(hasher: CodeHasher, channel: str, address: str) -> str:
+    return hasher.destination(channel, address).pseudonym
+
+
+class TestDestinations:
     def test_a_pseudonym_is_32_hex_characters_that_do_not_reveal_the_address(self):
-        pseudonym = CodeHasher(SECRET).destination("phone:+966551234567")
-        assert re.fullmatch(r"[0-9a-f]{32}", pseudonym)
-        assert "551234567" not in pseudonym
+        destination = CodeHasher(SECRET).destination("phone", "+966551234567")
+        assert re.fullmatch(r"[0-9a-f]{32}", destination.pseudonym)
+        assert "551234567" not in destination.pseudonym
+
+    def test_a_destination_keeps_its_address_and_shows_only_its_mask(self):
+        destination = CodeHasher(SECRET).destination("phone", "+966551234567")
+        assert (destination.channel, destination.address) == ("phone", "+966551234567")
+        assert destination.masked == "+966 55••••567"
 
     def test_a_destination_keeps_its_pseudonym(self):
-        assert CodeHasher(SECRET).destination("email:omar@example.com") == CodeHasher(SECRET).destination(
-            "email:omar@example.com"
+        hasher = CodeHasher(SECRET)
+        assert pseudonym(hasher, "email", "omar@example.com") == pseudonym(
+            hasher, "email", "omar@example.com"
         )
+
+    def test_emails_differing_only_in_case_are_one_destination(self):
+        hasher = CodeHasher(SECRET)
+        assert pseudonym(hasher, "email", "Omar.Saleh@Example.com") == pseudonym(
+            hasher, "email", "omar.saleh@example.com"
+        )
+
+    def test_a_phone_and_an_email_never_share_a_pseudonym(self):
+        hasher = CodeHasher(SECRET)
+        assert pseudonym(hasher, "phone", "+966551234567") != pseudonym(hasher, "email", "+966551234567")
 
     def test_the_pseudonym_is_keyed_by_the_server_secret(self):
         ours, theirs = CodeHasher(SECRET), CodeHasher(SECRET + "!")
-        assert ours.destination("phone:+966551234567") != theirs.destination("phone:+966551234567")
+        assert pseudonym(ours, "phone", "+966551234567") != pseudonym(theirs, "phone", "+966551234567")
 
     def test_two_destinations_get_two_pseudonyms(self):
         hasher = CodeHasher(SECRET)
-        assert hasher.destination("phone:+966551234567") != hasher.destination("phone:+966551234568")
+        assert pseudonym(hasher, "phone", "+966551234567") != pseudonym(hasher, "phone", "+966551234568")
 
 
 class TestIdentifiers:

@@ -10,7 +10,6 @@ from app.identity import (
     InvalidField,
     check_country_key,
     clean_name,
-    destination_key,
     mask,
     mask_email,
     mask_phone,
@@ -330,15 +329,3 @@ class TestEmails:
     def test_something_that_is_not_an_email_address_is_refused(self, typed):
         with pytest.raises(InvalidField, match="email"):
             parse_email(typed, check_deliverability=False)
-
-
-class TestDestinationKeys:
-    def test_emails_differing_only_in_case_are_one_destination(self):
-        capitalised = destination_key(EMAIL, "Omar.Saleh@Example.com")
-        assert capitalised == destination_key(EMAIL, "omar.saleh@example.com")
-
-    def test_phones_are_kept_as_they_are(self):
-        assert destination_key(PHONE, "+966551234567") == "phone:+966551234567"
-
-    def test_a_phone_and_an_email_never_share_a_destination(self):
-        assert destination_key(PHONE, "x") != destination_key(EMAIL, "x")

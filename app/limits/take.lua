@@ -3,7 +3,7 @@
 -- KEYS[2..n]  fixed-window counters (each key names its window)
 -- ARGV[1]     the cooldown, ms (0: none)
 -- ARGV[2..]   for each counter: its limit, then its window, ms
--- Returns {1} when taken, else {0, retry_after_ms, index of the first refusing key}.
+-- Returns {'taken', 1} or {'taken', 0, 'retry_after_ms', ms, 'refused_by', index of the first refusing key}.
 local cooldown = tonumber(ARGV[1])
 local refused, retry = 0, 0
 
@@ -20,7 +20,7 @@ for i = 2, #KEYS do
     if left > retry then retry = left end
   end
 end
-if refused > 0 then return {0, retry, refused} end
+if refused > 0 then return {'taken', 0, 'retry_after_ms', retry, 'refused_by', refused} end
 
 if cooldown > 0 then redis.call('SET', KEYS[1], 1, 'PX', cooldown) end
 for i = 2, #KEYS do
@@ -28,4 +28,4 @@ for i = 2, #KEYS do
     redis.call('PEXPIRE', KEYS[i], tonumber(ARGV[2 * i - 1]))
   end
 end
-return {1}
+return {'taken', 1}

@@ -1,12 +1,11 @@
-"""CodeChallenges (app.verification) on the real store: one purpose each, sharing destinations."""
+"""Codes (app.verification) on the real store: one purpose each, sharing destinations."""
 
 import time
 from dataclasses import asdict
 
 import pytest
 
-from app.codes import Claim
-from app.codes.store import ALREADY_REGISTERED, COMPLETED
+from app.codes import Claim, Status
 from app.errors import (
     AlreadyCompleted,
     AlreadyRegistered,
@@ -18,7 +17,7 @@ from app.errors import (
     TooManyAttempts,
     ValidationFailed,
 )
-from app.registration.service import RegistrationRequest
+from app.registration.service import Registration
 from tests.support import wrong
 
 PHONE_NUMBER = "+966551234567"
@@ -35,18 +34,20 @@ NOT_CODES = [
 
 
 @pytest.fixture
-def registrations(make_challenges):
-    return make_challenges("register")
+def registrations(make_codes):
+    return make_codes("register")
 
 
 @pytest.fixture
-def logins(make_challenges):
-    return make_challenges("login")
+def logins(make_codes):
+    return make_codes("login")
 
 
 def test_a_claim_hands_back_the_payload_less_its_none_values(registrations, sender, store):
-    challenge = registrations.send_first(
-        "phone", PHONE_NUMBER, "ar", {"first_name": "Sara", "last_name": None, "phone": PHONE_NUMBER}
+    challenge = registrations.start(
+        registrations.destination("phone", PHONE_NUMBER),
+        "ar",
+        {"first_name": "Sara", "last_name": None, "phone": PHONE_NUMBER},
     )
 
     claim = registrations.claim(challenge.id, sender.last_code())
@@ -54,32 +55,24 @@ def test_a_claim_hands_back_the_payload_less_its_none_values(registrations, send
     assert claim == Claim(
         id=challenge.id,
         purpose="register",
-        destination=claim.destination,
+        pseudonym=claim.pseudonym,
         payload={"first_name": "Sara", "phone": PHONE_NUMBER},
         token=claim.token,
     )
-    assert claim.destination
-    assert store.newest_pending(claim.destination, "register") == challenge.id
+    assert claim.pseudonym
+    assert store.newest_pending(claim.pseudonym, "register") == challenge.id
 
 
 def test_a_registration_comes_back_whole_from_what_the_store_kept(registrations, sender):
-    registration = RegistrationRequest(
-        first_name="Omar",
-        last_name=None,
-        email="omar@example.com",
-        phone=None,
-        country_code=None,
-        verified_by="email",
-        locale="en",
-    )
-    challenge = registrations.send_first(
-        "email", registration.email, registration.locale, asdict(registration)
-    )
+    registration = Registration("email", email="omar@example.com", first_name="Omar")
+    payload = {**asdict(registration), "locale": "en"}
+    challenge = registrations.start(registrations.destination("email", registration.email), "en", payload)
 
     claim = registrations.claim(challenge.id, sender.last_code())
 
     assert None not in claim.payload.values()
-    assert RegistrationRequest.from_payload(claim.payload) == registration
+    assert claim.payload["locale"] == "en"
+    assert Registration.from_payload(claim.payload) == registration
 
 
 @pytest.mark.parametrize("first", ["register", "login"])
@@ -87,47 +80,57 @@ def test_a_newer_verification_of_one_purpose_does_not_hide_an_older_one_of_the_o
     registrations, logins, first
 ):
     older_flow, newer_flow = (registrations, logins) if first == "register" else (logins, registrations)
-    older = older_flow.send_first("phone", PHONE_NUMBER, "en", {"first_name": "Sara"})
-    newer = newer_flow.send_first("phone", PHONE_NUMBER, "en", {"first_name": "Sara"})
+    older = older_flow.start(older_flow.destination("phone", PHONE_NUMBER), "en", {"first_name": "Sara"})
+    newer = newer_flow.start(newer_flow.destination("phone", PHONE_NUMBER), "en", {"first_name": "Sara"})
 
-    assert older_flow.newest_pending("phone", PHONE_NUMBER) == older.id
-    assert newer_flow.newest_pending("phone", PHONE_NUMBER) == newer.id
+    assert older_flow.newest_pending(older_flow.destination("phone", PHONE_NUMBER)) == older.id
+    assert newer_flow.newest_pending(newer_flow.destination("phone", PHONE_NUMBER)) == newer.id
 
 
 def test_two_starts_in_quick_succession_finalise_the_newer(registrations):
-    older = registrations.send_first("phone", PHONE_NUMBER, "en", {"first_name": "Sara"})
-    newer = registrations.send_first("phone", PHONE_NUMBER, "en", {"first_name": "Sara"})
+    older = registrations.start(
+        registrations.destination("phone", PHONE_NUMBER), "en", {"first_name": "Sara"}
+    )
+    newer = registrations.start(
+        registrations.destination("phone", PHONE_NUMBER), "en", {"first_name": "Sara"}
+    )
 
-    assert registrations.newest_pending("phone", PHONE_NUMBER) == newer.id != older.id
+    assert (
+        registrations.newest_pending(registrations.destination("phone", PHONE_NUMBER)) == newer.id != older.id
+    )
 
 
 @pytest.mark.parametrize(
     ("purpose", "not_found"), [("register", RegistrationNotFound), ("login", LoginNotFound)]
 )
-def test_nothing_pending_of_a_purpose_is_its_own_not_found(make_challenges, purpose, not_found):
-    other = make_challenges("login" if purpose == "register" else "register")
-    other.send_first("phone", PHONE_NUMBER, "en", {"first_name": "Sara"})
+def test_nothing_pending_of_a_purpose_is_its_own_not_found(make_codes, purpose, not_found):
+    other = make_codes("login" if purpose == "register" else "register")
+    other.start(other.destination("phone", PHONE_NUMBER), "en", {"first_name": "Sara"})
 
     with pytest.raises(not_found):
-        make_challenges(purpose).newest_pending("phone", PHONE_NUMBER)
+        make_codes(purpose).newest_pending(make_codes(purpose).destination("phone", PHONE_NUMBER))
 
 
 def test_a_finished_verification_is_no_longer_pending_but_the_other_purpose_still_is(
     registrations, logins, sender
 ):
-    registration = registrations.send_first("phone", PHONE_NUMBER, "en", {"first_name": "Sara"})
-    login = logins.send_first("phone", PHONE_NUMBER, "en", {})
+    registration = registrations.start(
+        registrations.destination("phone", PHONE_NUMBER), "en", {"first_name": "Sara"}
+    )
+    login = logins.start(logins.destination("phone", PHONE_NUMBER), "en", {})
 
-    logins.finish(logins.claim(login.id, sender.last_code()), COMPLETED)
+    logins.finish(logins.claim(login.id, sender.last_code()), Status.COMPLETED)
 
     with pytest.raises(LoginNotFound):
-        logins.newest_pending("phone", PHONE_NUMBER)
-    assert registrations.newest_pending("phone", PHONE_NUMBER) == registration.id
+        logins.newest_pending(logins.destination("phone", PHONE_NUMBER))
+    assert registrations.newest_pending(registrations.destination("phone", PHONE_NUMBER)) == registration.id
 
 
-def test_a_locked_verification_is_no_longer_pending(make_store, sender, make_challenges):
-    registrations = make_challenges("register", on=make_store(max_attempts=2))
-    challenge = registrations.send_first("phone", PHONE_NUMBER, "en", {"first_name": "Sara"})
+def test_a_locked_verification_is_no_longer_pending(make_store, sender, make_codes):
+    registrations = make_codes("register", on=make_store(max_attempts=2))
+    challenge = registrations.start(
+        registrations.destination("phone", PHONE_NUMBER), "en", {"first_name": "Sara"}
+    )
     code = sender.last_code()
 
     with pytest.raises(InvalidCode):
@@ -136,17 +139,17 @@ def test_a_locked_verification_is_no_longer_pending(make_store, sender, make_cha
         registrations.claim(challenge.id, wrong(code))
 
     with pytest.raises(RegistrationNotFound):
-        registrations.newest_pending("phone", PHONE_NUMBER)
+        registrations.newest_pending(registrations.destination("phone", PHONE_NUMBER))
 
 
 def test_a_first_code_that_could_not_be_sent_leaves_nothing_pending(registrations, sender, redis_client):
     sender.failing = True
 
     with pytest.raises(ChannelUnavailable):
-        registrations.send_first("phone", PHONE_NUMBER, "en", {"first_name": "Sara"})
+        registrations.start(registrations.destination("phone", PHONE_NUMBER), "en", {"first_name": "Sara"})
 
     with pytest.raises(RegistrationNotFound):
-        registrations.newest_pending("phone", PHONE_NUMBER)
+        registrations.newest_pending(registrations.destination("phone", PHONE_NUMBER))
     assert list(redis_client.scan_iter()) == []
 
 
@@ -154,8 +157,8 @@ class TestDetails:
     def test_a_verification_started_with_details_keeps_only_their_fingerprint(
         self, registrations, hasher, redis_client, store
     ):
-        challenge = registrations.send_first(
-            "phone", PHONE_NUMBER, "en", {"first_name": "Sara"}, details=DETAILS
+        challenge = registrations.start(
+            registrations.destination("phone", PHONE_NUMBER), "en", {"first_name": "Sara"}, details=DETAILS
         )
 
         verification = redis_client.hgetall(store.key(challenge.id))
@@ -165,12 +168,14 @@ class TestDetails:
     def test_a_verification_started_without_details_keeps_no_fingerprint(
         self, registrations, redis_client, store
     ):
-        challenge = registrations.send_first("phone", PHONE_NUMBER, "en", {"first_name": "Sara"})
+        challenge = registrations.start(
+            registrations.destination("phone", PHONE_NUMBER), "en", {"first_name": "Sara"}
+        )
         assert not redis_client.hexists(store.key(challenge.id), "fp")
 
     def test_the_same_details_claim_it(self, registrations, sender):
-        challenge = registrations.send_first(
-            "phone", PHONE_NUMBER, "en", {"first_name": "Sara"}, details=DETAILS
+        challenge = registrations.start(
+            registrations.destination("phone", PHONE_NUMBER), "en", {"first_name": "Sara"}, details=DETAILS
         )
 
         claim = registrations.claim(challenge.id, sender.last_code(), details=dict(reversed(DETAILS.items())))
@@ -189,8 +194,8 @@ class TestDetails:
     def test_other_details_are_not_found_whatever_the_code_and_cost_nothing(
         self, registrations, sender, store, other
     ):
-        challenge = registrations.send_first(
-            "phone", PHONE_NUMBER, "en", {"first_name": "Sara"}, details=DETAILS
+        challenge = registrations.start(
+            registrations.destination("phone", PHONE_NUMBER), "en", {"first_name": "Sara"}, details=DETAILS
         )
         code = sender.last_code()
 
@@ -202,8 +207,8 @@ class TestDetails:
         assert registrations.claim(challenge.id, code, details=DETAILS).id == challenge.id
 
     def test_a_claim_without_details_takes_any(self, registrations, sender):
-        challenge = registrations.send_first(
-            "phone", PHONE_NUMBER, "en", {"first_name": "Sara"}, details=DETAILS
+        challenge = registrations.start(
+            registrations.destination("phone", PHONE_NUMBER), "en", {"first_name": "Sara"}, details=DETAILS
         )
         code = sender.last_code()
 
@@ -212,15 +217,17 @@ class TestDetails:
         assert registrations.claim(challenge.id, code).id == challenge.id
 
     def test_details_never_match_a_verification_started_without_them(self, registrations, sender):
-        challenge = registrations.send_first("phone", PHONE_NUMBER, "en", {"first_name": "Sara"})
+        challenge = registrations.start(
+            registrations.destination("phone", PHONE_NUMBER), "en", {"first_name": "Sara"}
+        )
 
         with pytest.raises(RegistrationNotFound):
             registrations.claim(challenge.id, sender.last_code(), details=DETAILS)
         assert registrations.status(challenge.id).attempts_left == 5
 
     def test_a_new_code_keeps_the_details_it_was_started_with(self, registrations, sender):
-        challenge = registrations.send_first(
-            "phone", PHONE_NUMBER, "en", {"first_name": "Sara"}, details=DETAILS
+        challenge = registrations.start(
+            registrations.destination("phone", PHONE_NUMBER), "en", {"first_name": "Sara"}, details=DETAILS
         )
         registrations.resend(challenge.id)
         code = sender.last_code()
@@ -237,7 +244,9 @@ class TestSomethingThatIsNoCode:
     def test_for_a_live_verification_it_is_a_field_error_that_costs_nothing(
         self, registrations, sender, typed
     ):
-        challenge = registrations.send_first("phone", PHONE_NUMBER, "en", {"first_name": "Sara"})
+        challenge = registrations.start(
+            registrations.destination("phone", PHONE_NUMBER), "en", {"first_name": "Sara"}
+        )
 
         with pytest.raises(ValidationFailed) as refused:
             registrations.claim(challenge.id, typed)
@@ -246,9 +255,11 @@ class TestSomethingThatIsNoCode:
         assert registrations.status(challenge.id).attempts_left == 5
         assert registrations.claim(challenge.id, sender.last_code()).id == challenge.id
 
-    def test_a_code_of_another_length_is_no_code(self, make_challenges, sender):
-        registrations = make_challenges("register", code_length=8)
-        challenge = registrations.send_first("phone", PHONE_NUMBER, "en", {"first_name": "Sara"})
+    def test_a_code_of_another_length_is_no_code(self, make_codes, sender):
+        registrations = make_codes("register", code_length=8)
+        challenge = registrations.start(
+            registrations.destination("phone", PHONE_NUMBER), "en", {"first_name": "Sara"}
+        )
         code = sender.last_code()
 
         with pytest.raises(ValidationFailed):
@@ -259,24 +270,24 @@ class TestSomethingThatIsNoCode:
     @pytest.mark.parametrize(
         ("purpose", "not_found"), [("register", RegistrationNotFound), ("login", LoginNotFound)]
     )
-    def test_for_an_unknown_verification_it_is_not_found(self, make_challenges, typed, purpose, not_found):
-        challenges = make_challenges(purpose)
+    def test_for_an_unknown_verification_it_is_not_found(self, make_codes, typed, purpose, not_found):
+        challenges = make_codes(purpose)
         with pytest.raises(not_found):
-            challenges.claim(f"{challenges.id_prefix}_unknown", typed)
+            challenges.claim(f"{challenges.purpose.id_prefix}_unknown", typed)
 
     @pytest.mark.parametrize("typed", NOT_CODES)
     def test_for_a_verification_of_another_purpose_it_is_not_found(self, registrations, logins, typed):
-        login = logins.send_first("phone", PHONE_NUMBER, "en", {})
+        login = logins.start(logins.destination("phone", PHONE_NUMBER), "en", {})
 
         with pytest.raises(RegistrationNotFound):
             registrations.claim(login.id, typed)
 
     @pytest.mark.parametrize("typed", NOT_CODES)
-    def test_for_a_locked_verification_it_is_too_many_attempts(
-        self, make_store, make_challenges, sender, typed
-    ):
-        registrations = make_challenges("register", on=make_store(max_attempts=1))
-        challenge = registrations.send_first("phone", PHONE_NUMBER, "en", {"first_name": "Sara"})
+    def test_for_a_locked_verification_it_is_too_many_attempts(self, make_store, make_codes, sender, typed):
+        registrations = make_codes("register", on=make_store(max_attempts=1))
+        challenge = registrations.start(
+            registrations.destination("phone", PHONE_NUMBER), "en", {"first_name": "Sara"}
+        )
         with pytest.raises(TooManyAttempts):
             registrations.claim(challenge.id, wrong(sender.last_code()))
 
@@ -286,20 +297,25 @@ class TestSomethingThatIsNoCode:
 
     @pytest.mark.parametrize("typed", NOT_CODES)
     @pytest.mark.parametrize(
-        ("status", "error"), [(COMPLETED, AlreadyCompleted), (ALREADY_REGISTERED, AlreadyRegistered)]
+        ("status", "error"),
+        [(Status.COMPLETED, AlreadyCompleted), (Status.ALREADY_REGISTERED, AlreadyRegistered)],
     )
     def test_for_a_finished_verification_it_is_what_finished_it(
         self, registrations, sender, typed, status, error
     ):
-        challenge = registrations.send_first("phone", PHONE_NUMBER, "en", {"first_name": "Sara"})
+        challenge = registrations.start(
+            registrations.destination("phone", PHONE_NUMBER), "en", {"first_name": "Sara"}
+        )
         registrations.finish(registrations.claim(challenge.id, sender.last_code()), status)
 
         with pytest.raises(error):
             registrations.claim(challenge.id, typed)
 
-    def test_for_an_expired_code_it_is_code_expired(self, make_store, make_challenges):
-        registrations = make_challenges("register", on=make_store(code_ttl=1, verification_ttl=60))
-        challenge = registrations.send_first("phone", PHONE_NUMBER, "en", {"first_name": "Sara"})
+    def test_for_an_expired_code_it_is_code_expired(self, make_store, make_codes):
+        registrations = make_codes("register", on=make_store(ttl=1, lifetime=60))
+        challenge = registrations.start(
+            registrations.destination("phone", PHONE_NUMBER), "en", {"first_name": "Sara"}
+        )
         time.sleep(1.1)
 
         for typed in ("abcdef", "12345", ""):

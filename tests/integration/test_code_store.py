@@ -5,8 +5,7 @@ from dataclasses import replace
 
 import pytest
 
-from app.codes import Claim, Facts, Outcome, generate_code
-from app.codes.store import ALREADY_REGISTERED, COMPLETED
+from app.codes import Claim, Failure, FailureReason, Outcome, Status, generate_code
 from tests.integration.conftest import PAYLOAD
 
 FINGERPRINT = "0123456789abcdef0123456789abcdef"
@@ -62,12 +61,12 @@ class TestTheRightCode:
         result = check(store, started, started.code)
 
         assert result.outcome == Outcome.OK
-        assert result.destination == started.destination
+        assert result.pseudonym == started.pseudonym
         assert result.attempts_left == 5
         assert result.claim == Claim(
             id=started.id,
             purpose="register",
-            destination=started.destination,
+            pseudonym=started.pseudonym,
             payload=PAYLOAD,
             token=result.claim.token,
         )
@@ -143,7 +142,7 @@ class TestWrongCodes:
 
         assert (first.outcome, first.attempts_left, first.claim) == (Outcome.WRONG, 4, None)
         assert (second.outcome, second.attempts_left, second.claim) == (Outcome.WRONG, 3, None)
-        assert first.destination == started.destination
+        assert first.pseudonym == started.pseudonym
         assert redis_client.hget(started.key, "attempts") == "3"
         assert check(store, started, started.code).outcome == Outcome.OK
 
@@ -167,7 +166,7 @@ class TestWrongCodes:
         assert verification["fp"] == FINGERPRINT, "kept, so that a late finalisation learns it is locked"
         assert payload_fields(verification) == {}
         assert verification.keys() <= CLOSED_FIELDS
-        assert verification["dest"] == started.destination
+        assert verification["dest"] == started.pseudonym
 
     def test_a_locked_verification_refuses_even_the_right_code_and_every_resend(
         self, make_store, start, check, resend
@@ -185,7 +184,7 @@ class TestExpiredCodes:
     def test_an_expired_code_answers_expired_whatever_was_typed_and_costs_nothing(
         self, make_store, start, check, redis_client
     ):
-        store = make_store(code_ttl=1, verification_ttl=60)
+        store = make_store(ttl=1, lifetime=60)
         started = start(store)
         time.sleep(1.1)
 
@@ -198,7 +197,7 @@ class TestExpiredCodes:
         assert redis_client.hget(started.key, "status") == "code_sent"
 
     def test_a_new_code_after_expiry_works(self, make_store, start, check, resend):
-        store = make_store(code_ttl=1, verification_ttl=60)
+        store = make_store(ttl=1, lifetime=60)
         started = start(store)
         time.sleep(1.1)
 
@@ -222,7 +221,7 @@ class TestPurposes:
         assert right.outcome == wrong.outcome == resent.outcome == Outcome.NOT_FOUND
         assert right.claim is None
         assert store.get(started.id, checked_for) is None
-        assert store.newest_pending(started.destination, checked_for) is None
+        assert store.newest_pending(started.pseudonym, checked_for) is None
         verification = redis_client.hgetall(started.key)
         assert verification["status"] == "code_sent"
         assert (verification["attempts"], verification["resends"]) == ("5", "3")
@@ -259,7 +258,7 @@ class TestFingerprints:
 
         results = [check(store, started, code, fingerprint=OTHER_FINGERPRINT) for _ in range(6)]
 
-        assert {(result.outcome, result.claim, result.destination) for result in results} == {
+        assert {(result.outcome, result.claim, result.pseudonym) for result in results} == {
             (Outcome.NOT_FOUND, None, "")
         }
         verification = redis_client.hgetall(started.key)
@@ -307,7 +306,7 @@ class TestFingerprints:
 
         for started in (claimed, locked):
             answer = check(store, started, started.code, fingerprint=OTHER_FINGERPRINT)
-            assert (answer.outcome, answer.attempts_left, answer.destination) == (Outcome.NOT_FOUND, 0, "")
+            assert (answer.outcome, answer.attempts_left, answer.pseudonym) == (Outcome.NOT_FOUND, 0, "")
 
     def test_a_resend_keeps_the_fingerprint(self, store, start, check, resend):
         started = start(store, fingerprint=FINGERPRINT)
@@ -320,7 +319,7 @@ class TestFingerprints:
 class TestFinishing:
     @pytest.mark.parametrize(
         ("status", "outcome"),
-        [(COMPLETED, Outcome.COMPLETED), (ALREADY_REGISTERED, Outcome.ALREADY_REGISTERED)],
+        [(Status.COMPLETED, Outcome.COMPLETED), (Status.ALREADY_REGISTERED, Outcome.ALREADY_REGISTERED)],
     )
     def test_a_finished_verification_keeps_no_code_payload_or_address_and_takes_no_more_codes(
         self, store, start, check, resend, redis_client, status, outcome
@@ -355,13 +354,13 @@ class TestFinishing:
     def test_finishing_a_verification_that_lapsed_meanwhile_changes_nothing_and_says_so(
         self, make_store, start, check, redis_client
     ):
-        store = make_store(code_ttl=1, verification_ttl=1)
+        store = make_store(ttl=1, lifetime=1)
         started = start(store)
         claimed = check(store, started, started.code)
         time.sleep(1.1)
         assert redis_client.exists(started.key) == 0
 
-        assert store.finish(claimed.claim, COMPLETED) is False
+        assert store.finish(claimed.claim, Status.COMPLETED) is False
 
         assert redis_client.exists(started.key) == 0
         assert store.get(started.id, "register") is None
@@ -374,22 +373,22 @@ class TestFinishing:
         time.sleep(1.1)  # the first claim's lease runs out mid-request
         second = check(store, started, started.code).claim
 
-        assert store.finish(first, COMPLETED) is False
+        assert store.finish(first, Status.COMPLETED) is False
         assert redis_client.hget(started.key, "status") == "claimed"
-        assert store.finish(second, COMPLETED) is True
+        assert store.finish(second, Status.COMPLETED) is True
         assert redis_client.hget(started.key, "status") == "completed"
-        assert store.finish(first, COMPLETED) is False
-        assert store.finish(second, ALREADY_REGISTERED) is False
+        assert store.finish(first, Status.COMPLETED) is False
+        assert store.finish(second, Status.ALREADY_REGISTERED) is False
         assert redis_client.hget(started.key, "status") == "completed"
 
     def test_the_same_finish_made_again_succeeds_and_changes_nothing(self, store, start, check, redis_client):
         # A retry after the reply was lost (redis-py retries once on a dropped connection).
         started = start(store)
         claim = check(store, started, started.code).claim
-        assert store.finish(claim, COMPLETED) is True
+        assert store.finish(claim, Status.COMPLETED) is True
         finished = redis_client.hgetall(started.key)
 
-        assert store.finish(claim, COMPLETED) is True
+        assert store.finish(claim, Status.COMPLETED) is True
         assert redis_client.hgetall(started.key) == finished
 
 
@@ -400,7 +399,7 @@ class TestResending:
         answer, new_code = resend(store, started, "654321")
 
         assert answer.outcome == Outcome.OK
-        assert answer.to == "+966551234567"
+        assert answer.destination.address == "+966551234567"
         assert answer.locale == "ar"
         assert answer.challenge.resends_left == 2
         assert answer.challenge.attempts_left == 5
@@ -420,7 +419,7 @@ class TestResending:
     def test_a_resend_within_the_cooldown_is_too_soon_says_when_and_changes_nothing(
         self, make_store, start, check, resend, redis_client
     ):
-        store = make_store(resend_cooldown=60)
+        store = make_store(cooldown=60)
         started = start(store)
 
         answer, _ = resend(store, started)
@@ -439,8 +438,10 @@ class TestResending:
         second_refusal, _ = resend(store, started)
 
         assert first_refusal.outcome == Outcome.EXHAUSTED
-        assert first_refusal.first_refusal == Facts("phone", started.verification.masked, "SA")
-        assert (second_refusal.outcome, second_refusal.first_refusal) == (Outcome.EXHAUSTED, None)
+        assert first_refusal.failure == Failure(
+            started.id, FailureReason.TOO_MANY_RESENDS, "phone", started.verification.destination.masked, "SA"
+        )
+        assert (second_refusal.outcome, second_refusal.failure) == (Outcome.EXHAUSTED, None)
         assert check(store, started, last_code).outcome == Outcome.OK
 
     def test_a_new_code_never_outlives_its_verification(self, store, start, resend, redis_client):
@@ -458,8 +459,8 @@ class TestRestoringAfterAFailedSend:
     def test_the_old_code_the_resend_and_the_cooldown_come_back(
         self, make_store, start, check, resend, hasher
     ):
-        started = start(make_store(resend_cooldown=0))  # its first code may be replaced at once
-        store = make_store(resend_cooldown=60)
+        started = start(make_store(cooldown=0))  # its first code may be replaced at once
+        store = make_store(cooldown=60)
         undelivered, undelivered_code = resend(store, started, "654321")
         assert undelivered.outcome == Outcome.OK
         assert resend(store, started)[0].outcome == Outcome.TOO_SOON
@@ -497,7 +498,7 @@ class TestSilentVerifications:
         started = start(store, purpose="login", silent=True)
         resent, code = resend(store, started)
         assert resent.outcome == Outcome.OK
-        assert resent.silent and resent.to == started.verification.to
+        assert resent.silent and resent.destination.address == started.verification.destination.address
         assert check(store, started, code).outcome == Outcome.WRONG
 
     def test_an_ordinary_verification_is_not_silent(self, store, start, resend, redis_client):
@@ -516,18 +517,18 @@ class TestNewestPending:
     def test_the_newest_verification_of_a_destination_is_the_one_found(self, store, start):
         older = start(store)
         newer = start(store)
-        assert older.destination == newer.destination
+        assert older.pseudonym == newer.pseudonym
 
-        assert store.newest_pending(newer.destination, "register") == newer.id
+        assert store.newest_pending(newer.pseudonym, "register") == newer.id
 
     def test_starts_in_quick_succession_are_found_newest_first(self, store, start, redis_client):
         started = [start(store) for _ in range(25)]  # many within one millisecond
 
         assert redis_client.zrange(started[0].pending_key, 0, -1) == [each.id for each in started]
         for newest in reversed(started):
-            assert store.newest_pending(newest.destination, "register") == newest.id
-            store.forget_pending(newest.id, newest.destination, "register")
-        assert store.newest_pending(started[0].destination, "register") is None
+            assert store.newest_pending(newest.pseudonym, "register") == newest.id
+            store.forget_pending(newest.id, newest.pseudonym, "register")
+        assert store.newest_pending(started[0].pseudonym, "register") is None
 
     def test_start_times_are_kept_in_microseconds(self, store, start, redis_client):
         before = time.time_ns() // 1000
@@ -542,11 +543,11 @@ class TestNewestPending:
     ):
         first = start(store, purpose=older)
         second = start(store, purpose=newer)
-        assert first.destination == second.destination
+        assert first.pseudonym == second.pseudonym
         assert first.pending_key != second.pending_key
 
-        assert store.newest_pending(first.destination, older) == first.id
-        assert store.newest_pending(first.destination, newer) == second.id
+        assert store.newest_pending(first.pseudonym, older) == first.id
+        assert store.newest_pending(first.pseudonym, newer) == second.id
         assert redis_client.zrange(first.pending_key, 0, -1) == [first.id]
         assert redis_client.zrange(second.pending_key, 0, -1) == [second.id]
 
@@ -554,24 +555,26 @@ class TestNewestPending:
         registration = start(store, purpose="register")
         login = start(store, purpose="login")
 
-        store.finish(check(store, login, login.code).claim, COMPLETED)
+        store.finish(check(store, login, login.code).claim, Status.COMPLETED)
 
-        assert store.newest_pending(login.destination, "login") is None
-        assert store.newest_pending(registration.destination, "register") == registration.id
+        assert store.newest_pending(login.pseudonym, "login") is None
+        assert store.newest_pending(registration.pseudonym, "register") == registration.id
 
     def test_finished_verifications_are_no_longer_pending(self, store, start, check):
         older = start(store)
         newer = start(store)
 
-        store.finish(check(store, newer, newer.code).claim, COMPLETED)
-        assert store.newest_pending(newer.destination, "register") == older.id
+        store.finish(check(store, newer, newer.code).claim, Status.COMPLETED)
+        assert store.newest_pending(newer.pseudonym, "register") == older.id
 
-        store.finish(check(store, older, older.code).claim, ALREADY_REGISTERED)
-        assert store.newest_pending(older.destination, "register") is None
+        store.finish(check(store, older, older.code).claim, Status.ALREADY_REGISTERED)
+        assert store.newest_pending(older.pseudonym, "register") is None
 
     def test_another_destination_has_nothing_pending(self, store, start, hasher):
         start(store)
-        assert store.newest_pending(hasher.destination("phone:+966559876543"), "register") is None
+        assert (
+            store.newest_pending(hasher.destination("phone", "+966559876543").pseudonym, "register") is None
+        )
 
     def test_a_first_code_that_never_left_is_forgotten(self, store, start, redis_client):
         started = start(store)
@@ -581,21 +584,21 @@ class TestNewestPending:
 
         assert redis_client.exists(started.key) == 0
         assert redis_client.zscore(started.pending_key, started.id) is None
-        assert store.newest_pending(started.destination, "register") is None
-        assert store.newest_pending(started.destination, "login") == other_purpose.id
+        assert store.newest_pending(started.pseudonym, "register") is None
+        assert store.newest_pending(started.pseudonym, "login") == other_purpose.id
 
     def test_a_verification_older_than_its_lifetime_is_skipped_though_still_listed(
         self, make_store, start, redis_client
     ):
-        store = make_store(code_ttl=1, verification_ttl=1)
+        store = make_store(ttl=1, lifetime=1)
         stale = start(store)
         time.sleep(0.5)
         fresh = start(store)  # keeps the list alive for another second
-        store.forget_pending(fresh.id, fresh.destination, "register")
+        store.forget_pending(fresh.id, fresh.pseudonym, "register")
         time.sleep(0.7)
 
         assert redis_client.zscore(stale.pending_key, stale.id) is not None
-        assert store.newest_pending(stale.destination, "register") is None
+        assert store.newest_pending(stale.pseudonym, "register") is None
 
     def test_the_list_lives_as_long_as_its_newest_verification(self, store, start, redis_client):
         older = start(store)

@@ -1,16 +1,16 @@
-"""Looking customers up in SQL (app.customers.service.CustomerDirectory)."""
+"""Looking customers up in SQL (app.accounts.Accounts)."""
 
 import pytest
 from sqlalchemy import insert
 
+from app.accounts import Accounts, Customer
 from app.codes import new_identifier
-from app.customers.service import CustomerDirectory
-from app.models import Customer, customers
+from app.models import customers
 
 
 @pytest.fixture
-def directory(engine) -> CustomerDirectory:
-    return CustomerDirectory(engine)
+def directory(engine) -> Accounts:
+    return Accounts(engine)
 
 
 def add_customer(engine, **fields) -> str:

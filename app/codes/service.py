@@ -1,0 +1,248 @@
+"""Sending, checking and resending codes: the machinery registration and login share, so
+that a change to how codes work is one change for both flows."""
+
+import logging
+from dataclasses import dataclass, replace
+
+from app import errors
+from app.channels import DeliveryFailed
+from app.codes import answers
+from app.codes.hashing import CodeHasher, generate_code, new_identifier, normalise_code
+from app.codes.store import CodeStore
+from app.codes.values import (
+    Challenge,
+    Claim,
+    Courier,
+    Destination,
+    Failure,
+    FailureLog,
+    FailureReason,
+    NewVerification,
+    Outcome,
+    Purpose,
+    Resend,
+    Status,
+)
+from app.identity import PHONE
+from app.limits import Limits, Refused, Taken
+
+log = logging.getLogger("registrar.codes")
+
+
+@dataclass(frozen=True)
+class Codes:
+    """Codes for one purpose on a shared store, limits and courier.
+
+    With a `failures` log, each failure of a verification is recorded once, and its lapse
+    is announced (`expired`) by the webhook worker; without one, failures go unrecorded.
+    A courier that sends in the background never fails here: then a code the channel
+    refuses keeps what it took from the limits, as a silent verification's does.
+    """
+
+    purpose: Purpose
+    store: CodeStore
+    limits: Limits
+    courier: Courier
+    hasher: CodeHasher
+    failures: FailureLog | None = None
+
+    @property
+    def code_length(self) -> int:
+        return self.store.policy.length
+
+    def destination(self, channel: str, address: str) -> Destination:
+        return self.hasher.destination(channel, address)
+
+    def start(
+        self,
+        destination: Destination,
+        locale: str,
+        payload: dict[str, str | None],
+        *,
+        details: dict[str, str | None] | None = None,
+        client_ip: str | None = None,
+        silent: bool = False,
+    ) -> Challenge:
+        """Start a verification and send its first code; nothing is kept if sending fails.
+
+        `payload` comes back, less its None values, in the `Claim` of a right code; a
+        `claim` given `details` finds it only if it was started with the same ones. The
+        start counts against `client_ip`'s limit, the code against the destination's. A
+        `silent` verification is the same in every way that can be seen from outside,
+        limits included, but its codes are never sent and none can match.
+        """
+        verification_id = new_identifier(self.purpose.id_prefix)
+        code = generate_code(self.code_length)
+        country = payload.get("country_code")
+        lapse = Failure(
+            verification_id, FailureReason.EXPIRED, destination.channel, destination.masked, country
+        )
+        verification = NewVerification(
+            verification_id,
+            self.purpose.name,
+            destination,
+            locale,
+            payload,
+            code_hash=self.hasher.code(verification_id, code),
+            fingerprint=self.hasher.fingerprint(details) if details is not None else "",
+            expiry_notice=lapse.notice() if self.failures else "",
+            silent=silent,
+        )
+        challenge, taken = self._write(verification, client_ip)
+        if not silent:
+            try:
+                self._send(destination, code, locale)
+            except errors.ChannelUnavailable:
+                self.store.discard(verification)
+                self.limits.give_back(taken)
+                self._failed(replace(lapse, reason=FailureReason.CODE_DELIVERY_FAILED))
+                raise
+        return challenge
+
+    def _write(self, verification: NewVerification, client_ip: str | None) -> tuple[Challenge, Taken | None]:
+        """Write a new verification and take its limits, in one round trip: the limits are
+        checked in the pipeline that writes it, and it is taken back should they refuse."""
+        destination, country = verification.destination, verification.payload.get("country_code")
+        phone = destination.address if destination.channel == PHONE else None
+        plan = self.limits.plan(destination.pseudonym, client_ip=client_ip, phone=phone, country=country)
+        pipe = self.store.redis.pipeline(transaction=False)
+        if plan is not None:
+            self.limits.queue(pipe, plan)
+        challenge = self.store.queue_create(pipe, verification)
+        results = pipe.execute(raise_on_error=False)
+        taken = results.pop(0) if plan is not None else None
+        for result in results:
+            if isinstance(result, Exception):
+                raise result
+        if plan is None:
+            return challenge, None
+        try:
+            return challenge, self.limits.settle(plan, taken)
+        except Refused as refusal:
+            self.store.discard(verification)
+            raise answers.refused(refusal, resending=False) from None
+        except BaseException:
+            self.store.discard(verification)
+            raise
+
+    def claim(self, verification_id: str, typed_code: str, *, details: dict | None = None) -> Claim:
+        """Check a typed code; a right one is claimed for the caller, to `finish` or `release`.
+
+        With `details`, a verification started with other details is not found. Every
+        other outcome raises the contract's error for it.
+        """
+        code = normalise_code(typed_code)
+        if code is None or len(code) != self.code_length:
+            raise answers.not_a_code(self.store.get(verification_id, self.purpose.name), self.purpose)
+        code_hash = self.hasher.code(verification_id, code)
+        fingerprint = self.hasher.fingerprint(details) if details is not None else ""
+        check = self.store.check(verification_id, self.purpose.name, code_hash, fingerprint)
+        match check.outcome:
+            case Outcome.OK:
+                return check.claim
+            case Outcome.WRONG:
+                raise errors.InvalidCode(attempts_left=check.attempts_left)
+            case Outcome.LOCKED_NOW:
+                self.store.forget_pending(verification_id, check.pseudonym, self.purpose.name)
+                self._failed(check.failure)
+                raise errors.TooManyAttempts(attempts_left=0)
+            case Outcome.EXPIRED:
+                raise errors.CodeExpired(attempts_left=check.attempts_left)
+        raise answers.closed(self.purpose, check.outcome)
+
+    def finish(self, claim: Claim, status: Status) -> bool:
+        """Close a claimed verification for good (`completed` or `already_registered`);
+        False if the claim is no longer the caller's (its lease ran out meanwhile)."""
+        return self.store.finish(claim, status)
+
+    def release(self, claim: Claim) -> None:
+        """Give back a claim that could not be finished, so the same code works again."""
+        self.store.release(claim)
+
+    def resend(self, verification_id: str) -> Challenge:
+        """Send a new code in place of the current one, if one is left and due."""
+        code = generate_code(self.code_length)
+        code_hash = self.hasher.code(verification_id, code)
+        resend = self.store.resend(verification_id, self.purpose.name, code_hash)
+        match resend.outcome:
+            case Outcome.OK:
+                self._send_again(verification_id, code, code_hash, resend)
+                return resend.challenge
+            case Outcome.TOO_SOON:
+                raise errors.with_retry_after(errors.ResendTooSoon, resend.retry_after)
+            case Outcome.EXHAUSTED:
+                if resend.failure:
+                    self._failed(resend.failure)
+                raise errors.TooManyResends(resends_left=0)
+        raise answers.closed(self.purpose, resend.outcome)
+
+    def _send_again(self, verification_id: str, code: str, code_hash: str, resend: Resend) -> None:
+        """Send a resend's code; on a refusal by the limits or the channel it is undone."""
+        destination = resend.destination
+        try:
+            taken = self._take(destination, resend.country, resending=True)
+        except errors.RegistrarError:
+            self.store.restore(verification_id, code_hash)
+            raise
+        if resend.silent:
+            return
+        try:
+            self._send(destination, code, resend.locale)
+        except errors.ChannelUnavailable:
+            self.store.restore(verification_id, code_hash)
+            self.limits.give_back(taken)
+            raise
+
+    def status(self, verification_id: str) -> Challenge:
+        """The verification as its customer may see it."""
+        challenge = self.store.get(verification_id, self.purpose.name)
+        if challenge is None:
+            raise self.purpose.not_found()
+        return challenge
+
+    def newest_pending(self, destination: Destination) -> str:
+        """The newest verification of this purpose still waiting for a code at `destination`."""
+        verification_id = self.store.newest_pending(destination.pseudonym, self.purpose.name)
+        if verification_id is None:
+            raise self.purpose.not_found()
+        return verification_id
+
+    def count_start(self, destination: Destination, country: str | None, *, client_ip: str | None) -> None:
+        """Count a start that sends nothing against `client_ip`, as start would: the
+        contract's 429 when a limit is spent."""
+        self.limits.give_back(self._take(destination, country, client_ip=client_ip))
+
+    def _take(
+        self, destination: Destination, country: str | None, *, client_ip: str | None = None, resending=False
+    ) -> Taken | None:
+        """Take what one code costs from the limits, in a round trip of its own."""
+        phone = destination.address if destination.channel == PHONE else None
+        try:
+            return self.limits.take(destination.pseudonym, client_ip=client_ip, phone=phone, country=country)
+        except Refused as refusal:
+            raise answers.refused(refusal, resending=resending) from None
+
+    def _send(self, destination: Destination, code: str, locale: str) -> None:
+        try:
+            self.courier.send_code(destination.channel, destination.address, code, locale)
+        except DeliveryFailed as failure:
+            # The reason names the provider and what it did, never the destination.
+            log.warning("%s code not delivered: %s", destination.channel, failure)
+            raise errors.ChannelUnavailable() from None
+
+    def _failed(self, failure: Failure) -> None:
+        """Record a failure; trouble recording it must not change the customer's answer.
+
+        The expiry notice learns the reason first, so that a failure whose event is lost
+        is still announced, at the latest when the verification lapses."""
+        if self.failures is None:
+            return
+        try:
+            if failure.reason != FailureReason.CODE_DELIVERY_FAILED:
+                lapse = replace(failure, reason=FailureReason.EXPIRED)
+                self.store.renotice(lapse.notice(), failure.notice())
+            self.failures.record(failure)
+        except Exception as error:
+            log.warning(
+                "%s of %s not recorded: %s", failure.reason, failure.verification_id, type(error).__name__
+            )
