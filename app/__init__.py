@@ -66,7 +66,7 @@ class Registrar:
 
 def create_app(config: Config | None = None) -> Flask:
     """Build the service: extensions, then adapters, then blueprints."""
-    config = config or Config()
+    config = config or Config.load()
     app = Flask(__name__, instance_path=str(config.INSTANCE_PATH))
     app.config.from_object(config)
     logs.configure_logging()
@@ -110,7 +110,7 @@ def create_app(config: Config | None = None) -> Flask:
 
 def validate_config(config: Config | None = None) -> Config:
     """Every check a setting gets at start-up, without connecting to anything."""
-    config = config or Config()
+    config = config or Config.load()
     create_senders(config)
     SigningKeys.create_service(config.JWT_PRIVATE_KEY, config.JWT_PREVIOUS_PUBLIC_KEYS, config.INSTANCE_PATH)
     return config

@@ -190,7 +190,7 @@ def redis_answers() -> bool:
 
 def postgres_answers() -> bool:
     engine = create_engine(
-        Config({"DATABASE_URL": POSTGRES_URL}).DATABASE_URL, connect_args={"connect_timeout": 2}
+        Config.load({"DATABASE_URL": POSTGRES_URL}).DATABASE_URL, connect_args={"connect_timeout": 2}
     )
     try:
         with engine.connect() as connection:
@@ -235,7 +235,7 @@ def ensure_services() -> None:
 @contextlib.contextmanager
 def bench_database() -> Iterator[str]:
     """A migrated schema of its own, named in the URL as tests/conftest.py does; dropped after."""
-    base = Config({"DATABASE_URL": POSTGRES_URL}).DATABASE_URL
+    base = Config.load({"DATABASE_URL": POSTGRES_URL}).DATABASE_URL
     schema = f"bench_{secrets.token_hex(4)}"
     admin = create_engine(base)
     with admin.begin() as connection:
@@ -755,7 +755,7 @@ def pending_registrations(environment: dict[str, str], first: int, count: int) -
     CodeChallenges.send_first and VerificationStore.create), with only the sending
     replaced: the code is kept here instead of being logged.
     """
-    registrar = build_registrar(Config(environment))
+    registrar = build_registrar(Config.load(environment))
     challenges = registrar.registration.challenges
     codes: dict[str, str] = {}
     challenges._send = lambda channel, to, locale, code, silent=False: codes.__setitem__(to, code)
@@ -842,7 +842,7 @@ def in_process(environment: dict[str, str], client: redis.Redis, first: int) -> 
 
     The test client's requests come from 127.0.0.1, so a start takes from every limit."""
     handlers = list(logging.getLogger().handlers)
-    app = create_app(Config(environment))
+    app = create_app(Config.load(environment))
     for handler in list(logging.getLogger().handlers):
         if handler not in handlers:  # create_app's JSON lines for everything: this terminal has its own
             logging.getLogger().removeHandler(handler)
@@ -1625,7 +1625,7 @@ def webhook_delivery(environment: dict[str, str], log_path: Path, options: argpa
     """One endpoint at a local receiver; N events written, then one worker started to drain
     them (throughput); then events one at a time at a steady rate (commit to delivery)."""
     settings = {**environment, "WEBHOOK_ALLOW_PRIVATE_URLS": "true"}
-    config = Config(settings)
+    config = Config.load(settings)
     backlog = fan_out_backlog(config)
     log.info("fanned out %d earlier onRegistered events to no endpoint", backlog)
     registrar = build_registrar(config)

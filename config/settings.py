@@ -3,243 +3,172 @@
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from urllib.parse import urlsplit
+from typing import Annotated, Any, ClassVar, Literal, Self, get_args
 
-import phonenumbers
-from limits import RateLimitItem, parse_many
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
+from pydantic import AfterValidator, Field, ValidationError, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from config.variables import (
+    ConfigError,
+    Countries,
+    DatabaseUrl,
+    Flag,
+    Lowered,
+    Origins,
+    RateLimits,
+    RedisUrl,
+    Seconds,
+    WholeNumber,
+    refusal,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 
-LOCALES = ("en", "ar")
-REDIS_SCHEMES = ("redis", "rediss", "unix")
-DATABASE_DRIVERS = ("sqlite", "postgresql+psycopg")
+Locale = Literal["en", "ar"]
+LOCALES: tuple[str, ...] = get_args(Locale)
+PRODUCTION_REQUIRES = ("SECRET_KEY", "JWT_PRIVATE_KEY", "DATABASE_URL", "REDIS_URL")
 
 
-class ConfigError(ValueError):
-    """A setting has a value the service cannot run with; the message names it."""
+class Config(BaseSettings):
+    """The service's settings, one field per variable of API.md §6. Build it with `Config.load()`."""
 
+    # Only these exact names, and lists are split by config.variables: pydantic-settings would
+    # also read lower-case names and JSON-decode list-like values.
+    model_config = SettingsConfigDict(case_sensitive=True, enable_decoding=False, extra="ignore")
 
-class _Reader:
-    """Typed accessors over an environment mapping; each failure names the variable."""
+    ENVIRONMENT: Annotated[Literal["development", "production"], Lowered] = Field(
+        "development", validation_alias="REGISTRAR_ENV"
+    )
+    INSTANCE_PATH: Annotated[Path, AfterValidator(Path.resolve)] = Field(
+        ROOT / "instance", description="a path"
+    )
+    # Unless given, the SQLite file in INSTANCE_PATH (_check_together).
+    DATABASE_URL: DatabaseUrl = Field("", repr=False, validate_default=False)
+    REDIS_URL: RedisUrl | None = Field(None, repr=False)
+    PORT: WholeNumber = Field(8000, ge=1, le=65535)
+    ADMIN_API_KEY: str | None = Field(None, min_length=16, repr=False)
+    SECRET_KEY: str | None = Field(None, min_length=32, repr=False)
+    JWT_PRIVATE_KEY: str | None = Field(None, repr=False)
+    JWT_PREVIOUS_PUBLIC_KEYS: str | None = None
+    JWT_ISSUER: str = "registrar"
+    JWT_AUDIENCE: str = "storefront"
+    ACCESS_TOKEN_TTL: WholeNumber = Field(900, ge=60, le=86400)
+    REFRESH_TOKEN_TTL: WholeNumber = Field(2592000, ge=300, le=31536000)
+    EMAIL_CHECK_DELIVERABILITY: Flag = False
 
-    def __init__(self, environ: Mapping[str, str]):
-        self.environ = environ
+    # Channel names are checked against app.channels' registry when the senders are made.
+    SMS_CHANNEL: Annotated[str, Lowered] = "console"
+    SMS_HTTP_URL: str | None = None
+    SMS_HTTP_TOKEN: str | None = Field(None, repr=False)
+    TWILIO_ACCOUNT_SID: str | None = None
+    TWILIO_AUTH_TOKEN: str | None = Field(None, repr=False)
+    TWILIO_FROM: str | None = None
+    TWILIO_API_BASE: str = "https://api.twilio.com"
+    EMAIL_CHANNEL: Annotated[str, Lowered] = "console"
+    SMTP_HOST: str | None = None
+    SMTP_PORT: WholeNumber = Field(587, ge=1, le=65535)
+    SMTP_USER: str | None = None
+    SMTP_PASSWORD: str | None = Field(None, repr=False)
+    SMTP_STARTTLS: Flag = True
+    SMTP_SSL: Flag = False  # unless given, True on port 465 (_check_together)
+    MAIL_FROM: str | None = None
+    CHANNEL_TIMEOUT: WholeNumber = Field(10, ge=1, le=60)
+    STORE_NAME: str = "Registrar"
+    WEBOTP_DOMAIN: str | None = None
 
-    def raw(self, name: str) -> str | None:
-        value = self.environ.get(name)
-        if value is None or value.strip() == "":
-            return None
-        return value.strip()
+    OTP_LENGTH: WholeNumber = Field(6, ge=6, le=10)
+    OTP_TTL: WholeNumber = Field(300, ge=1, le=86400)
+    OTP_MAX_ATTEMPTS: WholeNumber = Field(5, ge=1, le=100)
+    RESEND_COOLDOWN: WholeNumber = Field(60, ge=0, le=86400)
+    MAX_RESENDS: WholeNumber = Field(3, ge=0, le=100)
+    REGISTRATION_TTL: WholeNumber = Field(1800, ge=1, le=604800)
+    REVEAL_EXISTING_ACCOUNTS: Flag = False
+    SMS_ALLOWED_COUNTRIES: Countries = None
+    MAX_CODES_PER_DESTINATION: WholeNumber = Field(5, ge=1)
+    SMS_PREFIX_HOURLY_LIMIT: WholeNumber = Field(20, ge=1)
+    SMS_COUNTRY_HOURLY_LIMIT: WholeNumber = Field(1000, ge=1)
+    WEBHOOK_RETRY_SCHEDULE: Seconds = (5, 300, 1800, 7200, 18000, 36000, 36000)
+    WEBHOOK_ALLOW_PRIVATE_URLS: Flag = False
+    WEBHOOK_LEASE: WholeNumber = Field(60, ge=1, le=3600)
+    DEFAULT_LOCALE: Annotated[Locale, Lowered] = "en"
+    RATE_LIMIT_REGISTER: RateLimits = Field("20/minute")
+    RATE_LIMITS_ENABLED: Flag = True
+    TRUSTED_PROXIES: WholeNumber = Field(0, ge=0, le=10)
+    CORS_ORIGINS: Origins = ()
 
-    def text(self, name: str, default: str | None = None) -> str | None:
-        value = self.raw(name)
-        return default if value is None else value
+    # Flask and flask-smorest settings, the same for every deployment.
+    MAX_CONTENT_LENGTH: ClassVar[int] = 64 * 1024
+    API_TITLE: ClassVar[str] = "Registrar"
+    API_VERSION: ClassVar[str] = "v1"
+    OPENAPI_VERSION: ClassVar[str] = "3.0.3"
+    OPENAPI_URL_PREFIX: ClassVar[str] = "/"
+    OPENAPI_JSON_PATH: ClassVar[str] = "openapi.json"
+    OPENAPI_SWAGGER_UI_PATH: ClassVar[str] = "docs"
+    OPENAPI_SWAGGER_UI_URL: ClassVar[str] = "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/"
 
-    def integer(self, name: str, default: int, minimum: int, maximum: int | None = None) -> int:
-        value = self.raw(name)
-        if value is None:
-            return default
-        allowed = f"from {minimum} to {maximum}" if maximum is not None else f"of at least {minimum}"
+    @classmethod
+    def load(cls, environ: Mapping[str, str] | None = None) -> "Config":
+        """The settings in `environ` alone, or in the process environment when it is None.
+
+        Values are stripped and a blank one means the variable's default. Raises ConfigError,
+        in one line naming the variable, on the first value the service cannot run with.
+        """
         try:
-            number = int(value)
-        except ValueError:
-            raise ConfigError(f"{name} must be a whole number {allowed}, not {value!r}") from None
-        if number < minimum or (maximum is not None and number > maximum):
-            raise ConfigError(f"{name} must be a whole number {allowed}, not {value!r}")
-        return number
-
-    def boolean(self, name: str, default: bool) -> bool:
-        value = self.raw(name)
-        if value is None:
-            return default
-        lowered = value.lower()
-        if lowered in ("1", "true", "yes", "on"):
-            return True
-        if lowered in ("0", "false", "no", "off"):
-            return False
-        raise ConfigError(f"{name} must be true or false, not {value!r}")
-
-    def choice(self, name: str, default: str, allowed: tuple[str, ...]) -> str:
-        value = self.raw(name)
-        if value is None:
-            return default
-        if value.lower() not in allowed:
-            raise ConfigError(f"{name} must be one of {', '.join(allowed)}, not {value!r}")
-        return value.lower()
-
-    def countries(self, name: str) -> frozenset[str] | None:
-        value = self.raw(name)
-        if value is None or value.lower() == "all":
-            return None
-        codes = frozenset(part.strip().upper() for part in value.split(",") if part.strip())
-        bad = sorted(code for code in codes if code not in phonenumbers.SUPPORTED_REGIONS)
-        if bad or not codes:
-            raise ConfigError(
-                f"{name} must be 'all' or comma-separated ISO 3166-1 alpha-2 codes, not {value!r}"
-            )
-        return codes
-
-    def seconds_list(self, name: str, default: tuple[int, ...]) -> tuple[int, ...]:
-        value = self.raw(name)
-        if value is None:
-            return default
-        try:
-            numbers = tuple(int(part) for part in value.split(","))
-        except ValueError:
-            numbers = ()
-        if not numbers or any(number < 0 for number in numbers):
-            raise ConfigError(f"{name} must be comma-separated whole seconds, not {value!r}")
-        return numbers
-
-    def rate_limits(self, name: str, default: str) -> list[RateLimitItem]:
-        value = self.raw(name) or default
-        try:
-            return parse_many(value)
-        except ValueError:
-            raise ConfigError(
-                f"{name} must be limits such as '20/minute' or '5 per 10 seconds', separated by ';', "
-                f"not {value!r}"
-            ) from None
-
-    def origins(self, name: str) -> tuple[str, ...]:
-        value = self.raw(name)
-        if value is None:
-            return ()
-        return tuple(part.strip() for part in value.split(",") if part.strip())
-
-
-class Config:
-    """The service's settings.
-
-    Built from a mapping (the process environment by default) so that tests can build
-    one from a plain dict. Raises ConfigError, naming the variable, on the first bad value.
-    """
-
-    def __init__(self, environ: Mapping[str, str] | None = None):
-        env = _Reader(os.environ if environ is None else environ)
-
-        self.ENVIRONMENT = env.choice("REGISTRAR_ENV", "development", ("development", "production"))
-        production = self.ENVIRONMENT == "production"
-        self.INSTANCE_PATH = Path(env.text("INSTANCE_PATH", str(ROOT / "instance"))).resolve()
-
-        self.DATABASE_URL = _database_url(
-            env.text("DATABASE_URL") or f"sqlite:///{self.INSTANCE_PATH / 'registrar.db'}"
-        )
-        self.REDIS_URL = env.text("REDIS_URL")
-        if self.REDIS_URL is not None and urlsplit(self.REDIS_URL).scheme not in REDIS_SCHEMES:
-            raise ConfigError(
-                f"REDIS_URL must be a redis://, rediss:// or unix:// URL, not one of scheme "
-                f"{urlsplit(self.REDIS_URL).scheme!r}"
-            )
-        self.PORT = env.integer("PORT", 8000, minimum=1, maximum=65535)
-        self.ADMIN_API_KEY = env.text("ADMIN_API_KEY")
-        if self.ADMIN_API_KEY is not None and len(self.ADMIN_API_KEY) < 16:
-            raise ConfigError("ADMIN_API_KEY must be at least 16 characters long")
-        self.SECRET_KEY = env.text("SECRET_KEY")
-        if self.SECRET_KEY is not None and len(self.SECRET_KEY) < 32:
-            raise ConfigError("SECRET_KEY must be at least 32 characters long")
-        self.JWT_PRIVATE_KEY = env.text("JWT_PRIVATE_KEY")
-        self.JWT_PREVIOUS_PUBLIC_KEYS = env.text("JWT_PREVIOUS_PUBLIC_KEYS")
-        self.JWT_ISSUER = env.text("JWT_ISSUER", "registrar")
-        self.JWT_AUDIENCE = env.text("JWT_AUDIENCE", "storefront")
-        self.ACCESS_TOKEN_TTL = env.integer("ACCESS_TOKEN_TTL", 900, minimum=60, maximum=86400)
-        self.REFRESH_TOKEN_TTL = env.integer("REFRESH_TOKEN_TTL", 2592000, minimum=300, maximum=31536000)
-        self.EMAIL_CHECK_DELIVERABILITY = env.boolean("EMAIL_CHECK_DELIVERABILITY", False)
-
-        # Channel names are checked against app.channels' registry when the senders are made.
-        self.SMS_CHANNEL = env.text("SMS_CHANNEL", "console").lower()
-        self.SMS_HTTP_URL = env.text("SMS_HTTP_URL")
-        self.SMS_HTTP_TOKEN = env.text("SMS_HTTP_TOKEN")
-        self.TWILIO_ACCOUNT_SID = env.text("TWILIO_ACCOUNT_SID")
-        self.TWILIO_AUTH_TOKEN = env.text("TWILIO_AUTH_TOKEN")
-        self.TWILIO_FROM = env.text("TWILIO_FROM")
-        self.TWILIO_API_BASE = env.text("TWILIO_API_BASE", "https://api.twilio.com")
-        self.EMAIL_CHANNEL = env.text("EMAIL_CHANNEL", "console").lower()
-        self.SMTP_HOST = env.text("SMTP_HOST")
-        self.SMTP_PORT = env.integer("SMTP_PORT", 587, minimum=1, maximum=65535)
-        self.SMTP_USER = env.text("SMTP_USER")
-        self.SMTP_PASSWORD = env.text("SMTP_PASSWORD")
-        self.SMTP_STARTTLS = env.boolean("SMTP_STARTTLS", True)
-        self.SMTP_SSL = env.boolean("SMTP_SSL", self.SMTP_PORT == 465)
-        if self.SMTP_SSL and self.SMTP_STARTTLS and env.raw("SMTP_STARTTLS") is not None:
-            raise ConfigError("SMTP_SSL and SMTP_STARTTLS exclude each other: choose one")
-        self.MAIL_FROM = env.text("MAIL_FROM")
-        self.CHANNEL_TIMEOUT = env.integer("CHANNEL_TIMEOUT", 10, minimum=1, maximum=60)
-        self.STORE_NAME = env.text("STORE_NAME", "Registrar")
-        self.WEBOTP_DOMAIN = env.text("WEBOTP_DOMAIN")
-
-        self.OTP_LENGTH = env.integer("OTP_LENGTH", 6, minimum=6, maximum=10)
-        self.OTP_TTL = env.integer("OTP_TTL", 300, minimum=1, maximum=86400)
-        self.OTP_MAX_ATTEMPTS = env.integer("OTP_MAX_ATTEMPTS", 5, minimum=1, maximum=100)
-        self.RESEND_COOLDOWN = env.integer("RESEND_COOLDOWN", 60, minimum=0, maximum=86400)
-        self.MAX_RESENDS = env.integer("MAX_RESENDS", 3, minimum=0, maximum=100)
-        self.REGISTRATION_TTL = env.integer("REGISTRATION_TTL", 1800, minimum=1, maximum=604800)
-        if self.REGISTRATION_TTL < self.OTP_TTL:
-            raise ConfigError(
-                f"REGISTRATION_TTL ({self.REGISTRATION_TTL}) must be at least OTP_TTL ({self.OTP_TTL})"
-            )
-        self.REVEAL_EXISTING_ACCOUNTS = env.boolean("REVEAL_EXISTING_ACCOUNTS", False)
-        self.SMS_ALLOWED_COUNTRIES = env.countries("SMS_ALLOWED_COUNTRIES")
-        self.MAX_CODES_PER_DESTINATION = env.integer("MAX_CODES_PER_DESTINATION", 5, minimum=1)
-        self.SMS_PREFIX_HOURLY_LIMIT = env.integer("SMS_PREFIX_HOURLY_LIMIT", 20, minimum=1)
-        self.SMS_COUNTRY_HOURLY_LIMIT = env.integer("SMS_COUNTRY_HOURLY_LIMIT", 1000, minimum=1)
-        self.WEBHOOK_RETRY_SCHEDULE = env.seconds_list(
-            "WEBHOOK_RETRY_SCHEDULE", (5, 300, 1800, 7200, 18000, 36000, 36000)
-        )
-        self.WEBHOOK_ALLOW_PRIVATE_URLS = env.boolean("WEBHOOK_ALLOW_PRIVATE_URLS", False)
-        self.WEBHOOK_LEASE = env.integer("WEBHOOK_LEASE", 60, minimum=1, maximum=3600)
-        self.DEFAULT_LOCALE = env.choice("DEFAULT_LOCALE", "en", LOCALES)
-        self.RATE_LIMIT_REGISTER = env.rate_limits("RATE_LIMIT_REGISTER", "20/minute")
-        self.RATE_LIMITS_ENABLED = env.boolean("RATE_LIMITS_ENABLED", True)
-        self.TRUSTED_PROXIES = env.integer("TRUSTED_PROXIES", 0, minimum=0, maximum=10)
-        self.CORS_ORIGINS = env.origins("CORS_ORIGINS")
-
-        if production:
-            for variable, channel in (
-                ("SMS_CHANNEL", self.SMS_CHANNEL),
-                ("EMAIL_CHANNEL", self.EMAIL_CHANNEL),
-            ):
-                if channel == "console":
-                    raise ConfigError(
-                        f"{variable}=console writes every code to the log: "
-                        "REGISTRAR_ENV=production needs a real channel"
-                    )
-            missing = [
-                name
-                for name in ("SECRET_KEY", "JWT_PRIVATE_KEY", "DATABASE_URL", "REDIS_URL")
-                if env.raw(name) is None
-            ]
-            if missing:
-                raise ConfigError(f"REGISTRAR_ENV=production requires {', '.join(missing)} to be set")
-
-        # Flask and flask-smorest settings that follow from the ones above.
-        self.MAX_CONTENT_LENGTH = 64 * 1024
-        self.API_TITLE = "Registrar"
-        self.API_VERSION = "v1"
-        self.OPENAPI_VERSION = "3.0.3"
-        self.OPENAPI_URL_PREFIX = "/"
-        self.OPENAPI_JSON_PATH = "openapi.json"
-        self.OPENAPI_SWAGGER_UI_PATH = "docs"
-        self.OPENAPI_SWAGGER_UI_URL = "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/"
+            return cls() if environ is None else _GivenConfig(**environ)
+        except ValidationError as error:
+            given = os.environ if environ is None else environ
+            raise ConfigError(refusal(error.errors()[0], cls.model_fields, given)) from None
 
     @property
     def uses_embedded_redis(self) -> bool:
         return self.REDIS_URL is None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _blank_means_default(cls, values: dict[str, Any]) -> dict[str, Any]:
+        """Strip every value and drop the blank ones, so that their defaults apply."""
+        stripped = {
+            name: value.strip() if isinstance(value, str) else value for name, value in values.items()
+        }
+        return {name: value for name, value in stripped.items() if value != ""}
 
-def _database_url(url: str) -> str:
-    """Point plain PostgreSQL URLs at psycopg 3, the driver we ship; refuse what is no URL."""
-    for scheme in ("postgres://", "postgresql://"):
-        if url.startswith(scheme):
-            url = "postgresql+psycopg://" + url[len(scheme) :]
-    try:
-        driver = make_url(url).drivername
-    except (ArgumentError, ValueError):
-        driver = None
-    if driver not in DATABASE_DRIVERS:
-        # The URL itself may hold a password: name only what kind of URL it is.
-        kind = f"a {driver}:// URL" if driver else "no URL"
-        raise ConfigError(f"DATABASE_URL must be a postgresql:// or sqlite:// URL, not {kind}")
-    return url
+    @model_validator(mode="after")
+    def _check_together(self) -> Self:
+        """The rules across variables, and the defaults that follow from other variables."""
+        given = set(self.model_fields_set)
+        if self.REGISTRATION_TTL < self.OTP_TTL:
+            raise ConfigError(
+                f"REGISTRATION_TTL ({self.REGISTRATION_TTL}) must be at least OTP_TTL ({self.OTP_TTL})"
+            )
+        if "SMTP_SSL" not in given:
+            self.SMTP_SSL = self.SMTP_PORT == 465
+        if self.SMTP_SSL and self.SMTP_STARTTLS and "SMTP_STARTTLS" in given:
+            raise ConfigError("SMTP_SSL and SMTP_STARTTLS exclude each other: choose one")
+        if self.ENVIRONMENT == "production":
+            _refuse_what_production_must_not_run_with(self, given)
+        if "DATABASE_URL" not in given:
+            self.DATABASE_URL = f"sqlite:///{self.INSTANCE_PATH / 'registrar.db'}"
+        return self
+
+
+class _GivenConfig(Config):
+    """Config read from the mapping handed to it alone, never from the process environment."""
+
+    @classmethod
+    def settings_customise_sources(
+        cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource, **_: Any
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings,)
+
+
+def _refuse_what_production_must_not_run_with(config: Config, given: set[str]) -> None:
+    """A console channel first (it logs every code), then every secret and server not set."""
+    for variable in ("SMS_CHANNEL", "EMAIL_CHANNEL"):
+        if getattr(config, variable) == "console":
+            raise ConfigError(
+                f"{variable}=console writes every code to the log: "
+                "REGISTRAR_ENV=production needs a real channel"
+            )
+    missing = [name for name in PRODUCTION_REQUIRES if name not in given]
+    if missing:
+        raise ConfigError(f"REGISTRAR_ENV=production requires {', '.join(missing)} to be set")

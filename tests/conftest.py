@@ -58,7 +58,7 @@ def database_url(tmp_path_factory) -> Iterator[str]:
         _migrate(url)
         yield url
         return
-    base = Config({"DATABASE_URL": given}).DATABASE_URL
+    base = Config.load({"DATABASE_URL": given}).DATABASE_URL
     schema = f"test_{secrets.token_hex(4)}"
     admin = create_engine(base)
     with admin.begin() as connection:
@@ -122,7 +122,7 @@ def make_app(base_environment):
     apps = []
 
     def make(**settings: str):
-        app = create_app(Config({**base_environment, **settings}))
+        app = create_app(Config.load({**base_environment, **settings}))
         apps.append(app)
         return app
 

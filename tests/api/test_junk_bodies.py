@@ -241,7 +241,7 @@ FIELD_SPECIFIC_JUNK: dict[str, dict[str, object]] = {
 # tables: the conftest's clean_state).
 @pytest.fixture(scope="module")
 def junk_app(base_environment) -> Iterator[Flask]:
-    app = create_app(Config({**base_environment, "ADMIN_API_KEY": ADMIN_KEY}))
+    app = create_app(Config.load({**base_environment, "ADMIN_API_KEY": ADMIN_KEY}))
     yield app
     app.extensions["registrar"].close()
 

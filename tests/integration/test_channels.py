@@ -30,7 +30,7 @@ def email(locale="en"):
 
 
 def smtp_config(port: int, **settings: str) -> Config:
-    return Config(
+    return Config.load(
         {
             "EMAIL_CHANNEL": "smtp",
             "SMTP_HOST": "127.0.0.1",
@@ -175,7 +175,7 @@ class TestSmtp:
 
 class TestHttpGateway:
     def config(self, gateway, **settings):
-        return Config(
+        return Config.load(
             {
                 "SMS_CHANNEL": "http",
                 "SMS_HTTP_URL": f"{gateway.url}/sms",
@@ -229,12 +229,12 @@ class TestHttpGateway:
     @pytest.mark.parametrize("url", ["", "ftp://gateway/sms", "not a url"])
     def test_a_missing_or_odd_url_is_refused_at_start_up(self, url):
         with pytest.raises(ConfigError, match="SMS_HTTP_URL"):
-            create_senders(Config({"SMS_CHANNEL": "http", "SMS_HTTP_URL": url}))
+            create_senders(Config.load({"SMS_CHANNEL": "http", "SMS_HTTP_URL": url}))
 
 
 class TestTwilio:
     def config(self, gateway, **settings):
-        return Config(
+        return Config.load(
             {
                 "SMS_CHANNEL": "twilio",
                 "TWILIO_ACCOUNT_SID": "AC123",
@@ -266,4 +266,4 @@ class TestTwilio:
 
     def test_missing_settings_are_named_at_start_up(self):
         with pytest.raises(ConfigError, match="TWILIO_AUTH_TOKEN, TWILIO_FROM"):
-            create_senders(Config({"SMS_CHANNEL": "twilio", "TWILIO_ACCOUNT_SID": "AC123"}))
+            create_senders(Config.load({"SMS_CHANNEL": "twilio", "TWILIO_ACCOUNT_SID": "AC123"}))

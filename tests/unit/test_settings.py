@@ -44,7 +44,7 @@ CONTRACT_DEFAULTS = {
 
 
 def test_the_defaults_are_those_of_the_contract():
-    config = Config({})
+    config = Config.load({})
 
     defaults = {name: getattr(config, name) for name in CONTRACT_DEFAULTS}
 
@@ -53,17 +53,17 @@ def test_the_defaults_are_those_of_the_contract():
 
 
 def test_the_default_database_lives_in_the_instance_folder_that_is_given():
-    database_url = Config({"INSTANCE_PATH": "/srv/registrar/instance"}).DATABASE_URL
+    database_url = Config.load({"INSTANCE_PATH": "/srv/registrar/instance"}).DATABASE_URL
     assert database_url == "sqlite:////srv/registrar/instance/registrar.db"
 
 
 def test_an_empty_variable_means_the_default():
-    config = Config({"OTP_LENGTH": "", "DEFAULT_LOCALE": "  ", "REDIS_URL": ""})
+    config = Config.load({"OTP_LENGTH": "", "DEFAULT_LOCALE": "  ", "REDIS_URL": ""})
     assert (config.OTP_LENGTH, config.DEFAULT_LOCALE, config.REDIS_URL) == (6, "en", None)
 
 
 def test_values_are_parsed_into_their_types():
-    config = Config(
+    config = Config.load(
         {
             "OTP_LENGTH": " 8 ",
             "REVEAL_EXISTING_ACCOUNTS": "yes",
@@ -90,18 +90,30 @@ def test_values_are_parsed_into_their_types():
 
 
 def test_all_countries_may_be_named_explicitly():
-    assert Config({"SMS_ALLOWED_COUNTRIES": "all"}).SMS_ALLOWED_COUNTRIES is None
+    assert Config.load({"SMS_ALLOWED_COUNTRIES": "all"}).SMS_ALLOWED_COUNTRIES is None
+
+
+def test_every_country_may_be_named_with_a_star_as_the_contract_writes_it():
+    assert Config.load({"SMS_ALLOWED_COUNTRIES": " * "}).SMS_ALLOWED_COUNTRIES is None
+
+
+def test_a_refused_country_list_names_both_ways_of_saying_every_country():
+    with pytest.raises(ConfigError) as refused:
+        Config.load({"SMS_ALLOWED_COUNTRIES": "SA,XYZ"})
+    assert str(refused.value) == (
+        "SMS_ALLOWED_COUNTRIES must be 'all', '*' or comma-separated ISO 3166-1 alpha-2 codes, not 'SA,XYZ'"
+    )
 
 
 def test_allowed_countries_are_regions_with_a_numbering_plan_in_any_case():
-    allowed = Config({"SMS_ALLOWED_COUNTRIES": " gb,Sa , AE,bh,kw,om,qa,eg "}).SMS_ALLOWED_COUNTRIES
+    allowed = Config.load({"SMS_ALLOWED_COUNTRIES": " gb,Sa , AE,bh,kw,om,qa,eg "}).SMS_ALLOWED_COUNTRIES
     assert allowed == {"GB", "SA", "AE", "BH", "KW", "OM", "QA", "EG"}
 
 
 @pytest.mark.parametrize("value", ["XX", "SA,XX", "UK", "EU", "ZZ", "001", "S", "SAU", "S1"])
 def test_a_country_phonenumbers_does_not_know_is_refused_naming_it(value):
     with pytest.raises(ConfigError, match="SMS_ALLOWED_COUNTRIES") as refused:
-        Config({"SMS_ALLOWED_COUNTRIES": value})
+        Config.load({"SMS_ALLOWED_COUNTRIES": value})
     assert repr(value) in str(refused.value)
 
 
@@ -130,11 +142,11 @@ def test_a_country_phonenumbers_does_not_know_is_refused_naming_it(value):
 )
 def test_a_bad_value_is_refused_naming_its_variable(settings, named):
     with pytest.raises(ConfigError, match=named):
-        Config(settings)
+        Config.load(settings)
 
 
 def test_a_registration_may_live_exactly_as_long_as_its_code():
-    assert Config({"REGISTRATION_TTL": "300", "OTP_TTL": "300"}).REGISTRATION_TTL == 300
+    assert Config.load({"REGISTRATION_TTL": "300", "OTP_TTL": "300"}).REGISTRATION_TTL == 300
 
 
 @pytest.mark.parametrize(
@@ -147,7 +159,7 @@ def test_a_registration_may_live_exactly_as_long_as_its_code():
     ],
 )
 def test_postgresql_urls_use_the_psycopg_3_driver(given, used):
-    database_url = Config({"DATABASE_URL": given}).DATABASE_URL
+    database_url = Config.load({"DATABASE_URL": given}).DATABASE_URL
     assert database_url == used
 
 
@@ -163,7 +175,7 @@ def test_postgresql_urls_use_the_psycopg_3_driver(given, used):
 )
 def test_a_database_url_sqlalchemy_cannot_read_is_refused_naming_database_url(url):
     with pytest.raises(ConfigError, match="DATABASE_URL"):
-        Config({"DATABASE_URL": url})
+        Config.load({"DATABASE_URL": url})
 
 
 @pytest.mark.parametrize(
@@ -177,7 +189,7 @@ def test_a_database_url_sqlalchemy_cannot_read_is_refused_naming_database_url(ur
     ],
 )
 def test_a_redis_unix_socket_or_tls_url_is_accepted(url):
-    config = Config({"REDIS_URL": url})
+    config = Config.load({"REDIS_URL": url})
     assert (config.REDIS_URL, config.uses_embedded_redis) == (url, False)
 
 
@@ -187,7 +199,7 @@ def test_a_redis_unix_socket_or_tls_url_is_accepted(url):
 )
 def test_a_redis_url_of_another_scheme_is_refused_naming_redis_url(url):
     with pytest.raises(ConfigError, match="REDIS_URL"):
-        Config({"REDIS_URL": url})
+        Config.load({"REDIS_URL": url})
 
 
 PRODUCTION_REQUIRES = ("SECRET_KEY", "JWT_PRIVATE_KEY", "DATABASE_URL", "REDIS_URL")
@@ -207,13 +219,13 @@ PRODUCTION = {
 class TestProduction:
     def test_production_refuses_to_start_without_its_secrets_and_servers_naming_each(self):
         with pytest.raises(ConfigError) as refused:
-            Config({"REGISTRAR_ENV": "production", **REAL_CHANNELS})
+            Config.load({"REGISTRAR_ENV": "production", **REAL_CHANNELS})
         assert all(name in str(refused.value) for name in PRODUCTION_REQUIRES)
 
     def test_production_refuses_the_default_console_channels(self):
         settings = {name: value for name, value in PRODUCTION.items() if name not in REAL_CHANNELS}
         with pytest.raises(ConfigError) as refused:
-            Config(settings)
+            Config.load(settings)
         assert str(refused.value) == (
             "SMS_CHANNEL=console writes every code to the log: REGISTRAR_ENV=production needs a real channel"
         )
@@ -222,54 +234,121 @@ class TestProduction:
     @pytest.mark.parametrize("console", ["console", "Console", " CONSOLE "])
     def test_production_refuses_a_console_channel_named_in_any_case(self, variable, console):
         with pytest.raises(ConfigError) as refused:
-            Config({**PRODUCTION, variable: console})
+            Config.load({**PRODUCTION, variable: console})
         assert str(refused.value) == (
             f"{variable}=console writes every code to the log: REGISTRAR_ENV=production needs a real channel"
         )
 
     def test_a_console_channel_is_refused_before_the_missing_secrets_are_listed(self):
         with pytest.raises(ConfigError, match="SMS_CHANNEL=console"):
-            Config({"REGISTRAR_ENV": "production"})
+            Config.load({"REGISTRAR_ENV": "production"})
 
     def test_development_keeps_the_console_channels(self):
-        config = Config({"SMS_CHANNEL": "console", "EMAIL_CHANNEL": "console"})
+        config = Config.load({"SMS_CHANNEL": "console", "EMAIL_CHANNEL": "console"})
         assert (config.SMS_CHANNEL, config.EMAIL_CHANNEL) == ("console", "console")
 
     @pytest.mark.parametrize("missing", PRODUCTION_REQUIRES)
     def test_production_names_only_what_is_missing(self, missing):
         with pytest.raises(ConfigError) as refused:
-            Config({**PRODUCTION, missing: ""})
+            Config.load({**PRODUCTION, missing: ""})
         assert [name for name in PRODUCTION_REQUIRES if name in str(refused.value)] == [missing]
 
     def test_production_starts_with_everything_set(self):
-        assert Config(PRODUCTION).ENVIRONMENT == "production"
+        assert Config.load(PRODUCTION).ENVIRONMENT == "production"
 
 
 class TestChannels:
     def test_an_unknown_sms_channel_is_refused_naming_sms_channel(self):
         with pytest.raises(ConfigError, match="SMS_CHANNEL"):
-            create_senders(Config({"SMS_CHANNEL": "carrier-pigeon"}))
+            create_senders(Config.load({"SMS_CHANNEL": "carrier-pigeon"}))
 
     def test_an_unknown_email_channel_is_refused_naming_email_channel(self):
         with pytest.raises(ConfigError, match="EMAIL_CHANNEL"):
-            create_senders(Config({"EMAIL_CHANNEL": "carrier-pigeon"}))
+            create_senders(Config.load({"EMAIL_CHANNEL": "carrier-pigeon"}))
 
     def test_the_default_channels_give_a_sender_for_phone_and_for_email(self):
-        senders = create_senders(Config({}))
+        senders = create_senders(Config.load({}))
         assert set(senders) == {"phone", "email"}
 
 
 def test_implicit_tls_is_the_default_on_port_465_and_starttls_elsewhere():
-    assert (Config({"SMTP_PORT": "465"}).SMTP_SSL, Config({}).SMTP_SSL) == (True, False)
-    assert Config({}).SMTP_STARTTLS is True
+    assert (Config.load({"SMTP_PORT": "465"}).SMTP_SSL, Config.load({}).SMTP_SSL) == (True, False)
+    assert Config.load({}).SMTP_STARTTLS is True
 
 
 def test_implicit_tls_and_starttls_cannot_both_be_asked_for():
     with pytest.raises(ConfigError, match="SMTP_SSL and SMTP_STARTTLS"):
-        Config({"SMTP_SSL": "true", "SMTP_STARTTLS": "true"})
+        Config.load({"SMTP_SSL": "true", "SMTP_STARTTLS": "true"})
 
 
 @pytest.mark.parametrize("value", ["0", "61", "soon"])
 def test_the_channel_timeout_is_whole_seconds_from_1_to_60(value):
     with pytest.raises(ConfigError, match="CHANNEL_TIMEOUT"):
-        Config({"CHANNEL_TIMEOUT": value})
+        Config.load({"CHANNEL_TIMEOUT": value})
+
+
+def test_a_refusal_names_the_variable_and_repeats_the_value_given_stripped():
+    with pytest.raises(ConfigError) as refused:
+        Config.load({"OTP_LENGTH": " 5 "})
+    assert str(refused.value) == "OTP_LENGTH must be a whole number from 6 to 10, not '5'"
+
+
+@pytest.mark.parametrize(
+    ("settings", "secret"),
+    [
+        ({"SECRET_KEY": "too-short-secret"}, "too-short-secret"),
+        ({"ADMIN_API_KEY": "short-admin"}, "short-admin"),
+        ({"DATABASE_URL": "mysql://registrar:hunter2@db/registrar"}, "hunter2"),
+        ({"REDIS_URL": "http://:hunter2@cache:6379"}, "hunter2"),
+    ],
+)
+def test_a_refused_secret_is_named_but_never_repeated(settings, secret):
+    with pytest.raises(ConfigError) as refused:
+        Config.load(settings)
+    assert next(iter(settings)) in str(refused.value)
+    assert secret not in str(refused.value)
+
+
+class TestWhereSettingsAreRead:
+    def test_load_reads_the_process_environment_with_the_same_rules(self, monkeypatch):
+        environment = {
+            "OTP_LENGTH": " 8 ",
+            "DEFAULT_LOCALE": "  ",
+            "SMS_ALLOWED_COUNTRIES": "sa, ae",
+            "WEBHOOK_RETRY_SCHEDULE": "5,60",
+            "REVEAL_EXISTING_ACCOUNTS": "Yes",
+        }
+        for name, value in environment.items():
+            monkeypatch.setenv(name, value)
+        expected = {
+            "OTP_LENGTH": 8,
+            "DEFAULT_LOCALE": "en",
+            "SMS_ALLOWED_COUNTRIES": {"SA", "AE"},
+            "WEBHOOK_RETRY_SCHEDULE": (5, 60),
+            "REVEAL_EXISTING_ACCOUNTS": True,
+        }
+
+        config = Config.load()
+
+        assert {name: getattr(config, name) for name in expected} == expected
+
+    def test_a_bad_value_in_the_process_environment_is_refused_naming_its_variable(self, monkeypatch):
+        monkeypatch.setenv("CHANNEL_TIMEOUT", "61")
+        with pytest.raises(ConfigError) as refused:
+            Config.load()
+        assert str(refused.value) == "CHANNEL_TIMEOUT must be a whole number from 1 to 60, not '61'"
+
+    def test_only_the_variables_exact_upper_case_names_are_read(self, monkeypatch):
+        monkeypatch.delenv("OTP_LENGTH", raising=False)
+        monkeypatch.setenv("otp_length", "8")
+        assert Config.load().OTP_LENGTH == 6
+
+    def test_a_mapping_is_read_alone_without_the_process_environment(self, monkeypatch):
+        monkeypatch.setenv("OTP_LENGTH", "8")
+        monkeypatch.setenv("REDIS_URL", "redis://cache:6379/0")
+        monkeypatch.setenv("REGISTRAR_ENV", "production")
+
+        config = Config.load({"OTP_TTL": "600"})
+
+        expected = {"OTP_LENGTH": 6, "OTP_TTL": 600, "REDIS_URL": None, "ENVIRONMENT": "development"}
+        assert {name: getattr(config, name) for name in expected} == expected
