@@ -4,11 +4,12 @@ A new account is three rows written all or none: the customer, its first refresh
 and its onRegistered event. On PostgreSQL they go in one statement (data-modifying CTEs)
 on a connection in autocommit: one round trip, where BEGIN, three INSERTs and COMMIT take
 five (bench/README.md). One statement is one transaction: a unique index refusing the
-customer leaves no token and no event either. SQLite gets the three INSERTs in one
-transaction.
+customer leaves no token and no event either. The statement is compiled once and sent as
+the driver's SQL, with values the driver takes as they are (aware UTC datetimes, booleans).
+SQLite gets the three INSERTs in one transaction.
 """
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Engine, bindparam, func, insert, or_, select
@@ -53,7 +54,8 @@ class Accounts:
 
     def __init__(self, engine: Engine):
         self.engine = engine
-        self._one_statement = engine.dialect.name == "postgresql"
+        one_statement = engine.dialect.name == "postgresql"
+        self._sql = str(_IN_ONE_STATEMENT.compile(dialect=engine.dialect)) if one_statement else None
         self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
 
     def get(self, customer_id: str) -> Customer | None:
@@ -89,13 +91,13 @@ class Accounts:
         """Write the customer, its refresh token and its event, all or none. Raises
         IntegrityError, with nothing written, when a unique index refuses a row."""
         parameters = {
-            **{f"customer_{name}": value for name, value in asdict(customer).items()},
+            **{f"customer_{name}": value for name, value in vars(customer).items()},
             **{f"token_{name}": value for name, value in token.items()},
             **{f"event_{name}": value for name, value in event.items()},
         }
-        if self._one_statement:
+        if self._sql is not None:
             with self._autocommit.connect() as connection:
-                connection.execute(_IN_ONE_STATEMENT, parameters)
+                connection.exec_driver_sql(self._sql, parameters)
             return
         with self.engine.begin() as connection:
             for statement in (_CUSTOMER, _TOKEN, _EVENT):

@@ -6,6 +6,7 @@ English message that app.i18n translates; nothing here knows about HTTP.
 
 import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
@@ -105,6 +106,7 @@ def check_country_key(value: str, country_code: str) -> None:
         raise InvalidField("This dialling code does not belong to the country.")
 
 
+@lru_cache(maxsize=1024)  # a schema checks a number, then normalises it: one parse
 def parse_phone(value: str, country_code: str, *, mobile: bool) -> str:
     """Parse a national or international number of `country_code`; return it as E.164."""
     try:

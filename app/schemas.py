@@ -68,19 +68,9 @@ class ResendSchema(Schema):
     """An empty object."""
 
 
-_CHALLENGE_FIELDS = (
-    "status",
-    "verified_by",
-    "destination",
-    "code_length",
-    "expires_in",
-    "resend_in",
-    "attempts_left",
-    "resends_left",
-)
+class ChallengeSchema(Schema):
+    """A registration or sign-in waiting for its code."""
 
-
-class _ChallengeSchema(Schema):
     status = fields.String(required=True)
     verified_by = fields.String(required=True, attribute="channel")
     destination = fields.String(required=True, attribute="masked")
@@ -91,13 +81,16 @@ class _ChallengeSchema(Schema):
     resends_left = fields.Integer(required=True)
 
 
-class RegistrationChallengeSchema(_ChallengeSchema):
+class RegistrationChallengeSchema(ChallengeSchema):
     """A registration waiting for its code."""
 
     registration_id = fields.String(required=True, attribute="id")
 
-    class Meta:
-        fields = ("registration_id", *_CHALLENGE_FIELDS)
+
+class LoginChallengeSchema(ChallengeSchema):
+    """A sign-in waiting for its code."""
+
+    login_id = fields.String(required=True, attribute="id")
 
 
 class RegistrationStatusSchema(RegistrationChallengeSchema):
@@ -105,15 +98,6 @@ class RegistrationStatusSchema(RegistrationChallengeSchema):
 
     class Meta:
         exclude = ("code_length",)
-
-
-class LoginChallengeSchema(_ChallengeSchema):
-    """A sign-in waiting for its code."""
-
-    login_id = fields.String(required=True, attribute="id")
-
-    class Meta:
-        fields = ("login_id", *_CHALLENGE_FIELDS)
 
 
 class LoginStatusSchema(LoginChallengeSchema):

@@ -48,13 +48,9 @@ class CodePolicy:
 
     @classmethod
     def from_config(cls, config) -> "CodePolicy":
+        lifetime, cooldown = config.REGISTRATION_TTL, config.RESEND_COOLDOWN
         return cls(
-            length=config.OTP_LENGTH,
-            ttl=config.OTP_TTL,
-            lifetime=config.REGISTRATION_TTL,
-            max_attempts=config.OTP_MAX_ATTEMPTS,
-            max_resends=config.MAX_RESENDS,
-            cooldown=config.RESEND_COOLDOWN,
+            config.OTP_LENGTH, config.OTP_TTL, lifetime, config.OTP_MAX_ATTEMPTS, config.MAX_RESENDS, cooldown
         )
 
 

@@ -45,13 +45,15 @@ class LimitPolicy:
 
     @classmethod
     def from_config(cls, config) -> "LimitPolicy":
+        per_destination, per_prefix = config.MAX_CODES_PER_DESTINATION, config.SMS_PREFIX_HOURLY_LIMIT
+        per_country, enabled = config.SMS_COUNTRY_HOURLY_LIMIT, config.RATE_LIMITS_ENABLED
         return cls(
-            per_ip=config.RATE_LIMIT_REGISTER,
-            cooldown=config.RESEND_COOLDOWN,
-            codes_per_destination=config.MAX_CODES_PER_DESTINATION,
-            sms_per_prefix=config.SMS_PREFIX_HOURLY_LIMIT,
-            sms_per_country=config.SMS_COUNTRY_HOURLY_LIMIT,
-            enabled=config.RATE_LIMITS_ENABLED,
+            config.RATE_LIMIT_REGISTER,
+            config.RESEND_COOLDOWN,
+            per_destination,
+            per_prefix,
+            per_country,
+            enabled,
         )
 
 

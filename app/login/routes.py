@@ -45,7 +45,7 @@ def code_sent(challenge: Challenge):
 @blp.route("")
 class Logins(MethodView):
     @idempotent
-    @blp.arguments(LoginStartSchema)
+    @blp.arguments(LoginStartSchema())
     @blp.response(
         202,
         LoginChallengeSchema,
@@ -70,7 +70,7 @@ class Login(MethodView):
 
 @blp.route("/<login_id>/verify")
 class LoginVerification(MethodView):
-    @blp.arguments(VerifySchema)
+    @blp.arguments(VerifySchema())
     @blp.response(200, SessionSchema, description="Signed in: the customer and new tokens.")
     @blp.raises(*BODY_ERRORS, *CODE_ERRORS, LoginNotFound)
     def post(self, body, login_id):
@@ -80,7 +80,7 @@ class LoginVerification(MethodView):
 
 @blp.route("/<login_id>/resend")
 class LoginResend(MethodView):
-    @blp.arguments(ResendSchema)
+    @blp.arguments(ResendSchema())
     @blp.response(202, LoginChallengeSchema, description="A new code is on its way.", headers=LOCATION)
     @blp.raises(*BODY_ERRORS, *CODE_ERRORS, *SENDING_ERRORS, LoginNotFound, ResendTooSoon, TooManyResends)
     def post(self, _body, login_id):

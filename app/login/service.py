@@ -6,6 +6,7 @@ an account exists, unless REVEAL_EXISTING_ACCOUNTS.
 """
 
 import logging
+from dataclasses import dataclass
 
 from redis.exceptions import RedisError
 
@@ -18,23 +19,15 @@ from app.tokens import Session, TokenService
 log = logging.getLogger("registrar.login")
 
 
+@dataclass(frozen=True)
 class LoginService:
     """Sends sign-in codes to verified identifiers and trades a right one for tokens."""
 
-    def __init__(
-        self,
-        codes: Codes,
-        accounts: Accounts,
-        tokens: TokenService,
-        contacts: ContactPolicy,
-        *,
-        reveal_accounts: bool,
-    ):
-        self.codes = codes
-        self.accounts = accounts
-        self.tokens = tokens
-        self.contacts = contacts
-        self.reveal_accounts = reveal_accounts
+    codes: Codes
+    accounts: Accounts
+    tokens: TokenService
+    contacts: ContactPolicy
+    reveal_accounts: bool
 
     def start(self, contact: Contact, locale: str, *, client_ip: str | None = None) -> Challenge:
         """Send a code to the account that has verified this phone or email.

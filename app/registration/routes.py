@@ -59,7 +59,7 @@ def created(session: Session):
 @blp.route("")
 class Registrations(MethodView):
     @idempotent
-    @blp.arguments(RegistrationStartSchema)
+    @blp.arguments(RegistrationStartSchema())
     @blp.response(202, RegistrationChallengeSchema, description="A code is on its way.", headers=LOCATION)
     @blp.alt_response(201, schema=SessionSchema, description="With `code`: the account exists now.")
     @blp.raises(
@@ -91,7 +91,7 @@ class Registration(MethodView):
 
 @blp.route("/<registration_id>/verify")
 class RegistrationVerification(MethodView):
-    @blp.arguments(VerifySchema)
+    @blp.arguments(VerifySchema())
     @blp.response(201, SessionSchema, description="The account exists now.")
     @blp.raises(*BODY_ERRORS, *CODE_ERRORS, NOT_FOUND, AlreadyRegistered)
     def post(self, body, registration_id):
@@ -101,7 +101,7 @@ class RegistrationVerification(MethodView):
 
 @blp.route("/<registration_id>/resend")
 class RegistrationResend(MethodView):
-    @blp.arguments(ResendSchema)
+    @blp.arguments(ResendSchema())
     @blp.response(202, RegistrationChallengeSchema, description="A new code is on its way.", headers=LOCATION)
     @blp.raises(
         *BODY_ERRORS,

@@ -37,25 +37,16 @@ class Registration(Contact):
         return {**asdict(self), "email": self.email.lower() if self.email else None}
 
 
+@dataclass(frozen=True)
 class RegistrationService:
     """Turns a verified registration into exactly one account."""
 
-    def __init__(
-        self,
-        codes: Codes,
-        accounts: Accounts,
-        tokens: TokenService,
-        outbox: Outbox,
-        contacts: ContactPolicy,
-        *,
-        reveal_accounts: bool,
-    ):
-        self.codes = codes
-        self.accounts = accounts
-        self.tokens = tokens
-        self.outbox = outbox
-        self.contacts = contacts
-        self.reveal_accounts = reveal_accounts
+    codes: Codes
+    accounts: Accounts
+    tokens: TokenService
+    outbox: Outbox
+    contacts: ContactPolicy
+    reveal_accounts: bool
 
     def start(self, registration: Registration, locale: str, *, client_ip: str | None = None) -> Challenge:
         """Hold the registration and send its first code to the chosen channel.
@@ -91,7 +82,7 @@ class RegistrationService:
         registration = Registration.from_payload(claim.payload)
         customer = Customer(
             id=new_identifier("cus"),
-            **asdict(registration),
+            **vars(registration),
             phone_verified=registration.verified_by == PHONE,
             email_verified=registration.verified_by == EMAIL,
             locale=claim.payload["locale"],
