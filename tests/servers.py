@@ -44,12 +44,13 @@ class Gateway:
     """An HTTP server that records what it is sent and answers as told.
 
     `status` is the answer's status; `delay` seconds pass before it; `hang` holds the
-    connection open without answering until the gateway stops.
+    connection open without answering until the gateway stops. With `tls` it speaks HTTPS.
     """
 
     status: int = 200
     delay: float = 0.0
     hang: bool = False
+    tls: ssl.SSLContext | None = None
     requests: list[GatewayRequest] = field(default_factory=list)
 
     def __post_init__(self):
@@ -79,7 +80,10 @@ class Gateway:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        if self.tls:
+            self.server.socket = self.tls.wrap_socket(self.server.socket, server_side=True)
+        scheme = "https" if self.tls else "http"
+        self.url = f"{scheme}://127.0.0.1:{self.server.server_address[1]}"
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self._thread.start()
 
