@@ -16,41 +16,21 @@ import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
-import requests
-from requests.adapters import HTTPAdapter
 from sqlalchemy import Engine, bindparam, insert, or_, select, update
-from standardwebhooks.webhooks import Webhook
 
 from app.codes import VerificationStore
 from app.models import utcnow, webhook_deliveries, webhook_endpoints, webhook_events
 from app.webhooks.deliveries import FAILED, PENDING, STATE_FIELDS, after_attempt, new_delivery
-from app.webhooks.guard import UnsafeUrl, check_url
 from app.webhooks.outbox import Failure, Outbox
+from app.webhooks.sender import REQUEST_TIMEOUT, Attempt, WebhookSender
 
 log = logging.getLogger("registrar.webhooks")
 
-REQUEST_TIMEOUT = 10  # seconds, API.md §3
 # A subscriber that trickles its answer byte by byte defeats per-read timeouts; past this,
 # the attempt counts as unanswered and the worker moves on without it.
 ATTEMPT_DEADLINE = 2 * REQUEST_TIMEOUT
-USER_AGENT = "Registrar-Webhooks/1"
-MAX_ANSWER_READ = 64 * 1024
-
-
-@dataclass(frozen=True)
-class Attempt:
-    """One delivery claimed for sending."""
-
-    id: str
-    endpoint_id: str
-    event_id: str
-    url: str
-    secret: str
-    payload: str
-    attempts: int  # before this one
 
 
 # One statement for a whole batch of outcomes, each applied only where this worker still
@@ -87,7 +67,6 @@ class DeliveryWorker:
         self.store = store
         self.outbox = outbox
         self.schedule = tuple(schedule)
-        self.allow_private_urls = allow_private_urls
         self.lease = timedelta(seconds=lease)
         self.batch = batch
         # A verify that claimed its code just before the lapse may still be committing;
@@ -97,12 +76,7 @@ class DeliveryWorker:
         self.attempt_deadline = attempt_deadline
         self._next_sweep = 0.0
         self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="webhook")
-        self._http = requests.Session()
-        self._http.trust_env = False  # no proxy or .netrc credentials for subscribers' URLs
-        adapter = HTTPAdapter(pool_connections=16, pool_maxsize=concurrency)
-        self._http.mount("http://", adapter)
-        self._http.mount("https://", adapter)
-        self._http.headers["User-Agent"] = USER_AGENT
+        self.sender = WebhookSender(allow_private_urls=allow_private_urls, concurrency=concurrency)
         self._skip_locked = engine.dialect.name == "postgresql"
 
     def run(self, stop: threading.Event, idle: float = 0.2) -> None:
@@ -191,7 +165,7 @@ class DeliveryWorker:
         attempts = self._claim(token)
         if not attempts:
             return 0
-        sending = {self._pool.submit(self._send, attempt): attempt for attempt in attempts}
+        sending = {self._pool.submit(self.sender.send, attempt): attempt for attempt in attempts}
         done, _late = wait(sending, timeout=self.attempt_deadline)
         answers = {sending[future].id: future.result() for future in done}
         self._record(token, [(attempt, answers.get(attempt.id)) for attempt in attempts])
@@ -245,44 +219,6 @@ class DeliveryWorker:
             Attempt(row.id, row.endpoint_id, row.event_id, row.url, row.secret, row.payload, row.attempts)
             for row in rows
         ]
-
-    def _send(self, attempt: Attempt) -> int | None:
-        """POST the event, signed the Standard Webhooks way; the status, or None if no answer.
-
-        Redirects are not followed and at most 64 KiB of the answer is read: a subscriber
-        gets to say a status, not to make the worker download or wander."""
-        try:
-            check_url(attempt.url, allow_private=self.allow_private_urls)
-            sent_at = datetime.now(UTC)
-            headers = {
-                "Content-Type": "application/json",
-                "webhook-id": attempt.event_id,
-                "webhook-timestamp": str(int(sent_at.timestamp())),
-                "webhook-signature": Webhook(attempt.secret).sign(attempt.event_id, sent_at, attempt.payload),
-            }
-            response = self._http.post(
-                attempt.url,
-                data=attempt.payload.encode(),
-                headers=headers,
-                timeout=(min(5, REQUEST_TIMEOUT), REQUEST_TIMEOUT),
-                allow_redirects=False,
-                stream=True,
-            )
-        except UnsafeUrl as refusal:
-            log.warning("delivery %s not sent: %s", attempt.id, refusal)
-            return None
-            # A short answer is read to its end, so that its connection is kept for the next
-            # delivery; a long one is cut off, and its connection closed.
-            read = 0
-            for chunk in response.iter_content(4096):
-                read += len(chunk)
-                if read > MAX_ANSWER_READ:
-                    break
-            response.close()
-        except Exception as error:
-            log.info("delivery %s: no answer (%s)", attempt.id, type(error).__name__)
-            return None
-        return response.status_code
 
     def _record(self, token: str, outcomes: list[tuple[Attempt, int | None]]) -> None:
         """What each endpoint answered, for the deliveries this worker still holds."""

@@ -380,6 +380,42 @@ class TestDelivery:
         [entry] = self.log(client, endpoint)
         assert (entry["status"], entry["last_status_code"]) == ("failed", 410)
 
+    def two_rounds(self, app, receiver, outbox) -> tuple[list[dict], float]:
+        """Two registrations, each announced in its own round of one worker: the delivery
+        log, and the seconds the worker's rounds took."""
+        worker = worker_of(app)
+        client, endpoint = self.registered(app, receiver, outbox)
+        began = time.monotonic()
+        run_until_idle(worker)
+        took = time.monotonic() - began
+        registration_id = start(client, phone_registration(phone="0559876543"))["registration_id"]
+        assert verify(client, registration_id, outbox.last_code()).status_code == 201
+        began = time.monotonic()
+        run_until_idle(worker)
+        return self.log(client, endpoint), took + time.monotonic() - began
+
+    def test_consecutive_deliveries_to_an_endpoint_share_one_connection(self, make_admin_app, outbox):
+        receiver = WebhookReceiver(keep_alive=True)
+        try:
+            log, _took = self.two_rounds(make_admin_app(), receiver, outbox)
+        finally:
+            receiver.stop()
+
+        assert [(entry["status"], entry["last_status_code"]) for entry in log] == [("succeeded", 200)] * 2
+        assert len(receiver.deliveries) == 2
+        assert receiver.connections == 1, "the answer was read and its connection kept"
+
+    def test_an_endless_answer_is_cut_off_and_its_connection_dropped(self, make_admin_app, outbox):
+        receiver = WebhookReceiver(keep_alive=True, endless_answer=True)
+        try:
+            log, took = self.two_rounds(make_admin_app(), receiver, outbox)
+        finally:
+            receiver.stop()
+
+        assert took < 5, "64 KiB are read, then the worker moves on (the read timeout is 10 s)"
+        assert [(entry["status"], entry["last_status_code"]) for entry in log] == [("succeeded", 200)] * 2
+        assert receiver.connections == 2, "a connection with an answer still coming is not reused"
+
     def test_redirects_are_not_followed(self, make_admin_app, outbox):
         receiver = WebhookReceiver(status=302)
         try:
