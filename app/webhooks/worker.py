@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
+from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import Engine, bindparam, insert, or_, select, update
@@ -27,11 +28,6 @@ from app.webhooks.outbox import Failure, Outbox
 from app.webhooks.sender import REQUEST_TIMEOUT, Attempt, WebhookSender
 
 log = logging.getLogger("registrar.webhooks")
-
-# A subscriber that trickles its answer byte by byte defeats per-read timeouts; past this,
-# the attempt counts as unanswered and the worker moves on without it.
-ATTEMPT_DEADLINE = 2 * REQUEST_TIMEOUT
-
 
 # One statement for a whole batch of outcomes, each applied only where this worker still
 # holds the lease.
@@ -45,6 +41,20 @@ _RECORD = (
 )
 
 
+@dataclass(frozen=True)
+class Pacing:
+    """How much the worker takes on at once, and how long it holds and waits for it."""
+
+    lease: int = 60  # seconds a claimed delivery is held
+    batch: int = 100
+    concurrency: int = 16
+    expiry_grace: int = 40  # seconds before a lapse is announced, for a last-moment verify to commit
+    sweep_every: float = 5.0
+    # A subscriber that trickles its answer byte by byte defeats per-read timeouts; past
+    # this, the attempt counts as unanswered and the worker moves on without it.
+    attempt_deadline: float = 2 * REQUEST_TIMEOUT
+
+
 class DeliveryWorker:
     """Moves the outbox to the subscribers. `run` until `stop` is set; `step` does one round."""
 
@@ -56,27 +66,16 @@ class DeliveryWorker:
         *,
         schedule: Sequence[int],
         allow_private_urls: bool,
-        lease: int = 60,
-        batch: int = 100,
-        concurrency: int = 16,
-        expiry_grace: int = 40,
-        sweep_every: float = 5.0,
-        attempt_deadline: float = ATTEMPT_DEADLINE,
+        pacing: Pacing = Pacing(),
     ):
         self.engine = engine
         self.store = store
         self.outbox = outbox
         self.schedule = tuple(schedule)
-        self.lease = timedelta(seconds=lease)
-        self.batch = batch
-        # A verify that claimed its code just before the lapse may still be committing;
-        # its account must be seen before a lapse is announced as `expired`.
-        self.expiry_grace_ms = expiry_grace * 1000
-        self.sweep_every = sweep_every
-        self.attempt_deadline = attempt_deadline
+        self.pacing = pacing
         self._next_sweep = 0.0
-        self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="webhook")
-        self.sender = WebhookSender(allow_private_urls=allow_private_urls, concurrency=concurrency)
+        self._pool = ThreadPoolExecutor(max_workers=pacing.concurrency, thread_name_prefix="webhook")
+        self.sender = WebhookSender(allow_private_urls=allow_private_urls, concurrency=pacing.concurrency)
         self._skip_locked = engine.dialect.name == "postgresql"
 
     def run(self, stop: threading.Event, idle: float = 0.2) -> None:
@@ -97,7 +96,7 @@ class DeliveryWorker:
     def step(self) -> bool:
         """One round: sweep lapsed registrations (now and then), fan out, deliver what is due."""
         if time.monotonic() >= self._next_sweep:
-            self._next_sweep = time.monotonic() + self.sweep_every
+            self._next_sweep = time.monotonic() + self.pacing.sweep_every
             try:
                 self.sweep_lapsed()
             except Exception as error:
@@ -112,14 +111,15 @@ class DeliveryWorker:
         or the failure their notice names if its event was lost on the way."""
         written = 0
         for _ in range(rounds):
-            notices = self.store.lapsed(int(time.time() * 1000) - self.expiry_grace_ms, limit=self.batch)
+            lapsed_by = int(time.time() * 1000) - self.pacing.expiry_grace * 1000
+            notices = self.store.lapsed(lapsed_by, limit=self.pacing.batch)
             for notice in notices:
                 facts = json.loads(notice)
                 reason = facts.get("reason", "expired")
                 failure = Failure(facts["id"], reason, facts["by"], facts["to"], facts["cc"])
                 written += self.outbox.at_lapse(failure, at=utcnow())
             self.store.forget_lapsed(notices)
-            if len(notices) < self.batch:
+            if len(notices) < self.pacing.batch:
                 break
         return written
 
@@ -130,7 +130,7 @@ class DeliveryWorker:
             select(events.id)
             .where(events.fanned_out.is_(False))
             .order_by(events.created_at)
-            .limit(self.batch)
+            .limit(self.pacing.batch)
         )
         if self._skip_locked:
             waiting = waiting.with_for_update(skip_locked=True)
@@ -166,7 +166,7 @@ class DeliveryWorker:
         if not attempts:
             return 0
         sending = {self._pool.submit(self.sender.send, attempt): attempt for attempt in attempts}
-        done, _late = wait(sending, timeout=self.attempt_deadline)
+        done, _late = wait(sending, timeout=self.pacing.attempt_deadline)
         answers = {sending[future].id: future.result() for future in done}
         self._record(token, [(attempt, answers.get(attempt.id)) for attempt in attempts])
         return len(attempts)
@@ -184,7 +184,7 @@ class DeliveryWorker:
                 deliveries.endpoint_id.in_(enabled),
             )
             .order_by(deliveries.next_attempt_at)
-            .limit(self.batch)
+            .limit(self.pacing.batch)
         )
         if self._skip_locked:
             due = due.with_for_update(skip_locked=True)
@@ -193,7 +193,7 @@ class DeliveryWorker:
                 connection.execute(
                     update(webhook_deliveries)
                     .where(deliveries.id.in_(due.scalar_subquery()))
-                    .values(lease_until=now + self.lease, lease_token=token)
+                    .values(lease_until=now + timedelta(seconds=self.pacing.lease), lease_token=token)
                     .returning(deliveries.id)
                 )
                 .scalars()

@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from app.webhooks.worker import DeliveryWorker
+from app.webhooks.worker import DeliveryWorker, Pacing
 from tests.servers import Gateway, WebhookReceiver
 from tests.support import MASKED_PHONE, email_registration, phone_registration, start, verify, wrong
 
@@ -35,16 +35,15 @@ def subscribe(client, receiver, events=("onRegistered", "onRegistrationFailed"))
     return response.get_json()
 
 
-def worker_of(app, **options) -> DeliveryWorker:
+def worker_of(app, allow_private_urls: bool = True, **pacing) -> DeliveryWorker:
     registrar = app.extensions["registrar"]
-    config = app.config
     return DeliveryWorker(
         registrar.engine,
         registrar.verifications,
         registrar.outbox,
-        schedule=options.pop("schedule", config["WEBHOOK_RETRY_SCHEDULE"]),
-        allow_private_urls=options.pop("allow_private_urls", True),
-        **{"expiry_grace": 0, "sweep_every": 0, **options},
+        schedule=app.config["WEBHOOK_RETRY_SCHEDULE"],
+        allow_private_urls=allow_private_urls,
+        pacing=Pacing(**{"expiry_grace": 0, "sweep_every": 0, **pacing}),
     )
 
 
