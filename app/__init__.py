@@ -31,7 +31,7 @@ from app.tokens import SigningKeys, TokenPolicy, TokenService
 from app.webhooks.cli import webhooks as webhooks_cli
 from app.webhooks.outbox import Outbox
 from app.webhooks.service import WebhookAdmin
-from app.webhooks.worker import DeliveryWorker
+from app.webhooks.worker import DeliveryWorker, Pacing
 from config.settings import Config
 
 CORS_HEADERS = ["Content-Type", "Authorization", "Accept-Language", "Idempotency-Key", "X-Request-ID"]
@@ -203,5 +203,5 @@ def build_worker(config: Config) -> DeliveryWorker:
         Outbox(engine),
         schedule=config.WEBHOOK_RETRY_SCHEDULE,
         allow_private_urls=config.WEBHOOK_ALLOW_PRIVATE_URLS,
-        lease=config.WEBHOOK_LEASE,
+        pacing=Pacing(lease=config.WEBHOOK_LEASE),
     )

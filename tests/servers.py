@@ -44,12 +44,13 @@ class Gateway:
     """An HTTP server that records what it is sent and answers as told.
 
     `status` is the answer's status; `delay` seconds pass before it; `hang` holds the
-    connection open without answering until the gateway stops.
+    connection open without answering until the gateway stops. With `tls` it speaks HTTPS.
     """
 
     status: int = 200
     delay: float = 0.0
     hang: bool = False
+    tls: ssl.SSLContext | None = None
     requests: list[GatewayRequest] = field(default_factory=list)
 
     def __post_init__(self):
@@ -79,7 +80,10 @@ class Gateway:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        if self.tls:
+            self.server.socket = self.tls.wrap_socket(self.server.socket, server_side=True)
+        scheme = "https" if self.tls else "http"
+        self.url = f"{scheme}://127.0.0.1:{self.server.server_address[1]}"
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self._thread.start()
 
@@ -203,10 +207,20 @@ class WebhookReceiver:
     """A subscriber: verifies every request with `standardwebhooks.Webhook(secret)`.
 
     `answers` is a list of statuses to give, one per request, then `status` for the rest;
-    `delay` seconds pass before each answer.
+    `delay` seconds pass before each answer. With `keep_alive` it speaks HTTP/1.1 and keeps
+    connections open; `connections` counts those it accepted. With `endless_answer` each
+    answer's body never ends: 1 MiB announced, 128 KiB sent, then nothing until `stop`.
     """
 
-    def __init__(self, *, status: int = 200, answers: list[int] | None = None, delay: float = 0.0):
+    def __init__(
+        self,
+        *,
+        status: int = 200,
+        answers: list[int] | None = None,
+        delay: float = 0.0,
+        keep_alive: bool = False,
+        endless_answer: bool = False,
+    ):
         from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
         self.secret: str | None = None
@@ -214,11 +228,19 @@ class WebhookReceiver:
         self.answers = list(answers or [])
         self.delay = delay
         self.deliveries: list[Delivery] = []
+        self.connections = 0
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1" if keep_alive else "HTTP/1.0"
+
+            def setup(self):
+                super().setup()
+                with receiver._lock:
+                    receiver.connections += 1
+
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 try:
@@ -232,12 +254,24 @@ class WebhookReceiver:
                     )
                     status = receiver.answers.pop(0) if receiver.answers else receiver.status
                 if receiver._stopping.wait(receiver.delay):
+                    self.close_connection = True
                     return  # stopping: hang up without an answer
                 self.send_response(status)
                 if 300 <= status < 400:
                     self.send_header("Location", f"http://127.0.0.1:{self.server.server_address[1]}/moved")
+                if endless_answer:
+                    self.send_endless_body()
+                    return
                 self.send_header("Content-Length", "0")
                 self.end_headers()
+
+            def send_endless_body(self):
+                self.send_header("Content-Length", str(1024 * 1024))
+                self.end_headers()
+                with contextlib.suppress(OSError):  # the client hung up, as it should
+                    self.wfile.write(b"x" * 128 * 1024)
+                receiver._stopping.wait(30)
+                self.close_connection = True
 
             def log_message(self, *args):
                 pass

@@ -1,35 +1,50 @@
 """SMS through an HTTP gateway: POST {"to", "body"} with a bearer token."""
 
+import json
 from urllib.parse import urlsplit
 
-import requests
-from requests.adapters import HTTPAdapter
+import urllib3
+from urllib3.util import parse_url
 
 from app.channels.base import DeliveryFailed, Message
 from config.settings import Config, ConfigError
 
 
-def gateway_session(pool_size: int = 32) -> requests.Session:
-    """A session that keeps connections to the gateway open for the threads that share it."""
-    session = requests.Session()
-    adapter = HTTPAdapter(pool_connections=1, pool_maxsize=pool_size)
-    session.mount("http://", adapter)
-    session.mount("https://", adapter)
-    return session
+class GatewayClient:
+    """POSTs to one gateway URL over connections kept open for the threads that share them
+    (gunicorn runs 32 threads per worker).
 
-
-def post(session: requests.Session, url: str, *, timeout: float, **kwargs) -> None:
-    """POST and raise DeliveryFailed unless the gateway answers 2xx within `timeout`.
-
-    A redirect is a failure too: a gateway that moved should be reconfigured, and a
-    message must not be replayed to wherever a response points.
+    TLS certificates are checked against the system's CAs (`SSL_CERT_FILE` names a private CA).
     """
-    try:
-        response = session.post(url, timeout=(min(timeout, 5), timeout), allow_redirects=False, **kwargs)
-    except requests.RequestException as error:
-        raise DeliveryFailed(f"{urlsplit(url).hostname}: {type(error).__name__}") from error
-    if not 200 <= response.status_code < 300:
-        raise DeliveryFailed(f"{urlsplit(url).hostname} answered {response.status_code}")
+
+    def __init__(self, url: str, headers: dict[str, str], *, timeout: float, pool_size: int = 32):
+        self.host = urlsplit(url).hostname
+        self.target = parse_url(url).request_uri
+        self.headers = headers
+        self.timeout = urllib3.Timeout(connect=min(timeout, 5), read=timeout)
+        self.pool = urllib3.connection_from_url(url, maxsize=pool_size)
+
+    def post(self, body: bytes) -> None:
+        """POST `body`; raise DeliveryFailed unless the gateway answers 2xx within the timeout.
+
+        A redirect is a failure too: a gateway that moved should be reconfigured, and a
+        message must not be replayed to wherever a response points. Nor is a POST retried.
+        The answer is read whole, so that its connection serves the next message.
+        """
+        try:
+            response = self.pool.urlopen(
+                "POST",
+                self.target,
+                body=body,
+                headers=self.headers,
+                timeout=self.timeout,
+                retries=False,
+                redirect=False,
+            )
+        except urllib3.exceptions.HTTPError as error:
+            raise DeliveryFailed(f"{self.host}: {type(error).__name__}") from error
+        if not 200 <= response.status < 300:
+            raise DeliveryFailed(f"{self.host} answered {response.status}")
 
 
 def check_url(variable: str, url: str | None) -> str:
@@ -42,10 +57,10 @@ class HttpSmsSender:
     """Hands each SMS to a gateway speaking the contract's simple JSON protocol."""
 
     def __init__(self, url: str, token: str | None, *, timeout: float):
-        self.url = url
-        self.headers = {"Authorization": f"Bearer {token}"} if token else {}
-        self.timeout = timeout
-        self.session = gateway_session()
+        headers = {"Content-Type": "application/json"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        self.gateway = GatewayClient(url, headers, timeout=timeout)
 
     @classmethod
     def create_service(cls, config: Config) -> "HttpSmsSender":
@@ -56,10 +71,4 @@ class HttpSmsSender:
         )
 
     def send(self, destination: str, message: Message) -> None:
-        post(
-            self.session,
-            self.url,
-            timeout=self.timeout,
-            json={"to": destination, "body": message.text},
-            headers=self.headers,
-        )
+        self.gateway.post(json.dumps({"to": destination, "body": message.text}).encode())

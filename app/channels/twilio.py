@@ -1,7 +1,11 @@
 """SMS through Twilio's Messages REST API."""
 
+from urllib.parse import urlencode
+
+from urllib3.util import make_headers
+
 from app.channels.base import Message
-from app.channels.http_sms import check_url, gateway_session, post
+from app.channels.http_sms import GatewayClient, check_url
 from config.settings import Config, ConfigError
 
 
@@ -9,11 +13,13 @@ class TwilioSender:
     """Creates one Twilio Message per SMS (POST /2010-04-01/Accounts/{sid}/Messages.json)."""
 
     def __init__(self, account_sid: str, auth_token: str, sender: str, *, api_base: str, timeout: float):
-        self.url = f"{api_base.rstrip('/')}/2010-04-01/Accounts/{account_sid}/Messages.json"
-        self.auth = (account_sid, auth_token)
+        url = f"{api_base.rstrip('/')}/2010-04-01/Accounts/{account_sid}/Messages.json"
+        headers = {
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Authorization": make_headers(basic_auth=f"{account_sid}:{auth_token}")["authorization"],
+        }
+        self.gateway = GatewayClient(url, headers, timeout=timeout)
         self.sender = sender
-        self.timeout = timeout
-        self.session = gateway_session()
 
     @classmethod
     def create_service(cls, config: Config) -> "TwilioSender":
@@ -30,10 +36,5 @@ class TwilioSender:
         )
 
     def send(self, destination: str, message: Message) -> None:
-        post(
-            self.session,
-            self.url,
-            timeout=self.timeout,
-            data={"To": destination, "From": self.sender, "Body": message.text},
-            auth=self.auth,
-        )
+        form = {"To": destination, "From": self.sender, "Body": message.text}
+        self.gateway.post(urlencode(form).encode())

@@ -16,41 +16,17 @@ import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
-import requests
-from requests.adapters import HTTPAdapter
 from sqlalchemy import Engine, bindparam, insert, or_, select, update
-from standardwebhooks.webhooks import Webhook
 
 from app.codes import CodeStore, Failure
 from app.models import utcnow, webhook_deliveries, webhook_endpoints, webhook_events
 from app.webhooks.deliveries import FAILED, PENDING, STATE_FIELDS, after_attempt, new_delivery
-from app.webhooks.guard import UnsafeUrl, check_url
 from app.webhooks.outbox import Outbox
+from app.webhooks.sender import REQUEST_TIMEOUT, Attempt, WebhookSender
 
 log = logging.getLogger("registrar.webhooks")
-
-REQUEST_TIMEOUT = 10  # seconds, API.md §3
-# A subscriber that trickles its answer byte by byte defeats per-read timeouts; past this,
-# the attempt counts as unanswered and the worker moves on without it.
-ATTEMPT_DEADLINE = 2 * REQUEST_TIMEOUT
-USER_AGENT = "Registrar-Webhooks/1"
-MAX_ANSWER_READ = 64 * 1024
-
-
-@dataclass(frozen=True)
-class Attempt:
-    """One delivery claimed for sending."""
-
-    id: str
-    endpoint_id: str
-    event_id: str
-    url: str
-    secret: str
-    payload: str
-    attempts: int  # before this one
-
 
 # One statement for a whole batch of outcomes, each applied only where this worker still
 # holds the lease.
@@ -64,6 +40,20 @@ _RECORD = (
 )
 
 
+@dataclass(frozen=True)
+class Pacing:
+    """How much the worker takes on at once, and how long it holds and waits for it."""
+
+    lease: int = 60  # seconds a claimed delivery is held
+    batch: int = 100
+    concurrency: int = 16
+    expiry_grace: int = 40  # seconds before a lapse is announced, for a last-moment verify to commit
+    sweep_every: float = 5.0
+    # A subscriber that trickles its answer byte by byte defeats per-read timeouts; past
+    # this, the attempt counts as unanswered and the worker moves on without it.
+    attempt_deadline: float = 2 * REQUEST_TIMEOUT
+
+
 class DeliveryWorker:
     """Moves the outbox to the subscribers. `run` until `stop` is set; `step` does one round."""
 
@@ -75,33 +65,16 @@ class DeliveryWorker:
         *,
         schedule: Sequence[int],
         allow_private_urls: bool,
-        lease: int = 60,
-        batch: int = 100,
-        concurrency: int = 16,
-        expiry_grace: int = 40,
-        sweep_every: float = 5.0,
-        attempt_deadline: float = ATTEMPT_DEADLINE,
+        pacing: Pacing = Pacing(),
     ):
         self.engine = engine
         self.store = store
         self.outbox = outbox
         self.schedule = tuple(schedule)
-        self.allow_private_urls = allow_private_urls
-        self.lease = timedelta(seconds=lease)
-        self.batch = batch
-        # A verify that claimed its code just before the lapse may still be committing;
-        # its account must be seen before a lapse is announced as `expired`.
-        self.expiry_grace_ms = expiry_grace * 1000
-        self.sweep_every = sweep_every
-        self.attempt_deadline = attempt_deadline
+        self.pacing = pacing
         self._next_sweep = 0.0
-        self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="webhook")
-        self._http = requests.Session()
-        self._http.trust_env = False  # no proxy or .netrc credentials for subscribers' URLs
-        adapter = HTTPAdapter(pool_connections=16, pool_maxsize=concurrency)
-        self._http.mount("http://", adapter)
-        self._http.mount("https://", adapter)
-        self._http.headers["User-Agent"] = USER_AGENT
+        self._pool = ThreadPoolExecutor(max_workers=pacing.concurrency, thread_name_prefix="webhook")
+        self.sender = WebhookSender(allow_private_urls=allow_private_urls, concurrency=pacing.concurrency)
         self._skip_locked = engine.dialect.name == "postgresql"
 
     def run(self, stop: threading.Event, idle: float = 0.2) -> None:
@@ -122,7 +95,7 @@ class DeliveryWorker:
     def step(self) -> bool:
         """One round: sweep lapsed registrations (now and then), fan out, deliver what is due."""
         if time.monotonic() >= self._next_sweep:
-            self._next_sweep = time.monotonic() + self.sweep_every
+            self._next_sweep = time.monotonic() + self.pacing.sweep_every
             try:
                 self.sweep_lapsed()
             except Exception as error:
@@ -137,11 +110,12 @@ class DeliveryWorker:
         or the failure their notice names if its event was lost on the way."""
         written = 0
         for _ in range(rounds):
-            notices = self.store.lapsed(int(time.time() * 1000) - self.expiry_grace_ms, limit=self.batch)
+            lapsed_by = int(time.time() * 1000) - self.pacing.expiry_grace * 1000
+            notices = self.store.lapsed(lapsed_by, limit=self.pacing.batch)
             for notice in notices:
                 written += self.outbox.at_lapse(Failure.from_notice(notice), at=utcnow())
             self.store.forget_lapsed(notices)
-            if len(notices) < self.batch:
+            if len(notices) < self.pacing.batch:
                 break
         return written
 
@@ -152,7 +126,7 @@ class DeliveryWorker:
             select(events.id)
             .where(events.fanned_out.is_(False))
             .order_by(events.created_at)
-            .limit(self.batch)
+            .limit(self.pacing.batch)
         )
         if self._skip_locked:
             waiting = waiting.with_for_update(skip_locked=True)
@@ -187,8 +161,8 @@ class DeliveryWorker:
         attempts = self._claim(token)
         if not attempts:
             return 0
-        sending = {self._pool.submit(self._send, attempt): attempt for attempt in attempts}
-        done, _late = wait(sending, timeout=self.attempt_deadline)
+        sending = {self._pool.submit(self.sender.send, attempt): attempt for attempt in attempts}
+        done, _late = wait(sending, timeout=self.pacing.attempt_deadline)
         answers = {sending[future].id: future.result() for future in done}
         self._record(token, [(attempt, answers.get(attempt.id)) for attempt in attempts])
         return len(attempts)
@@ -206,7 +180,7 @@ class DeliveryWorker:
                 deliveries.endpoint_id.in_(enabled),
             )
             .order_by(deliveries.next_attempt_at)
-            .limit(self.batch)
+            .limit(self.pacing.batch)
         )
         if self._skip_locked:
             due = due.with_for_update(skip_locked=True)
@@ -215,7 +189,7 @@ class DeliveryWorker:
                 connection.execute(
                     update(webhook_deliveries)
                     .where(deliveries.id.in_(due.scalar_subquery()))
-                    .values(lease_until=now + self.lease, lease_token=token)
+                    .values(lease_until=now + timedelta(seconds=self.pacing.lease), lease_token=token)
                     .returning(deliveries.id)
                 )
                 .scalars()
@@ -241,44 +215,6 @@ class DeliveryWorker:
             Attempt(row.id, row.endpoint_id, row.event_id, row.url, row.secret, row.payload, row.attempts)
             for row in rows
         ]
-
-    def _send(self, attempt: Attempt) -> int | None:
-        """POST the event, signed the Standard Webhooks way; the status, or None if no answer.
-
-        Redirects are not followed and at most 64 KiB of the answer is read: a subscriber
-        gets to say a status, not to make the worker download or wander."""
-        try:
-            check_url(attempt.url, allow_private=self.allow_private_urls)
-            sent_at = datetime.now(UTC)
-            headers = {
-                "Content-Type": "application/json",
-                "webhook-id": attempt.event_id,
-                "webhook-timestamp": str(int(sent_at.timestamp())),
-                "webhook-signature": Webhook(attempt.secret).sign(attempt.event_id, sent_at, attempt.payload),
-            }
-            response = self._http.post(
-                attempt.url,
-                data=attempt.payload.encode(),
-                headers=headers,
-                timeout=(min(5, REQUEST_TIMEOUT), REQUEST_TIMEOUT),
-                allow_redirects=False,
-                stream=True,
-            )
-        except UnsafeUrl as refusal:
-            log.warning("delivery %s not sent: %s", attempt.id, refusal)
-            return None
-            # A short answer is read to its end, so that its connection is kept for the next
-            # delivery; a long one is cut off, and its connection closed.
-            read = 0
-            for chunk in response.iter_content(4096):
-                read += len(chunk)
-                if read > MAX_ANSWER_READ:
-                    break
-            response.close()
-        except Exception as error:
-            log.info("delivery %s: no answer (%s)", attempt.id, type(error).__name__)
-            return None
-        return response.status_code
 
     def _record(self, token: str, outcomes: list[tuple[Attempt, int | None]]) -> None:
         """What each endpoint answered, for the deliveries this worker still holds."""

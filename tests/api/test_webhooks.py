@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from app.webhooks.worker import DeliveryWorker
+from app.webhooks.worker import DeliveryWorker, Pacing
 from tests.servers import Gateway, WebhookReceiver
 from tests.support import MASKED_PHONE, email_registration, phone_registration, start, verify, wrong
 
@@ -35,16 +35,15 @@ def subscribe(client, receiver, events=("onRegistered", "onRegistrationFailed"))
     return response.get_json()
 
 
-def worker_of(app, **options) -> DeliveryWorker:
+def worker_of(app, allow_private_urls: bool = True, **pacing) -> DeliveryWorker:
     registrar = app.extensions["registrar"]
-    config = app.config
     return DeliveryWorker(
         registrar.engine,
         registrar.registration.codes.store,
         registrar.registration.outbox,
-        schedule=options.pop("schedule", config["WEBHOOK_RETRY_SCHEDULE"]),
-        allow_private_urls=options.pop("allow_private_urls", True),
-        **{"expiry_grace": 0, "sweep_every": 0, **options},
+        schedule=app.config["WEBHOOK_RETRY_SCHEDULE"],
+        allow_private_urls=allow_private_urls,
+        pacing=Pacing(**{"expiry_grace": 0, "sweep_every": 0, **pacing}),
     )
 
 
@@ -384,6 +383,42 @@ class TestDelivery:
         assert client.get(f"/webhooks/{endpoint['id']}", headers=ADMIN).get_json()["disabled_at"]
         [entry] = self.log(client, endpoint)
         assert (entry["status"], entry["last_status_code"]) == ("failed", 410)
+
+    def two_rounds(self, app, receiver, outbox) -> tuple[list[dict], float]:
+        """Two registrations, each announced in its own round of one worker: the delivery
+        log, and the seconds the worker's rounds took."""
+        worker = worker_of(app)
+        client, endpoint = self.registered(app, receiver, outbox)
+        began = time.monotonic()
+        run_until_idle(worker)
+        took = time.monotonic() - began
+        registration_id = start(client, phone_registration(phone="0559876543"))["registration_id"]
+        assert verify(client, registration_id, outbox.last_code()).status_code == 201
+        began = time.monotonic()
+        run_until_idle(worker)
+        return self.log(client, endpoint), took + time.monotonic() - began
+
+    def test_consecutive_deliveries_to_an_endpoint_share_one_connection(self, make_admin_app, outbox):
+        receiver = WebhookReceiver(keep_alive=True)
+        try:
+            log, _took = self.two_rounds(make_admin_app(), receiver, outbox)
+        finally:
+            receiver.stop()
+
+        assert [(entry["status"], entry["last_status_code"]) for entry in log] == [("succeeded", 200)] * 2
+        assert len(receiver.deliveries) == 2
+        assert receiver.connections == 1, "the answer was read and its connection kept"
+
+    def test_an_endless_answer_is_cut_off_and_its_connection_dropped(self, make_admin_app, outbox):
+        receiver = WebhookReceiver(keep_alive=True, endless_answer=True)
+        try:
+            log, took = self.two_rounds(make_admin_app(), receiver, outbox)
+        finally:
+            receiver.stop()
+
+        assert took < 5, "64 KiB are read, then the worker moves on (the read timeout is 10 s)"
+        assert [(entry["status"], entry["last_status_code"]) for entry in log] == [("succeeded", 200)] * 2
+        assert receiver.connections == 2, "a connection with an answer still coming is not reused"
 
     def test_redirects_are_not_followed(self, make_admin_app, outbox):
         receiver = WebhookReceiver(status=302)

@@ -3,6 +3,7 @@
 import base64
 import ssl
 import time
+from pathlib import Path
 from urllib.parse import parse_qs
 
 import pytest
@@ -27,6 +28,14 @@ def sms(locale="en", webotp_domain=None):
 
 def email(locale="en"):
     return code_message("email", "482913", locale=locale, store="Souq", minutes_left=5)
+
+
+def tls_server(folder: Path) -> tuple[Path, ssl.SSLContext]:
+    """A self-signed certificate for localhost and 127.0.0.1, and a server context using it."""
+    cert, key = self_signed_certificate(folder)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    return cert, context
 
 
 def smtp_config(port: int, **settings: str) -> Config:
@@ -222,9 +231,30 @@ class TestHttpGateway:
     def test_a_gateway_that_hangs_fails_within_the_timeout(self, gateway):
         gateway.hang = True
         began = time.monotonic()
-        with pytest.raises(DeliveryFailed):
+        with pytest.raises(DeliveryFailed) as failure:
             HttpSmsSender.create_service(self.config(gateway)).send(PHONE, sms())
         assert time.monotonic() - began < 10, "bounded by the timeout, not hanging"
+        assert str(failure.value) == "127.0.0.1: ReadTimeoutError", "the host, never the number"
+
+    def test_an_https_gateway_trusted_through_ssl_cert_file_is_sent_to(self, tmp_path, monkeypatch):
+        cert, server_tls = tls_server(tmp_path)
+        monkeypatch.setenv("SSL_CERT_FILE", str(cert))  # how an operator trusts a private CA
+        gateway = Gateway(tls=server_tls)
+        try:
+            HttpSmsSender.create_service(self.config(gateway)).send(PHONE, sms())
+        finally:
+            gateway.stop()
+        assert len(gateway.requests) == 1
+
+    def test_a_gateway_whose_certificate_is_not_trusted_is_not_sent_to(self, tmp_path):
+        _cert, server_tls = tls_server(tmp_path)
+        gateway = Gateway(tls=server_tls)
+        try:
+            with pytest.raises(DeliveryFailed, match="SSLError"):
+                HttpSmsSender.create_service(self.config(gateway)).send(PHONE, sms())
+        finally:
+            gateway.stop()
+        assert gateway.requests == []
 
     @pytest.mark.parametrize("url", ["", "ftp://gateway/sms", "not a url"])
     def test_a_missing_or_odd_url_is_refused_at_start_up(self, url):
