@@ -19,15 +19,21 @@ from app.accounts import Accounts
 from app.channels import create_senders
 from app.channels.courier import BackgroundCourier, Courier
 from app.codes import LOGIN, REGISTER, CodeHasher, CodePolicy, Codes, CodeStore
+from app.customers import routes as customers_routes
 from app.db import make_engine
+from app.health import routes as health_routes
 from app.idempotency import IdempotencyStore
 from app.identity import ContactPolicy
 from app.instance import read_or_create
 from app.limits import LimitPolicy, Limits
+from app.login import routes as login_routes
 from app.login.service import LoginService
+from app.registration import routes as registration_routes
 from app.registration.service import RegistrationService
 from app.schemas import ErrorResponseSchema
 from app.tokens import SigningKeys, TokenPolicy, TokenService
+from app.tokens import routes as tokens_routes
+from app.webhooks import routes as webhooks_routes
 from app.webhooks.cli import webhooks as webhooks_cli
 from app.webhooks.outbox import Outbox
 from app.webhooks.service import WebhookAdmin
@@ -73,10 +79,9 @@ def create_app(config: Config | None = None) -> Flask:
 
     # extensions: flask-smorest's Api keeps one app and one spec, so each app gets its own.
     api = RegistrarApi(app)
-    api.spec.components.security_scheme(
-        "bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
-    )
-    api.spec.components.security_scheme("adminKey", {"type": "http", "scheme": "bearer"})
+    bearer = {"type": "http", "scheme": "bearer"}
+    api.spec.components.security_scheme("bearerAuth", {**bearer, "bearerFormat": "JWT"})
+    api.spec.components.security_scheme("adminKey", bearer)
     http.register(app)
     logs.register(app)
     if config.TRUSTED_PROXIES:
@@ -95,15 +100,15 @@ def create_app(config: Config | None = None) -> Flask:
     app.extensions["registrar"] = build_registrar(config)
 
     # blueprints
-    from app.customers.routes import blp as customers
-    from app.health.routes import blp as health
-    from app.login.routes import blp as login
-    from app.registration.routes import blp as registration
-    from app.tokens.routes import blp as tokens
-    from app.webhooks.routes import blp as webhooks
-
-    for blueprint in (registration, login, tokens, customers, webhooks, health):
-        api.register_blueprint(blueprint)
+    for routes in (
+        registration_routes,
+        login_routes,
+        tokens_routes,
+        customers_routes,
+        webhooks_routes,
+        health_routes,
+    ):
+        api.register_blueprint(routes.blp)
     app.cli.add_command(webhooks_cli)
     return app
 
@@ -117,11 +122,8 @@ def validate_config(config: Config | None = None) -> Config:
 
 
 def make_redis(config: Config) -> Redis:
-    """A client with short timeouts, so that an outage answers 503 within 2 s.
-
-    A dropped connection (Redis restarted) is retried once at once; a timeout is not, or a
-    Redis that hangs would hold a request for twice the timeout.
-    """
+    """A client with short timeouts, so that an outage answers 503 within 2 s. A dropped
+    connection is retried once at once; a timeout is not (a hung Redis would cost twice)."""
     url = config.REDIS_URL or embedded_redis.ensure_running(config.INSTANCE_PATH)
     return Redis.from_url(
         url,

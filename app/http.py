@@ -1,8 +1,5 @@
 """The HTTP edge: JSON bodies in, the contract's error envelope out, in the request's locale.
-
-`register(app)` installs it. Every error the service can meet (our own, werkzeug's,
-marshmallow's, a Redis or database outage, a bug) leaves as JSON, never HTML or a trace.
-"""
+Every error (ours, werkzeug's, marshmallow's, an outage, a bug) leaves as JSON, never HTML."""
 
 import json
 import logging
@@ -53,8 +50,7 @@ class Request(flask.Request):
 
     @cached_property
     def json_object(self) -> dict[str, Any]:
-        """The body as a JSON object; an empty body counts as `{}`. Anything else, or a
-        body not sent as application/json, is BadRequest."""
+        """The body as a JSON object (an empty one is `{}`); anything else is BadRequest."""
         raw = self.get_data(cache=True)
         if not raw.strip():
             return {}
@@ -84,8 +80,8 @@ class Request(flask.Request):
 
 
 def _unfit(body: dict) -> str | None:
-    """What in a parsed body no field could take: nesting deeper than any schema (which
-    recursive code would choke on), or half a UTF-16 pair (`"\\ud800"`, no text at all)."""
+    """What no field could take: nesting deeper than any schema (recursive code would choke
+    on it), or half a UTF-16 pair (`"\\ud800"`, no text at all)."""
     pending: list[tuple[Any, int]] = [(body, 1)]
     while pending:
         value, depth = pending.pop()
@@ -131,8 +127,8 @@ class Blueprint(flask_smorest.Blueprint):
 
 
 def check_request() -> None:
-    """Refuse what no view could take before any runs: a NUL in the path (no id holds
-    one, and the database cannot store one), or a body that is not a JSON object."""
+    """Refuse, before any view, a NUL in the path (no id holds one, no database stores one)
+    or a body that is not a JSON object."""
     if "\x00" in request.path:
         raise errors.NotFound()
     if request.method in BODY_METHODS and request.url_rule is not None:
@@ -205,11 +201,11 @@ _CSP_DOCS = (
 
 
 def secure(response: Response) -> Response:
-    for name, value in _SECURITY_HEADERS.items():
-        response.headers.setdefault(name, value)
-    response.headers.setdefault(
-        "Content-Security-Policy", _CSP_DOCS if response.mimetype == "text/html" else _CSP_JSON
-    )
+    """Add each security header the view did not set itself."""
+    csp = _CSP_DOCS if response.mimetype == "text/html" else _CSP_JSON
+    present = {name.lower() for name, _ in response.headers}
+    wanted = {**_SECURITY_HEADERS, "Content-Security-Policy": csp}
+    response.headers.extend([(name, value) for name, value in wanted.items() if name.lower() not in present])
     if request.method == "OPTIONS" and response.status_code == 200 and not response.get_data():
         response.status_code = 204  # an empty answer to OPTIONS says so
     if response.status_code == 204:

@@ -1,5 +1,4 @@
-"""Sending, checking and resending codes: the machinery registration and login share, so
-that a change to how codes work is one change for both flows."""
+"""Sending, checking and resending codes: one machinery for registration and login."""
 
 import logging
 from dataclasses import dataclass, replace
@@ -23,7 +22,6 @@ from app.codes.values import (
     Resend,
     Status,
 )
-from app.identity import PHONE
 from app.limits import Limits, Refused, Taken
 
 log = logging.getLogger("registrar.codes")
@@ -31,12 +29,11 @@ log = logging.getLogger("registrar.codes")
 
 @dataclass(frozen=True)
 class Codes:
-    """Codes for one purpose on a shared store, limits and courier.
+    """Codes for one purpose, on the store, limits and courier every purpose shares.
 
-    With a `failures` log, each failure of a verification is recorded once, and its lapse
-    is announced (`expired`) by the webhook worker; without one, failures go unrecorded.
-    A courier that sends in the background never fails here: then a code the channel
-    refuses keeps what it took from the limits, as a silent verification's does.
+    With a `failures` log each failure is recorded once, and a lapse is announced by the
+    webhook worker. A courier that sends in the background never fails here: a code the
+    channel refuses then keeps what it took from the limits, as a silent one does.
     """
 
     purpose: Purpose
@@ -65,11 +62,9 @@ class Codes:
     ) -> Challenge:
         """Start a verification and send its first code; nothing is kept if sending fails.
 
-        `payload` comes back, less its None values, in the `Claim` of a right code; a
-        `claim` given `details` finds it only if it was started with the same ones. The
-        start counts against `client_ip`'s limit, the code against the destination's. A
-        `silent` verification is the same in every way that can be seen from outside,
-        limits included, but its codes are never sent and none can match.
+        `payload` comes back, less its None values, in the `Claim` of a right code; a claim
+        given `details` finds it only if it was started with the same ones. A `silent` one
+        looks the same from outside, limits included, but sends nothing and never matches.
         """
         verification_id = new_identifier(self.purpose.id_prefix)
         code = generate_code(self.code_length)
@@ -100,11 +95,10 @@ class Codes:
         return challenge
 
     def _write(self, verification: NewVerification, client_ip: str | None) -> tuple[Challenge, Taken | None]:
-        """Write a new verification and take its limits, in one round trip: the limits are
-        checked in the pipeline that writes it, and it is taken back should they refuse."""
+        """Write a new verification and take its limits in one round trip; should they
+        refuse, the verification is taken back."""
         destination, country = verification.destination, verification.payload.get("country_code")
-        phone = destination.address if destination.channel == PHONE else None
-        plan = self.limits.plan(destination.pseudonym, client_ip=client_ip, phone=phone, country=country)
+        plan = self.limits.plan(destination, country, client_ip=client_ip)
         pipe = self.store.redis.pipeline(transaction=False)
         if plan is not None:
             self.limits.queue(pipe, plan)
@@ -126,11 +120,8 @@ class Codes:
             raise
 
     def claim(self, verification_id: str, typed_code: str, *, details: dict | None = None) -> Claim:
-        """Check a typed code; a right one is claimed for the caller, to `finish` or `release`.
-
-        With `details`, a verification started with other details is not found. Every
-        other outcome raises the contract's error for it.
-        """
+        """A right code's claim, to `finish` or `release`; else the contract's error. With
+        `details`, a verification started with other details is not found."""
         code = normalise_code(typed_code)
         if code is None or len(code) != self.code_length:
             raise answers.not_a_code(self.store.get(verification_id, self.purpose.name), self.purpose)
@@ -151,8 +142,7 @@ class Codes:
         raise answers.closed(self.purpose, check.outcome)
 
     def finish(self, claim: Claim, status: Status) -> bool:
-        """Close a claimed verification for good (`completed` or `already_registered`);
-        False if the claim is no longer the caller's (its lease ran out meanwhile)."""
+        """Close a claimed verification for good; False if the claim's lease ran out meanwhile."""
         return self.store.finish(claim, status)
 
     def release(self, claim: Claim) -> None:
@@ -208,17 +198,15 @@ class Codes:
         return verification_id
 
     def count_start(self, destination: Destination, country: str | None, *, client_ip: str | None) -> None:
-        """Count a start that sends nothing against `client_ip`, as start would: the
-        contract's 429 when a limit is spent."""
+        """Count a start that sends nothing against the limits, as a start would."""
         self.limits.give_back(self._take(destination, country, client_ip=client_ip))
 
     def _take(
         self, destination: Destination, country: str | None, *, client_ip: str | None = None, resending=False
     ) -> Taken | None:
         """Take what one code costs from the limits, in a round trip of its own."""
-        phone = destination.address if destination.channel == PHONE else None
         try:
-            return self.limits.take(destination.pseudonym, client_ip=client_ip, phone=phone, country=country)
+            return self.limits.take(destination, country, client_ip=client_ip)
         except Refused as refusal:
             raise answers.refused(refusal, resending=resending) from None
 
@@ -231,10 +219,8 @@ class Codes:
             raise errors.ChannelUnavailable() from None
 
     def _failed(self, failure: Failure) -> None:
-        """Record a failure; trouble recording it must not change the customer's answer.
-
-        The expiry notice learns the reason first, so that a failure whose event is lost
-        is still announced, at the latest when the verification lapses."""
+        """Record a failure, without changing the customer's answer if that fails. The expiry
+        notice learns the reason first: a lost event is still announced at the lapse."""
         if self.failures is None:
             return
         try:

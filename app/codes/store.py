@@ -1,18 +1,12 @@
-"""The state of a pending verification (a registration or a login) in Redis.
+"""The state of pending verifications (registrations and logins) in Redis.
 
-Layout (see shared/DESIGN.md):
-- `vf:{<id>}`: one hash per verification, every field under the id's hash tag, living for
-  the verification's lifetime. It holds the code only as an HMAC. The payload is kept field
-  by field (`p:<name>`): values of up to 64 bytes keep the hash in Redis's compact listpack
-  encoding, about half the memory of a hashtable.
-- `dest:{<pseudonym>}:<purpose>`: per destination and purpose, a sorted set of pending
-  verification ids by start time (µs), for the Salla-style finalisation that names a
-  destination, not an id.
-- `expiries`: notices of verifications by the time they lapse, for the webhook worker to
-  sweep: a lapse must be noticed even though Redis expires keys silently.
-
-Every check-and-update is one Lua script on one key, so it is atomic under any number of
-concurrent requests and runs on Redis Cluster. Scripts answer in name, value pairs.
+- `vf:{<id>}`: a hash per verification, every field under the id's hash tag, living as
+  long as the verification; the code only as an HMAC; the payload field by field (`p:…`),
+  so that the hash keeps Redis's compact listpack encoding.
+- `dest:{<pseudonym>}:<purpose>`: a destination's pending ids by start time (µs), for the
+  Salla-style finalisation, which names a destination rather than an id.
+- `expiries`: notices by lapse time, which the webhook worker sweeps (Redis expires keys
+  silently). Every check-and-update is one Lua script on one key: atomic, Cluster-ready.
 """
 
 import secrets

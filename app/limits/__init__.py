@@ -1,18 +1,11 @@
-"""The limits and budgets of API.md §6, checked and taken together in one Redis round trip.
+"""The limits and budgets of API.md §6, checked and taken together by one Lua script.
 
-Before a code leaves, every limit that applies to it is checked by one Lua script, and it
-takes from all of them only if none refuses, so a refused request costs no budget:
-
-- starts per client IP (`RATE_LIMIT_REGISTER`, one or more fixed windows);
-- per destination, no two codes closer than `RESEND_COOLDOWN`, whichever registration or
-  login asked, and at most `MAX_CODES_PER_DESTINATION` an hour;
-- for SMS, hourly budgets per number prefix (all but the last four digits) and per
-  country (`SMS_PREFIX_HOURLY_LIMIT`, `SMS_COUNTRY_HOURLY_LIMIT`), which stop SMS pumping
-  to premium ranges before it costs money.
-
-Every key carries the hash tag `{rl}`, so the script runs on Redis Cluster too (its keys
-then live in one slot). Keys name destinations by their keyed pseudonym, never by a
-phone or email.
+A code takes from every limit that applies to it only if none refuses, so a refused
+request costs nothing: starts per client IP (`RATE_LIMIT_REGISTER`, fixed windows); per
+destination, the cooldown between two codes and `MAX_CODES_PER_DESTINATION` an hour;
+for SMS, hourly budgets per number prefix (all but the last four digits) and per country,
+which stop SMS pumping before it costs money. Every key carries the hash tag `{rl}`, so
+the script runs on Redis Cluster too, and names a destination by its pseudonym only.
 """
 
 import time
@@ -25,6 +18,8 @@ from limits import RateLimitItem
 from redis import Redis
 from redis.client import Pipeline
 
+from app.codes.values import Destination
+from app.identity import PHONE
 from app.scripts import Script
 
 HOUR_MS = 3_600_000
@@ -93,38 +88,33 @@ class Limits:
         self._take = Script(redis, Path(__file__).with_name("take.lua"))
 
     def plan(
-        self,
-        pseudonym: str,
-        *,
-        client_ip: str | None = None,
-        phone: str | None = None,
-        country: str | None = None,
+        self, destination: Destination, country: str | None, *, client_ip: str | None = None
     ) -> Plan | None:
-        """What taking one code for a destination (its pseudonym) means, and for a start
-        one start for `client_ip`; `phone` and `country` when it goes by SMS. None when off."""
+        """What one code to `destination` takes, and with `client_ip` one start too; None
+        when the limits are off."""
         policy = self.policy
         if not policy.enabled:
             return None
         now = int(self.clock() * 1000)
         counters: list[tuple[str, str, int, int]] = []  # (name, key, limit, window ms)
-        if client_ip is not None:
-            for item in policy.per_ip:
-                window = item.get_expiry() * 1000
-                key = f"{PREFIX}:ip:{client_ip}:{item.amount}/{item.get_expiry()}s:{now // window}"
-                counters.append(("ip", key, item.amount, window))
-        hourly = [("destination", f"codes:{pseudonym}", policy.codes_per_destination)]
-        if phone is not None:
-            hourly.append(("prefix", f"prefix:{phone[:-4]}", policy.sms_per_prefix))
+        for item in policy.per_ip if client_ip is not None else ():
+            window = item.get_expiry() * 1000
+            key = f"{PREFIX}:ip:{client_ip}:{item.amount}/{item.get_expiry()}s:{now // window}"
+            counters.append(("ip", key, item.amount, window))
+        hourly = [("destination", f"codes:{destination.pseudonym}", policy.codes_per_destination)]
+        if destination.channel == PHONE:
+            hourly.append(("prefix", f"prefix:{destination.address[:-4]}", policy.sms_per_prefix))
             if country:
                 hourly.append(("country", f"country:{country}", policy.sms_per_country))
-        hour = now // HOUR_MS
-        counters += [(name, f"{PREFIX}:{what}:{hour}", limit, HOUR_MS) for name, what, limit in hourly]
-        arguments = [policy.cooldown * 1000]
-        for _, _, limit, window in counters:
-            arguments += [limit, window]
+        counters += [
+            (name, f"{PREFIX}:{what}:{now // HOUR_MS}", limit, HOUR_MS) for name, what, limit in hourly
+        ]
         return Plan(
-            keys=[f"{PREFIX}:cooldown:{pseudonym}", *(key for _, key, _, _ in counters)],
-            arguments=arguments,
+            keys=[f"{PREFIX}:cooldown:{destination.pseudonym}", *(key for _, key, _, _ in counters)],
+            arguments=[
+                policy.cooldown * 1000,
+                *(n for _, _, limit, window in counters for n in (limit, window)),
+            ],
             names=[COOLDOWN, *(name for name, _, _, _ in counters)],
         )
 
@@ -144,16 +134,16 @@ class Limits:
         retry_after = max(1, -(-int(outcome["retry_after_ms"]) // 1000))
         raise Refused(plan.names[outcome["refused_by"] - 1], retry_after)
 
-    def take(self, pseudonym: str, **who: str | None) -> Taken | None:
-        """Take at once, in a round trip of its own (see `plan` for the arguments)."""
-        plan = self.plan(pseudonym, **who)
-        if plan is None:
-            return None
-        return self.settle(plan, self._take(plan.keys, plan.arguments))
+    def take(
+        self, destination: Destination, country: str | None, *, client_ip: str | None = None
+    ) -> Taken | None:
+        """Take at once, in a round trip of its own; None when the limits are off."""
+        plan = self.plan(destination, country, client_ip=client_ip)
+        return None if plan is None else self.settle(plan, self._take(plan.keys, plan.arguments))
 
     def give_back(self, taken: Taken | None) -> None:
         """Undo a take whose code was not sent: a failed send charges nothing and starts no
-        cooldown. (The start itself still counts against its IP.)"""
+        cooldown (the start itself still counts against its IP)."""
         if taken is None:
             return
         pipe = self.redis.pipeline(transaction=False)

@@ -19,7 +19,7 @@ from app.tokens import Session, TokenService
 log = logging.getLogger("registrar.login")
 
 
-@dataclass(frozen=True)
+@dataclass
 class LoginService:
     """Sends sign-in codes to verified identifiers and trades a right one for tokens."""
 

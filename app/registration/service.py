@@ -37,7 +37,7 @@ class Registration(Contact):
         return {**asdict(self), "email": self.email.lower() if self.email else None}
 
 
-@dataclass(frozen=True)
+@dataclass
 class RegistrationService:
     """Turns a verified registration into exactly one account."""
 
