@@ -1,59 +1,115 @@
-"""Every setting of API.md §6, read from the environment, typed and checked once at start-up."""
+"""Every setting of API.md §6, read from the environment, typed and checked once at start-up;
+a refusal is one line naming the variable, what it allows and, unless it is secret, the value."""
 
 import os
-from collections.abc import Mapping
+import re
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal, Self, get_args
+from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, Field, ValidationError, model_validator
+import phonenumbers
+from limits import RateLimitItem, parse_many
+from pydantic import AfterValidator, BeforeValidator, Field, NonNegativeInt, ValidationError, model_validator
+from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
-
-from config.variables import (
-    ConfigError,
-    Countries,
-    DatabaseUrl,
-    Flag,
-    Lowered,
-    Origins,
-    RateLimits,
-    RedisUrl,
-    Seconds,
-    WholeNumber,
-    refusal,
-)
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 ROOT = Path(__file__).resolve().parent.parent
-
 Locale = Literal["en", "ar"]
 LOCALES: tuple[str, ...] = get_args(Locale)
 PRODUCTION_REQUIRES = ("SECRET_KEY", "JWT_PRIVATE_KEY", "DATABASE_URL", "REDIS_URL")
 
 
+class ConfigError(ValueError):
+    """A setting has a value the service cannot run with; the message names it."""
+
+
+def _from_text(parse: Callable[[str], Any]) -> BeforeValidator:
+    """Parse a variable's text; a value that is not text (a default) is already parsed."""
+    return BeforeValidator(lambda value: parse(value) if isinstance(value, str) else value)
+
+
+def _flag(text: str) -> bool:
+    if text.lower() not in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+        raise ValueError(text)
+    return text.lower() in ("1", "true", "yes", "on")
+
+
+def _countries(text: str) -> frozenset[str] | None:
+    """`all` or `*` is every country (None); else ISO codes that phonenumbers knows, upper-cased."""
+    if text.lower() in ("all", "*"):
+        return None
+    codes = frozenset(part.strip().upper() for part in text.split(",") if part.strip())
+    if not codes or not codes <= phonenumbers.SUPPORTED_REGIONS:
+        raise ValueError(text)
+    return codes
+
+
+def _redis_url(url: str) -> str:
+    """A refusal names only the URL's scheme: the URL may hold a password."""
+    scheme = urlsplit(url).scheme
+    if scheme not in ("redis", "rediss", "unix"):
+        raise ConfigError(
+            f"REDIS_URL must be a redis://, rediss:// or unix:// URL, not one of scheme {scheme!r}"
+        )
+    return url
+
+
+def _database_url(url: str) -> str:
+    """Plain PostgreSQL URLs use psycopg 3, the driver we ship. A refusal names only the URL's
+    kind: the URL may hold a password."""
+    url = re.sub(r"^postgres(ql)?://", "postgresql+psycopg://", url)
+    try:
+        driver = make_url(url).drivername
+    except (ArgumentError, ValueError):
+        driver = None
+    if driver not in ("sqlite", "postgresql+psycopg"):
+        kind = f"a {driver}:// URL" if driver else "no URL"
+        raise ConfigError(f"DATABASE_URL must be a postgresql:// or sqlite:// URL, not {kind}")
+    return url
+
+
+def _whole(default: int, low: int, high: int | None = None) -> Any:
+    """A whole number's field, its range said in its refusal."""
+    allowed = f"from {low} to {high}" if high is not None else f"of at least {low}"
+    return Field(default, ge=low, le=high, description=f"a whole number {allowed}")
+
+
+# int() and four words each way: pydantic alone would also take "8.0" for 8, or "t" and "n".
+WholeNumber = Annotated[int, _from_text(int)]
+Flag = Annotated[bool, _from_text(_flag), Field(description="true or false")]
+Lowered = _from_text(str.lower)
+
+
 class Config(BaseSettings):
     """The service's settings, one field per variable of API.md §6. Build it with `Config.load()`."""
 
-    # Only these exact names, and lists are split by config.variables: pydantic-settings would
-    # also read lower-case names and JSON-decode list-like values.
+    # Only these exact names, and lists split here: pydantic-settings would also read
+    # lower-case names and JSON-decode list-like values.
     model_config = SettingsConfigDict(case_sensitive=True, enable_decoding=False, extra="ignore")
 
     ENVIRONMENT: Annotated[Literal["development", "production"], Lowered] = Field(
-        "development", validation_alias="REGISTRAR_ENV"
+        "development", validation_alias="REGISTRAR_ENV", description="one of development, production"
     )
-    INSTANCE_PATH: Annotated[Path, AfterValidator(Path.resolve)] = Field(
-        ROOT / "instance", description="a path"
-    )
+    INSTANCE_PATH: Annotated[Path, AfterValidator(Path.resolve)] = ROOT / "instance"
     # Unless given, the SQLite file in INSTANCE_PATH (_check_together).
-    DATABASE_URL: DatabaseUrl = Field("", repr=False, validate_default=False)
-    REDIS_URL: RedisUrl | None = Field(None, repr=False)
-    PORT: WholeNumber = Field(8000, ge=1, le=65535)
-    ADMIN_API_KEY: str | None = Field(None, min_length=16, repr=False)
-    SECRET_KEY: str | None = Field(None, min_length=32, repr=False)
+    DATABASE_URL: Annotated[str, AfterValidator(_database_url)] = Field(
+        "", repr=False, validate_default=False
+    )
+    REDIS_URL: Annotated[str, AfterValidator(_redis_url)] | None = Field(None, repr=False)
+    PORT: WholeNumber = _whole(8000, 1, 65535)
+    ADMIN_API_KEY: str | None = Field(
+        None, min_length=16, repr=False, description="at least 16 characters long"
+    )
+    SECRET_KEY: str | None = Field(None, min_length=32, repr=False, description="at least 32 characters long")
     JWT_PRIVATE_KEY: str | None = Field(None, repr=False)
     JWT_PREVIOUS_PUBLIC_KEYS: str | None = None
     JWT_ISSUER: str = "registrar"
     JWT_AUDIENCE: str = "storefront"
-    ACCESS_TOKEN_TTL: WholeNumber = Field(900, ge=60, le=86400)
-    REFRESH_TOKEN_TTL: WholeNumber = Field(2592000, ge=300, le=31536000)
+    ACCESS_TOKEN_TTL: WholeNumber = _whole(900, 60, 86400)
+    REFRESH_TOKEN_TTL: WholeNumber = _whole(2592000, 300, 31536000)
     EMAIL_CHECK_DELIVERABILITY: Flag = False
 
     # Channel names are checked against app.channels' registry when the senders are made.
@@ -66,35 +122,43 @@ class Config(BaseSettings):
     TWILIO_API_BASE: str = "https://api.twilio.com"
     EMAIL_CHANNEL: Annotated[str, Lowered] = "console"
     SMTP_HOST: str | None = None
-    SMTP_PORT: WholeNumber = Field(587, ge=1, le=65535)
+    SMTP_PORT: WholeNumber = _whole(587, 1, 65535)
     SMTP_USER: str | None = None
     SMTP_PASSWORD: str | None = Field(None, repr=False)
     SMTP_STARTTLS: Flag = True
     SMTP_SSL: Flag = False  # unless given, True on port 465 (_check_together)
     MAIL_FROM: str | None = None
-    CHANNEL_TIMEOUT: WholeNumber = Field(10, ge=1, le=60)
+    CHANNEL_TIMEOUT: WholeNumber = _whole(10, 1, 60)
     STORE_NAME: str = "Registrar"
     WEBOTP_DOMAIN: str | None = None
 
-    OTP_LENGTH: WholeNumber = Field(6, ge=6, le=10)
-    OTP_TTL: WholeNumber = Field(300, ge=1, le=86400)
-    OTP_MAX_ATTEMPTS: WholeNumber = Field(5, ge=1, le=100)
-    RESEND_COOLDOWN: WholeNumber = Field(60, ge=0, le=86400)
-    MAX_RESENDS: WholeNumber = Field(3, ge=0, le=100)
-    REGISTRATION_TTL: WholeNumber = Field(1800, ge=1, le=604800)
+    OTP_LENGTH: WholeNumber = _whole(6, 6, 10)
+    OTP_TTL: WholeNumber = _whole(300, 1, 86400)
+    OTP_MAX_ATTEMPTS: WholeNumber = _whole(5, 1, 100)
+    RESEND_COOLDOWN: WholeNumber = _whole(60, 0, 86400)
+    MAX_RESENDS: WholeNumber = _whole(3, 0, 100)
+    REGISTRATION_TTL: WholeNumber = _whole(1800, 1, 604800)
     REVEAL_EXISTING_ACCOUNTS: Flag = False
-    SMS_ALLOWED_COUNTRIES: Countries = None
-    MAX_CODES_PER_DESTINATION: WholeNumber = Field(5, ge=1)
-    SMS_PREFIX_HOURLY_LIMIT: WholeNumber = Field(20, ge=1)
-    SMS_COUNTRY_HOURLY_LIMIT: WholeNumber = Field(1000, ge=1)
-    WEBHOOK_RETRY_SCHEDULE: Seconds = (5, 300, 1800, 7200, 18000, 36000, 36000)
+    SMS_ALLOWED_COUNTRIES: Annotated[frozenset[str] | None, _from_text(_countries)] = Field(
+        None, description="'all', '*' or comma-separated ISO 3166-1 alpha-2 codes"
+    )
+    MAX_CODES_PER_DESTINATION: WholeNumber = _whole(5, 1)
+    SMS_PREFIX_HOURLY_LIMIT: WholeNumber = _whole(20, 1)
+    SMS_COUNTRY_HOURLY_LIMIT: WholeNumber = _whole(1000, 1)
+    WEBHOOK_RETRY_SCHEDULE: Annotated[
+        tuple[NonNegativeInt, ...], _from_text(lambda text: tuple(int(part) for part in text.split(",")))
+    ] = Field((5, 300, 1800, 7200, 18000, 36000, 36000), description="comma-separated whole seconds")
     WEBHOOK_ALLOW_PRIVATE_URLS: Flag = False
-    WEBHOOK_LEASE: WholeNumber = Field(60, ge=1, le=3600)
-    DEFAULT_LOCALE: Annotated[Locale, Lowered] = "en"
-    RATE_LIMIT_REGISTER: RateLimits = Field("20/minute")
+    WEBHOOK_LEASE: WholeNumber = _whole(60, 1, 3600)
+    DEFAULT_LOCALE: Annotated[Locale, Lowered] = Field("en", description="one of en, ar")
+    RATE_LIMIT_REGISTER: Annotated[list[RateLimitItem], _from_text(parse_many)] = Field(
+        "20/minute", description="limits such as '20/minute' or '5 per 10 seconds', separated by ';'"
+    )
     RATE_LIMITS_ENABLED: Flag = True
-    TRUSTED_PROXIES: WholeNumber = Field(0, ge=0, le=10)
-    CORS_ORIGINS: Origins = ()
+    TRUSTED_PROXIES: WholeNumber = _whole(0, 0, 10)
+    CORS_ORIGINS: Annotated[
+        tuple[str, ...], _from_text(lambda text: tuple(filter(None, map(str.strip, text.split(",")))))
+    ] = ()
 
     # Flask and flask-smorest settings, the same for every deployment.
     MAX_CONTENT_LENGTH: ClassVar[int] = 64 * 1024
@@ -108,16 +172,13 @@ class Config(BaseSettings):
 
     @classmethod
     def load(cls, environ: Mapping[str, str] | None = None) -> "Config":
-        """The settings in `environ` alone, or in the process environment when it is None.
-
-        Values are stripped and a blank one means the variable's default. Raises ConfigError,
-        in one line naming the variable, on the first value the service cannot run with.
-        """
+        """The settings in `environ` alone, or in the process environment when it is None; a
+        blank value means the default. ConfigError on the first value the service cannot run with."""
+        given = os.environ if environ is None else environ
         try:
-            return cls() if environ is None else _GivenConfig(**environ)
+            return cls() if environ is None else _GivenConfig(**given)
         except ValidationError as error:
-            given = os.environ if environ is None else environ
-            raise ConfigError(refusal(error.errors()[0], cls.model_fields, given)) from None
+            raise ConfigError(_refusal(error.errors()[0], given)) from None
 
     @property
     def uses_embedded_redis(self) -> bool:
@@ -126,7 +187,6 @@ class Config(BaseSettings):
     @model_validator(mode="before")
     @classmethod
     def _blank_means_default(cls, values: dict[str, Any]) -> dict[str, Any]:
-        """Strip every value and drop the blank ones, so that their defaults apply."""
         stripped = {
             name: value.strip() if isinstance(value, str) else value for name, value in values.items()
         }
@@ -145,7 +205,15 @@ class Config(BaseSettings):
         if self.SMTP_SSL and self.SMTP_STARTTLS and "SMTP_STARTTLS" in given:
             raise ConfigError("SMTP_SSL and SMTP_STARTTLS exclude each other: choose one")
         if self.ENVIRONMENT == "production":
-            _refuse_what_production_must_not_run_with(self, given)
+            # A console channel first (it logs every code), then every secret and server not set.
+            for variable in ("SMS_CHANNEL", "EMAIL_CHANNEL"):
+                if getattr(self, variable) == "console":
+                    raise ConfigError(
+                        f"{variable}=console writes every code to the log: "
+                        "REGISTRAR_ENV=production needs a real channel"
+                    )
+            if missing := [name for name in PRODUCTION_REQUIRES if name not in given]:
+                raise ConfigError(f"REGISTRAR_ENV=production requires {', '.join(missing)} to be set")
         if "DATABASE_URL" not in given:
             self.DATABASE_URL = f"sqlite:///{self.INSTANCE_PATH / 'registrar.db'}"
         return self
@@ -161,14 +229,12 @@ class _GivenConfig(Config):
         return (init_settings,)
 
 
-def _refuse_what_production_must_not_run_with(config: Config, given: set[str]) -> None:
-    """A console channel first (it logs every code), then every secret and server not set."""
-    for variable in ("SMS_CHANNEL", "EMAIL_CHANNEL"):
-        if getattr(config, variable) == "console":
-            raise ConfigError(
-                f"{variable}=console writes every code to the log: "
-                "REGISTRAR_ENV=production needs a real channel"
-            )
-    missing = [name for name in PRODUCTION_REQUIRES if name not in given]
-    if missing:
-        raise ConfigError(f"REGISTRAR_ENV=production requires {', '.join(missing)} to be set")
+def _refusal(error: ErrorDetails, environ: Mapping[str, str]) -> str:
+    """The refusal of the first error: the message of a ConfigError, else the variable's words."""
+    cause = error.get("ctx", {}).get("error")
+    if isinstance(cause, ConfigError):
+        return str(cause)
+    variable = str(error["loc"][0])
+    field = next(f for name, f in Config.model_fields.items() if variable in (name, f.validation_alias))
+    words = f"{variable} must be {field.description or 'as API.md §6 describes'}"
+    return f"{words}, not {str(environ[variable]).strip()!r}" if field.repr else words
