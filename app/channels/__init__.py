@@ -1,13 +1,9 @@
-"""Where codes leave the service: one `Sender` port, one implementation per technology.
-
-`create_senders` picks the implementation each channel's setting names (`SMS_CHANNEL`,
-`EMAIL_CHANNEL`); adding a provider is one class and one line in `SENDERS`.
-"""
+"""Where codes leave the service: one `Sender` port, one implementation per technology, chosen
+by `SMS_CHANNEL` and `EMAIL_CHANNEL`; a new provider is one class and one line in `SENDERS`."""
 
 from collections.abc import Callable
 
-from app.channels.base import DeliveryFailed, Message, Sender
-from app.channels.console import ConsoleSender
+from app.channels.base import ConsoleSender, DeliveryFailed, Message, Sender
 from app.channels.http_sms import HttpSmsSender
 from app.channels.messages import code_message
 from app.channels.smtp import SmtpSender
@@ -23,20 +19,16 @@ SENDERS: dict[str, dict[str, Callable[[Config], Sender]]] = {
         "http": HttpSmsSender.create_service,
         "twilio": TwilioSender.create_service,
     },
-    EMAIL: {
-        "console": lambda config: ConsoleSender(EMAIL),
-        "smtp": SmtpSender.create_service,
-    },
+    EMAIL: {"console": lambda config: ConsoleSender(EMAIL), "smtp": SmtpSender.create_service},
 }
+VARIABLES = {PHONE: "SMS_CHANNEL", EMAIL: "EMAIL_CHANNEL"}
 
 
 def create_senders(config: Config) -> dict[str, Sender]:
     """One sender per channel, as configured; an unknown name is a configuration error."""
     senders = {}
-    for channel, variable, name in (
-        (PHONE, "SMS_CHANNEL", config.SMS_CHANNEL),
-        (EMAIL, "EMAIL_CHANNEL", config.EMAIL_CHANNEL),
-    ):
+    for channel, variable in VARIABLES.items():
+        name = getattr(config, variable)
         if name not in SENDERS[channel]:
             raise ConfigError(f"{variable} must be one of {', '.join(SENDERS[channel])}, not {name!r}")
         senders[channel] = SENDERS[channel][name](config)

@@ -1,7 +1,12 @@
-"""The port every channel implements."""
+"""The port every channel implements, and the console channel of development."""
 
+import logging
 from dataclasses import dataclass
 from typing import Protocol
+
+from app.identity import mask
+
+log = logging.getLogger("registrar.channels.console")
 
 
 class DeliveryFailed(Exception):
@@ -10,8 +15,7 @@ class DeliveryFailed(Exception):
 
 @dataclass(frozen=True)
 class Message:
-    """A message for one destination: an SMS is its `text`; an email also has a subject
-    and an HTML version of the text."""
+    """An SMS is its `text`; an email also has a subject and an HTML version of the text."""
 
     text: str
     subject: str | None = None
@@ -21,3 +25,14 @@ class Message:
 class Sender(Protocol):
     def send(self, destination: str, message: Message) -> None:
         """Hand `message` to the channel for `destination`; raise DeliveryFailed if it is not taken."""
+
+
+@dataclass(frozen=True)
+class ConsoleSender:
+    """Writes each message, code included, to the log: for development only."""
+
+    channel: str
+
+    def send(self, destination: str, message: Message) -> None:
+        subject = f" [{message.subject}]" if message.subject else ""
+        log.info("%s to %s%s: %s", self.channel, mask(self.channel, destination), subject, message.text)

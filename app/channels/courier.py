@@ -4,6 +4,7 @@ import contextvars
 import logging
 import math
 from concurrent.futures import Executor
+from dataclasses import dataclass
 
 from app.channels.base import DeliveryFailed, Sender
 from app.channels.messages import code_message
@@ -11,16 +12,14 @@ from app.channels.messages import code_message
 log = logging.getLogger("registrar.channels")
 
 
+@dataclass(frozen=True)
 class Courier:
     """Sends each code by its channel's sender (`phone` or `email`), in the customer's language."""
 
-    def __init__(
-        self, senders: dict[str, Sender], *, store_name: str, code_ttl: int, webotp_domain: str | None
-    ):
-        self.senders = senders
-        self.store_name = store_name
-        self.minutes = math.ceil(code_ttl / 60)
-        self.webotp_domain = webotp_domain
+    senders: dict[str, Sender]
+    store_name: str
+    code_ttl: int
+    webotp_domain: str | None
 
     def send_code(self, channel: str, to: str, code: str, locale: str) -> None:
         """Raises DeliveryFailed when the channel does not take the message."""
@@ -29,19 +28,19 @@ class Courier:
             code,
             locale=locale,
             store=self.store_name,
-            minutes_left=self.minutes,
+            minutes_left=math.ceil(self.code_ttl / 60),
             webotp_domain=self.webotp_domain,
         )
         self.senders[channel].send(to, message)
 
 
+@dataclass(frozen=True)
 class BackgroundCourier:
     """Sends codes in an executor and returns at once, so that an answer never waits for a
     channel. A code the channel refuses is only logged, under the request's log context."""
 
-    def __init__(self, courier: Courier, executor: Executor):
-        self.courier = courier
-        self.executor = executor
+    courier: Courier
+    executor: Executor
 
     def send_code(self, channel: str, to: str, code: str, locale: str) -> None:
         def send() -> None:

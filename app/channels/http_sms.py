@@ -1,6 +1,7 @@
 """SMS through an HTTP gateway: POST {"to", "body"} with a bearer token."""
 
 import json
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import urllib3
@@ -11,33 +12,29 @@ from config.settings import Config, ConfigError
 
 
 class GatewayClient:
-    """POSTs to one gateway URL over connections kept open for the threads that share them
-    (gunicorn runs 32 threads per worker).
+    """POSTs to one URL over connections kept open for the threads that share them (gunicorn
+    runs 32 per worker). TLS certificates are checked against the system's CAs
+    (`SSL_CERT_FILE` names a private CA)."""
 
-    TLS certificates are checked against the system's CAs (`SSL_CERT_FILE` names a private CA).
-    """
-
-    def __init__(self, url: str, headers: dict[str, str], *, timeout: float, pool_size: int = 32):
+    def __init__(self, url: str, headers: dict[str, str], *, timeout: float):
         self.host = urlsplit(url).hostname
         self.target = parse_url(url).request_uri
         self.headers = headers
-        self.timeout = urllib3.Timeout(connect=min(timeout, 5), read=timeout)
-        self.pool = urllib3.connection_from_url(url, maxsize=pool_size)
+        timeout = urllib3.Timeout(connect=min(timeout, 5), read=timeout)
+        self.pool = urllib3.connection_from_url(url, maxsize=32, timeout=timeout)
 
     def post(self, body: bytes) -> None:
         """POST `body`; raise DeliveryFailed unless the gateway answers 2xx within the timeout.
 
-        A redirect is a failure too: a gateway that moved should be reconfigured, and a
-        message must not be replayed to wherever a response points. Nor is a POST retried.
-        The answer is read whole, so that its connection serves the next message.
-        """
+        Neither retried nor redirected: a message must not be replayed, nor sent wherever an
+        answer points (a gateway that moved is reconfigured). The answer is read whole, so
+        that its connection serves the next message."""
         try:
             response = self.pool.urlopen(
                 "POST",
                 self.target,
                 body=body,
                 headers=self.headers,
-                timeout=self.timeout,
                 retries=False,
                 redirect=False,
             )
@@ -53,22 +50,19 @@ def check_url(variable: str, url: str | None) -> str:
     return url
 
 
+@dataclass(frozen=True)
 class HttpSmsSender:
     """Hands each SMS to a gateway speaking the contract's simple JSON protocol."""
 
-    def __init__(self, url: str, token: str | None, *, timeout: float):
-        headers = {"Content-Type": "application/json"}
-        if token:
-            headers["Authorization"] = f"Bearer {token}"
-        self.gateway = GatewayClient(url, headers, timeout=timeout)
+    gateway: GatewayClient
 
     @classmethod
     def create_service(cls, config: Config) -> "HttpSmsSender":
-        return cls(
-            check_url("SMS_HTTP_URL", config.SMS_HTTP_URL),
-            config.SMS_HTTP_TOKEN,
-            timeout=config.CHANNEL_TIMEOUT,
-        )
+        headers = {"Content-Type": "application/json"}
+        if config.SMS_HTTP_TOKEN:
+            headers["Authorization"] = f"Bearer {config.SMS_HTTP_TOKEN}"
+        url = check_url("SMS_HTTP_URL", config.SMS_HTTP_URL)
+        return cls(GatewayClient(url, headers, timeout=config.CHANNEL_TIMEOUT))
 
     def send(self, destination: str, message: Message) -> None:
         self.gateway.post(json.dumps({"to": destination, "body": message.text}).encode())

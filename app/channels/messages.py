@@ -1,11 +1,6 @@
-"""The texts that carry a code, in English and Arabic.
-
-An SMS is kept to one segment when the text allows: the first of its wordings, from the
-fullest to the barest, that fits in 160 GSM-7 characters (70 UCS-2 ones for Arabic) is
-sent. With WEBOTP_DOMAIN, every wording ends with the WebOTP line `@<domain> #<code>`,
-so that phones and browsers fill the code in. Emails are rendered from the Jinja2
-templates beside this file, in a plain-text and an HTML part, the code in the subject.
-"""
+"""The texts that carry a code, in English and Arabic: an SMS of one segment when a wording
+fits, ending with the WebOTP line `@<domain> #<code>` when WEBOTP_DOMAIN is set (phones and
+browsers fill the code in); an email from the Jinja2 templates beside this file."""
 
 import math
 from pathlib import Path
@@ -80,13 +75,7 @@ def sms_text(code: str, *, locale: str, store: str, minutes_left: int, webotp_do
 
 
 def code_message(
-    channel: str,
-    code: str,
-    *,
-    locale: str,
-    store: str,
-    minutes_left: int,
-    webotp_domain: str | None = None,
+    channel: str, code: str, *, locale: str, store: str, minutes_left: int, webotp_domain: str | None = None
 ) -> Message:
     """The message that carries `code` over `channel` ("phone" or "email")."""
     if channel == PHONE:

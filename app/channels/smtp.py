@@ -2,6 +2,7 @@
 
 import smtplib
 import ssl
+from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import make_msgid
 
@@ -9,30 +10,19 @@ from app.channels.base import DeliveryFailed, Message
 from config.settings import Config, ConfigError
 
 
+@dataclass(frozen=True)
 class SmtpSender:
     """Sends each message in its own SMTP session."""
 
-    def __init__(
-        self,
-        host: str,
-        port: int,
-        *,
-        sender: str,
-        user: str | None,
-        password: str | None,
-        implicit_tls: bool,
-        starttls: bool,
-        timeout: float,
-    ):
-        self.host = host
-        self.port = port
-        self.sender = sender
-        self.user = user
-        self.password = password
-        self.implicit_tls = implicit_tls
-        self.starttls = starttls
-        self.timeout = timeout
-        self.tls = ssl.create_default_context()
+    host: str
+    port: int
+    sender: str
+    user: str | None
+    password: str | None = field(repr=False)
+    implicit_tls: bool
+    starttls: bool
+    timeout: float
+    tls: ssl.SSLContext = field(default_factory=ssl.create_default_context, repr=False)
 
     @classmethod
     def create_service(cls, config: Config) -> "SmtpSender":
@@ -42,8 +32,8 @@ class SmtpSender:
         if bool(config.SMTP_USER) != bool(config.SMTP_PASSWORD):
             raise ConfigError("SMTP_USER and SMTP_PASSWORD go together: set both or neither")
         return cls(
-            config.SMTP_HOST,
-            config.SMTP_PORT,
+            host=config.SMTP_HOST,
+            port=config.SMTP_PORT,
             sender=config.MAIL_FROM,
             user=config.SMTP_USER,
             password=config.SMTP_PASSWORD,

@@ -1,5 +1,6 @@
 """SMS through Twilio's Messages REST API."""
 
+from dataclasses import dataclass
 from urllib.parse import urlencode
 
 from urllib3.util import make_headers
@@ -9,17 +10,12 @@ from app.channels.http_sms import GatewayClient, check_url
 from config.settings import Config, ConfigError
 
 
+@dataclass(frozen=True)
 class TwilioSender:
     """Creates one Twilio Message per SMS (POST /2010-04-01/Accounts/{sid}/Messages.json)."""
 
-    def __init__(self, account_sid: str, auth_token: str, sender: str, *, api_base: str, timeout: float):
-        url = f"{api_base.rstrip('/')}/2010-04-01/Accounts/{account_sid}/Messages.json"
-        headers = {
-            "Content-Type": "application/x-www-form-urlencoded",
-            "Authorization": make_headers(basic_auth=f"{account_sid}:{auth_token}")["authorization"],
-        }
-        self.gateway = GatewayClient(url, headers, timeout=timeout)
-        self.sender = sender
+    gateway: GatewayClient
+    sender: str
 
     @classmethod
     def create_service(cls, config: Config) -> "TwilioSender":
@@ -27,13 +23,14 @@ class TwilioSender:
         missing = [name for name in needed if not getattr(config, name)]
         if missing:
             raise ConfigError(f"SMS_CHANNEL=twilio needs {', '.join(missing)}")
-        return cls(
-            config.TWILIO_ACCOUNT_SID,
-            config.TWILIO_AUTH_TOKEN,
-            config.TWILIO_FROM,
-            api_base=check_url("TWILIO_API_BASE", config.TWILIO_API_BASE),
-            timeout=config.CHANNEL_TIMEOUT,
-        )
+        api_base = check_url("TWILIO_API_BASE", config.TWILIO_API_BASE).rstrip("/")
+        sid = config.TWILIO_ACCOUNT_SID
+        headers = {
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Authorization": make_headers(basic_auth=f"{sid}:{config.TWILIO_AUTH_TOKEN}")["authorization"],
+        }
+        url = f"{api_base}/2010-04-01/Accounts/{sid}/Messages.json"
+        return cls(GatewayClient(url, headers, timeout=config.CHANNEL_TIMEOUT), config.TWILIO_FROM)
 
     def send(self, destination: str, message: Message) -> None:
         form = {"To": destination, "From": self.sender, "Body": message.text}
