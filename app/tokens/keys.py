@@ -12,6 +12,8 @@ from jwt.algorithms import ECAlgorithm
 from app.instance import read_or_create
 from config.settings import ConfigError
 
+NOT_P256 = "JWT_PREVIOUS_PUBLIC_KEYS must hold P-256 (ES256) keys in PEM"
+
 
 def thumbprint(public_key: ec.EllipticCurvePublicKey) -> str:
     """The key's RFC 7638 JWK thumbprint, used as its `kid`."""
@@ -27,21 +29,25 @@ def _generate_pem() -> bytes:
     )
 
 
-def _split_pems(text: str) -> list[bytes]:
-    """The PEM blocks of a setting; anything outside a complete block is refused."""
-    blocks, current = [], []
+def _is_p256(key: object) -> bool:
+    return isinstance(getattr(key, "curve", None), ec.SECP256R1)
+
+
+def _previous_keys(text: str) -> list[ec.EllipticCurvePublicKey]:
+    """The retired keys of a setting, each a public or a private P-256 PEM; anything else,
+    or outside a complete PEM block, is refused."""
+    keys, block = [], []
     for line in text.replace("\\n", "\n").strip().splitlines():
-        current.append(line)
+        block.append(line)
         if line.startswith("-----END"):
-            blocks.append("\n".join(current).encode() + b"\n")
-            current = []
-    if current or not blocks:
-        raise ConfigError("JWT_PREVIOUS_PUBLIC_KEYS must hold P-256 (ES256) keys in PEM")
-    return blocks
+            keys.append(_public_key("\n".join(block).encode() + b"\n"))
+            block = []
+    if block or not keys:
+        raise ConfigError(NOT_P256)
+    return keys
 
 
 def _public_key(pem: bytes) -> ec.EllipticCurvePublicKey:
-    """A retired P-256 key, given as its public or its private PEM."""
     try:
         key = serialization.load_pem_public_key(pem)
     except ValueError:
@@ -49,28 +55,24 @@ def _public_key(pem: bytes) -> ec.EllipticCurvePublicKey:
             key = serialization.load_pem_private_key(pem, password=None).public_key()
         except (ValueError, TypeError):
             key = None
-    if not isinstance(key, ec.EllipticCurvePublicKey) or not isinstance(key.curve, ec.SECP256R1):
-        raise ConfigError("JWT_PREVIOUS_PUBLIC_KEYS must hold P-256 (ES256) keys in PEM")
+    if not _is_p256(key):
+        raise ConfigError(NOT_P256)
     return key
 
 
 class SigningKeys:
     """The current private key and every public key a token may still be signed with."""
 
-    def __init__(self, private_pem: bytes, previous_pems: list[bytes] = ()):
+    def __init__(self, private_pem: bytes, previous_keys: list[ec.EllipticCurvePublicKey] = ()):
         try:
             self.private_key = serialization.load_pem_private_key(private_pem, password=None)
         except (ValueError, TypeError):
             raise ConfigError("JWT_PRIVATE_KEY must be an unencrypted PEM private key") from None
-        if not isinstance(self.private_key, ec.EllipticCurvePrivateKey) or not isinstance(
-            self.private_key.curve, ec.SECP256R1
-        ):
+        if not _is_p256(self.private_key):
             raise ConfigError("JWT_PRIVATE_KEY must be a P-256 (ES256) key")
         self.kid = thumbprint(self.private_key.public_key())
         self.public_keys = {self.kid: self.private_key.public_key()}
-        for pem in previous_pems:
-            key = _public_key(pem)
-            self.public_keys[thumbprint(key)] = key
+        self.public_keys.update((thumbprint(key), key) for key in previous_keys)
 
     @classmethod
     def create_service(cls, private_pem: str | None, previous_pems: str | None, instance_path: Path):
@@ -79,7 +81,7 @@ class SigningKeys:
             pem = private_pem.replace("\\n", "\n").encode()
         else:
             pem = read_or_create(instance_path / "jwt_private_key.pem", _generate_pem)
-        return cls(pem, _split_pems(previous_pems) if previous_pems else [])
+        return cls(pem, _previous_keys(previous_pems) if previous_pems else [])
 
     def jwks(self) -> dict:
         """The JWK Set of every public key, the current one first."""

@@ -54,14 +54,14 @@ def _hash(refresh_token: str) -> str:
     return hashlib.sha256(refresh_token.encode()).hexdigest()
 
 
+@dataclass(frozen=True)
 class TokenService:
     """Issues, verifies, rotates and revokes a customer's tokens."""
 
-    def __init__(self, keys: SigningKeys, engine: Engine, accounts: Accounts, policy: TokenPolicy):
-        self.keys = keys
-        self.engine = engine
-        self.accounts = accounts
-        self.policy = policy
+    keys: SigningKeys
+    engine: Engine
+    accounts: Accounts
+    policy: TokenPolicy
 
     def issue(self, connection: Connection, customer_id: str, *, family_id: str | None = None) -> Tokens:
         """New tokens for a customer; the refresh token joins `connection`'s transaction."""
@@ -70,8 +70,8 @@ class TokenService:
         return tokens
 
     def mint(self, customer_id: str, *, family_id: str | None = None) -> tuple[Tokens, dict]:
-        """New tokens for a customer, and the `refresh_tokens` row that makes the refresh
-        token valid: nothing is stored until the caller inserts it."""
+        """New tokens, and the `refresh_tokens` row that makes the refresh token valid once
+        the caller inserts it."""
         now = utcnow()
         refresh_token = "rt_" + secrets.token_urlsafe(32)
         row = {
@@ -122,11 +122,8 @@ class TokenService:
         return claims["sub"]
 
     def refresh(self, refresh_token: str) -> tuple[str, Tokens]:
-        """Trade a refresh token for new tokens of the same family.
-
-        A token can be traded once. Presenting it again means it leaked (or two clients
-        raced with it): the whole family is revoked and the request refused.
-        """
+        """Trade a refresh token, once, for new tokens of the same family. Presenting it again
+        means it leaked (or two clients raced with it): the family is revoked, the request refused."""
         now = utcnow()
         tokens = refresh_tokens.c
         with self.engine.begin() as connection:
