@@ -29,12 +29,9 @@ def new_delivery(event_id: str, endpoint_id: str, now: datetime) -> dict:
 def after_attempt(
     attempts_before: int, status_code: int | None, schedule: Sequence[int], now: datetime, jitter: float
 ) -> dict:
-    """The delivery's new state once an attempt got `status_code` (None: no answer at all).
-
-    2xx succeeds. 410 Gone fails for good (and disables the endpoint, elsewhere). Anything
-    else is retried after `schedule[n]` seconds times `jitter` following the n-th failed
-    attempt, until the schedule is spent; then the delivery fails.
-    """
+    """The delivery's new state once an attempt got `status_code` (None: no answer). 2xx
+    succeeds; 410 Gone fails for good; anything else is retried `schedule[n]` seconds times
+    `jitter` after the n-th failed attempt, until the schedule is spent, then fails."""
     attempts = attempts_before + 1
     state = {"attempts": attempts, "last_status_code": status_code, "lease_until": None, "lease_token": None}
     if status_code is not None and 200 <= status_code < 300:

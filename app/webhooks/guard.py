@@ -1,10 +1,6 @@
-"""Where webhooks may go: http(s) URLs whose host resolves only to public addresses.
-
-A subscriber's URL is the attacker's to choose. Without this guard it could point the
-worker at the loopback interface, the private network or a cloud metadata service
-(169.254.169.254, fd00:ec2::254) and read or poke at them. WEBHOOK_ALLOW_PRIVATE_URLS
-turns the address check off, for development and tests.
-"""
+"""Where webhooks may go: http(s) URLs whose host resolves only to public addresses, so that a
+subscriber cannot point the worker at the loopback interface, the private network or a cloud
+metadata service. WEBHOOK_ALLOW_PRIVATE_URLS turns the address check off (development, tests)."""
 
 import ipaddress
 import socket

@@ -1,11 +1,11 @@
 """The outbox: events written to SQL with the change that caused them, for the worker to deliver.
 
-Each event's body is fixed when it is written, so that every attempt and every endpoint
-gets the same bytes under the same `webhook-id` (the event id). A registration has at
-most one event per outcome: `dedupe_key` is unique.
+An event's body is fixed when written: every attempt and endpoint gets the same bytes under the
+same `webhook-id` (the event id). A registration has one event per outcome (`dedupe_key` is unique).
 """
 
 import json
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Engine, exists, insert, literal, select
@@ -44,16 +44,15 @@ def _failed_row(failure: Failure, at: datetime) -> dict:
     return _row(REGISTRATION_FAILED, failure.verification_id, failure.reason, data, at)
 
 
+@dataclass(frozen=True)
 class Outbox:
     """Writes events; `app.webhooks.worker` fans them out to endpoints and delivers them."""
 
-    def __init__(self, engine: Engine):
-        self.engine = engine
+    engine: Engine
 
     @staticmethod
     def registered(registration_id: str, customer: dict, channel: str, at: datetime) -> dict:
-        """The `webhook_events` row of onRegistered, for the statement that creates the
-        account to insert (`app.accounts`)."""
+        """The `webhook_events` row of onRegistered, for the statement creating the account to insert."""
         data = {"registration_id": registration_id, "customer": customer, "channel": channel}
         return _row(REGISTERED, registration_id, _REGISTERED_DEDUPE, data, at)
 
@@ -64,8 +63,7 @@ class Outbox:
             return connection.execute(select(exists().where(webhook_events.c.dedupe_key == key))).scalar_one()
 
     def record(self, failure: Failure, at: datetime | None = None) -> bool:
-        """onRegistrationFailed, once per registration and reason, in its own transaction.
-        Whether it was written (False: it had been already)."""
+        """Write onRegistrationFailed, once per registration and reason; whether it was written now."""
         try:
             with self.engine.begin() as connection:
                 connection.execute(insert(webhook_events), _failed_row(failure, at or utcnow()))
@@ -74,10 +72,8 @@ class Outbox:
         return True
 
     def at_lapse(self, failure: Failure, at: datetime) -> bool:
-        """What a lapsed registration's notice says. `expired` is written only if nothing
-        was said of the registration before (no account, no earlier failure); any other
-        reason is a failure whose event may have been lost when it happened, written now
-        unless it was not. Whether an event was written."""
+        """Write what a lapsed registration's notice says: `expired` only if nothing was said of
+        the registration before; any other failure unless its event was written when it happened."""
         if failure.reason != FailureReason.EXPIRED:
             return self.record(failure, at)
         row = _failed_row(failure, at)

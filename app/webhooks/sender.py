@@ -31,20 +31,17 @@ class Attempt:
 
 
 class WebhookSender:
-    """Sends attempts from many threads at once. Connections are kept for the next attempt
-    (for 16 endpoint hosts, `concurrency` to each); no proxy or credentials are taken from
-    the environment (urllib3 reads neither)."""
+    """Sends attempts from many threads at once, keeping connections for the next attempt (to
+    16 hosts, `concurrency` to each); takes no proxy or credentials from the environment."""
 
     def __init__(self, *, allow_private_urls: bool, concurrency: int):
         self.allow_private_urls = allow_private_urls
-        self.timeout = urllib3.Timeout(connect=min(5, REQUEST_TIMEOUT), read=REQUEST_TIMEOUT)
-        self._pools = urllib3.PoolManager(num_pools=16, maxsize=concurrency)
+        timeout = urllib3.Timeout(connect=min(5, REQUEST_TIMEOUT), read=REQUEST_TIMEOUT)
+        self._pools = urllib3.PoolManager(num_pools=16, maxsize=concurrency, timeout=timeout)
 
     def send(self, attempt: Attempt) -> int | None:
         """POST the event; the status it was answered with, or None if there was no answer.
-
-        Redirects are not followed and at most 64 KiB of the answer is read: a subscriber
-        gets to say a status, not to make the worker download or wander."""
+        No redirect is followed and at most 64 KiB is read: a subscriber says a status, no more."""
         try:
             check_url(attempt.url, allow_private=self.allow_private_urls)
             response = self._post(attempt)
@@ -71,7 +68,6 @@ class WebhookSender:
             attempt.url,
             body=attempt.payload.encode(),
             headers=headers,
-            timeout=self.timeout,
             retries=False,
             redirect=False,
             preload_content=False,
@@ -80,8 +76,7 @@ class WebhookSender:
 
 
 def _finish(response: urllib3.BaseHTTPResponse) -> None:
-    """Read a short answer to its end, which hands its connection back for the next attempt;
-    cut a longer one off, closing its connection."""
+    """Read a short answer to its end, handing its connection back; close a longer one's."""
     try:
         response.read(MAX_ANSWER_READ)
     finally:

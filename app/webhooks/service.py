@@ -3,6 +3,7 @@
 import base64
 import secrets
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 from sqlalchemy import Engine, delete, insert, select, update
 
@@ -27,12 +28,12 @@ def new_secret() -> str:
     return "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
 
 
+@dataclass(frozen=True)
 class WebhookAdmin:
     """Creates, lists and removes endpoints; shows and repeats their deliveries."""
 
-    def __init__(self, engine: Engine, *, allow_private_urls: bool):
-        self.engine = engine
-        self.allow_private_urls = allow_private_urls
+    engine: Engine
+    allow_private_urls: bool
 
     def create(self, url: str, events: list[str], description: str | None = None) -> dict:
         """A new endpoint; the answer is the only time its secret is shown."""
@@ -41,8 +42,7 @@ class WebhookAdmin:
             check_url(url, allow_private=self.allow_private_urls)
         except UnsafeUrl as problem:
             problems["url"] = [str(problem)]
-        unknown = sorted(set(events) - set(EVENT_TYPES))
-        if unknown or not events:
+        if not events or not set(events) <= set(EVENT_TYPES):
             problems["events"] = [f"Choose among {', '.join(EVENT_TYPES)}."]
         if problems:
             raise errors.ValidationFailed(errors=problems)
@@ -62,10 +62,8 @@ class WebhookAdmin:
     def endpoints(self) -> list[dict]:
         """Every endpoint, oldest first, without secrets."""
         with self.engine.connect() as connection:
-            rows = connection.execute(
-                select(webhook_endpoints).order_by(webhook_endpoints.c.created_at)
-            ).all()
-        return [_endpoint(row._mapping) for row in rows]
+            rows = connection.execute(select(webhook_endpoints).order_by(webhook_endpoints.c.created_at))
+            return [_endpoint(row._mapping) for row in rows]
 
     def get(self, endpoint_id: str) -> dict:
         """One endpoint, without its secret."""
@@ -94,14 +92,11 @@ class WebhookAdmin:
         self.get(endpoint_id)
         query = (
             select(
-                webhook_deliveries.c.id,
-                webhook_deliveries.c.event_id,
+                *webhook_deliveries.c["id", "event_id"],
                 webhook_events.c.type.label("event_type"),
-                webhook_deliveries.c.status,
-                webhook_deliveries.c.attempts,
-                webhook_deliveries.c.last_status_code,
-                webhook_deliveries.c.next_attempt_at,
-                webhook_deliveries.c.created_at,
+                *webhook_deliveries.c[
+                    "status", "attempts", "last_status_code", "next_attempt_at", "created_at"
+                ],
             )
             .join(webhook_events, webhook_events.c.id == webhook_deliveries.c.event_id)
             .where(webhook_deliveries.c.endpoint_id == endpoint_id)
@@ -112,10 +107,8 @@ class WebhookAdmin:
             return [dict(row._mapping) for row in connection.execute(query)]
 
     def redeliver(self, endpoint_id: str, delivery_id: str) -> dict:
-        """Send a delivery's event again, as a new delivery with attempts of its own.
-
-        An endpoint disabled by a 410 is enabled again: asking for a redelivery says it is back.
-        """
+        """Send a delivery's event again, as a new delivery with attempts of its own. An endpoint
+        disabled by a 410 is enabled again: asking for a redelivery says it is back."""
         with self.engine.begin() as connection:
             event_id = connection.execute(
                 select(webhook_deliveries.c.event_id).where(

@@ -1,11 +1,10 @@
 """The delivery worker: fans events out to endpoints, delivers them signed, retries, and
 announces registrations that lapsed.
 
-At least once: a delivery is leased (`lease_until`, `lease_token`) while it is being sent,
-so a worker killed at any moment only delays it until the lease runs out, and a worker
-whose lease ran out cannot overwrite what the next one recorded. Several workers can run
-side by side: claims are single UPDATE statements (with FOR UPDATE SKIP LOCKED on
-PostgreSQL), so in the normal case each delivery is sent once.
+At least once: a delivery is leased while it is sent, so a worker killed at any moment only
+delays it until the lease runs out, and a worker whose lease ran out cannot overwrite what
+the next one recorded. Claims are single UPDATEs (FOR UPDATE SKIP LOCKED on PostgreSQL), so
+workers side by side normally send each delivery once.
 """
 
 import logging
@@ -18,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import Engine, bindparam, insert, or_, select, update
+from sqlalchemy import Connection, Engine, Row, Select, Update, bindparam, insert, or_, select, update
 
 from app.codes import CodeStore, Failure
 from app.models import utcnow, webhook_deliveries, webhook_endpoints, webhook_events
@@ -28,8 +27,12 @@ from app.webhooks.sender import REQUEST_TIMEOUT, Attempt, WebhookSender
 
 log = logging.getLogger("registrar.webhooks")
 
-# One statement for a whole batch of outcomes, each applied only where this worker still
-# holds the lease.
+# A batch of outcomes, each applied only where this worker still holds the lease.
+ATTEMPT_COLUMNS = (
+    *webhook_deliveries.c["id", "endpoint_id", "event_id", "attempts"],
+    *webhook_endpoints.c["url", "secret"],
+    webhook_events.c.payload,
+)
 _RECORD = (
     update(webhook_deliveries)
     .where(
@@ -42,15 +45,14 @@ _RECORD = (
 
 @dataclass(frozen=True)
 class Pacing:
-    """How much the worker takes on at once, and how long it holds and waits for it."""
+    """How much the worker takes on at once, and how long it holds and waits for it (seconds)."""
 
-    lease: int = 60  # seconds a claimed delivery is held
+    lease: int = 60
     batch: int = 100
     concurrency: int = 16
-    expiry_grace: int = 40  # seconds before a lapse is announced, for a last-moment verify to commit
+    expiry_grace: int = 40  # before a lapse is announced, for a last-moment verify to commit
     sweep_every: float = 5.0
-    # A subscriber that trickles its answer byte by byte defeats per-read timeouts; past
-    # this, the attempt counts as unanswered and the worker moves on without it.
+    # An answer trickled byte by byte defeats per-read timeouts: past this, it counts as none.
     attempt_deadline: float = 2 * REQUEST_TIMEOUT
 
 
@@ -83,8 +85,7 @@ class DeliveryWorker:
         while not stop.is_set():
             try:
                 busy = self.step()
-            except Exception as error:
-                # The database away: wait and try again, never die of it.
+            except Exception as error:  # the database away: wait and try again, never die of it
                 log.warning("webhook worker step failed: %s", type(error).__name__)
                 busy = False
             if not busy:
@@ -98,16 +99,15 @@ class DeliveryWorker:
             self._next_sweep = time.monotonic() + self.pacing.sweep_every
             try:
                 self.sweep_lapsed()
-            except Exception as error:
-                # Redis away: announcements of lapses wait, deliveries (in SQL) go on.
+            except Exception as error:  # Redis away: lapses wait, deliveries (in SQL) go on
                 log.warning("sweep of lapsed registrations failed: %s", type(error).__name__)
         fanned = self.fan_out()
         delivered = self.deliver_due()
         return bool(fanned or delivered)
 
     def sweep_lapsed(self, rounds: int = 10) -> int:
-        """Announce registrations that lapsed: `expired` if nothing else was said of them,
-        or the failure their notice names if its event was lost on the way."""
+        """Announce lapsed registrations: `expired` if nothing else was said of them, or the
+        failure their notice names if its event was lost."""
         written = 0
         for _ in range(rounds):
             lapsed_by = int(time.time() * 1000) - self.pacing.expiry_grace * 1000
@@ -122,29 +122,15 @@ class DeliveryWorker:
     def fan_out(self) -> int:
         """One delivery per new event and endpoint subscribed to its type."""
         events = webhook_events.c
-        waiting = (
-            select(events.id)
-            .where(events.fanned_out.is_(False))
-            .order_by(events.created_at)
-            .limit(self.pacing.batch)
-        )
-        if self._skip_locked:
-            waiting = waiting.with_for_update(skip_locked=True)
+        waiting = select(events.id).where(events.fanned_out.is_(False)).order_by(events.created_at)
+        claim = update(webhook_events).values(fanned_out=True).returning(events.id, events.type)
         now = utcnow()
         with self.engine.begin() as connection:
-            claimed = connection.execute(
-                update(webhook_events)
-                .where(events.id.in_(waiting.scalar_subquery()))
-                .values(fanned_out=True)
-                .returning(events.id, events.type)
-            ).all()
+            claimed = self._claim_first(connection, waiting, claim)
             if not claimed:
                 return 0
-            endpoints = connection.execute(
-                select(webhook_endpoints.c.id, webhook_endpoints.c.events).where(
-                    webhook_endpoints.c.disabled_at.is_(None)
-                )
-            ).all()
+            enabled = webhook_endpoints.c.disabled_at.is_(None)
+            endpoints = connection.execute(select(*webhook_endpoints.c["id", "events"]).where(enabled)).all()
             rows = [
                 new_delivery(event.id, endpoint.id, now)
                 for event in claimed
@@ -167,54 +153,38 @@ class DeliveryWorker:
         self._record(token, [(attempt, answers.get(attempt.id)) for attempt in attempts])
         return len(attempts)
 
+    def _claim_first(self, connection: Connection, waiting: Select, claim: Update) -> Sequence[Row]:
+        """Apply `claim` to the first `batch` rows `waiting` selects, skipping those another
+        worker holds locked (on PostgreSQL); what `claim` returns."""
+        waiting = waiting.limit(self.pacing.batch)
+        if self._skip_locked:
+            waiting = waiting.with_for_update(skip_locked=True)
+        return connection.execute(claim.where(claim.table.c.id.in_(waiting.scalar_subquery()))).all()
+
     def _claim(self, token: str) -> list[Attempt]:
         deliveries = webhook_deliveries.c
         now = utcnow()
         enabled = select(webhook_endpoints.c.id).where(webhook_endpoints.c.disabled_at.is_(None))
-        due = (
-            select(deliveries.id)
-            .where(
-                deliveries.status == PENDING,
-                deliveries.next_attempt_at <= now,
-                or_(deliveries.lease_until.is_(None), deliveries.lease_until < now),
-                deliveries.endpoint_id.in_(enabled),
-            )
-            .order_by(deliveries.next_attempt_at)
-            .limit(self.pacing.batch)
+        due = select(deliveries.id).where(
+            deliveries.status == PENDING,
+            deliveries.next_attempt_at <= now,
+            or_(deliveries.lease_until.is_(None), deliveries.lease_until < now),
+            deliveries.endpoint_id.in_(enabled),
         )
-        if self._skip_locked:
-            due = due.with_for_update(skip_locked=True)
+        lease = {"lease_until": now + timedelta(seconds=self.pacing.lease), "lease_token": token}
+        claim = update(webhook_deliveries).values(lease).returning(deliveries.id)
         with self.engine.begin() as connection:
-            ids = (
-                connection.execute(
-                    update(webhook_deliveries)
-                    .where(deliveries.id.in_(due.scalar_subquery()))
-                    .values(lease_until=now + timedelta(seconds=self.pacing.lease), lease_token=token)
-                    .returning(deliveries.id)
-                )
-                .scalars()
-                .all()
-            )
+            claimed = self._claim_first(connection, due.order_by(deliveries.next_attempt_at), claim)
+            ids = [row.id for row in claimed]
             if not ids:
                 return []
             rows = connection.execute(
-                select(
-                    deliveries.id,
-                    deliveries.endpoint_id,
-                    deliveries.event_id,
-                    deliveries.attempts,
-                    webhook_endpoints.c.url,
-                    webhook_endpoints.c.secret,
-                    webhook_events.c.payload,
-                )
+                select(*ATTEMPT_COLUMNS)
                 .join(webhook_endpoints, webhook_endpoints.c.id == deliveries.endpoint_id)
                 .join(webhook_events, webhook_events.c.id == deliveries.event_id)
                 .where(deliveries.id.in_(ids))
             ).all()
-        return [
-            Attempt(row.id, row.endpoint_id, row.event_id, row.url, row.secret, row.payload, row.attempts)
-            for row in rows
-        ]
+        return [Attempt(**row._mapping) for row in rows]
 
     def _record(self, token: str, outcomes: list[tuple[Attempt, int | None]]) -> None:
         """What each endpoint answered, for the deliveries this worker still holds."""
@@ -229,8 +199,7 @@ class DeliveryWorker:
                 gone.add(attempt.endpoint_id)
         with self.engine.begin() as connection:
             connection.execute(_RECORD, states)
-            for endpoint_id in gone:
-                # 410 Gone: the subscriber says the endpoint is no more.
+            for endpoint_id in gone:  # 410 Gone: the subscriber says the endpoint is no more
                 connection.execute(
                     update(webhook_endpoints)
                     .where(webhook_endpoints.c.id == endpoint_id)
