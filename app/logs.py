@@ -1,9 +1,6 @@
-"""Logs as JSON lines, one per request too, each with the request's id.
-
-What a log line may say is limited by what the code gives it: ids, statuses, paths and
-masked destinations, never a code, a token, a full phone number or a full email (the
-console channel, a development tool that writes codes to the log by design, aside).
-"""
+"""Logs as JSON lines, one per request too, each with the request's id. A line says ids,
+statuses, paths and masked destinations, never a code, a token, a full phone number or email
+(but for the console channel, a development tool that logs codes by design)."""
 
 import contextvars
 import json
@@ -45,13 +42,9 @@ class JsonFormatter(logging.Formatter):
 class _Stderr(logging.StreamHandler):
     """Writes to whatever sys.stderr is when it writes (test runners swap it)."""
 
-    @property
-    def stream(self):
-        return sys.stderr
-
-    @stream.setter
-    def stream(self, _value) -> None:
-        pass
+    def emit(self, record: logging.LogRecord) -> None:
+        self.stream = sys.stderr
+        super().emit(record)
 
 
 def configure_logging() -> None:
@@ -81,21 +74,14 @@ def register(app: Flask) -> None:
         request_id = g.get("request_id") or uuid.uuid4().hex
         response.headers["X-Request-ID"] = request_id
         started = g.get("started")
-        access.info(
-            "%s %s %s",
-            request.method,
-            request.path,
-            response.status_code,
-            extra={
-                "request_id": request_id,
-                "fields": {
-                    "method": request.method,
-                    "path": request.path,
-                    "status": response.status_code,
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 2) if started else None,
-                },
-            },
-        )
+        fields = {
+            "method": request.method,
+            "path": request.path,
+            "status": response.status_code,
+            "duration_ms": round((time.perf_counter() - started) * 1000, 2) if started else None,
+        }
+        extra = {"request_id": request_id, "fields": fields}
+        access.info("%s %s %s", request.method, request.path, response.status_code, extra=extra)
         return response
 
     @app.teardown_request

@@ -1,10 +1,8 @@
 """gunicorn settings for `make run` and production (`gunicorn -c config/gunicorn.conf.py wsgi:app`).
 
-Threaded workers: a request mostly waits on Redis, the database or a channel. Two workers
-keep two cores busy. Each has 32 threads because the kernel does not share connections
-out evenly: one worker may be handed most of a burst, and it should still let all of them
-wait on a slow SMS or email provider at once. With a gateway taking 1 s per message, 32
-concurrent starts then answer in about 1 s (bench/RESULTS.md); with 16 threads, in 2.
+Threaded workers: a request mostly waits on Redis, the database or a channel. 32 threads each,
+as one worker may be handed most of a burst and should let all of it wait on a slow provider at
+once: with a gateway taking 1 s, 32 concurrent starts answer in about 1 s (16 threads: 2 s).
 """
 
 import os
