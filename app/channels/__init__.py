@@ -4,10 +4,9 @@ by `SMS_CHANNEL` and `EMAIL_CHANNEL`; a new provider is one class and one line i
 from collections.abc import Callable
 
 from app.channels.base import ConsoleSender, DeliveryFailed, Message, Sender
-from app.channels.http_sms import HttpSmsSender
+from app.channels.http_sms import HttpSmsSender, TwilioSender
 from app.channels.messages import code_message
 from app.channels.smtp import SmtpSender
-from app.channels.twilio import TwilioSender
 from app.identity import EMAIL, PHONE
 from config.settings import Config, ConfigError
 

@@ -1,11 +1,11 @@
-"""SMS through an HTTP gateway: POST {"to", "body"} with a bearer token."""
+"""SMS over HTTP: to a gateway of the contract's JSON protocol, or through Twilio's Messages API."""
 
 import json
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import urllib3
-from urllib3.util import parse_url
+from urllib3.util import make_headers, parse_url
 
 from app.channels.base import DeliveryFailed, Message
 from config.settings import Config, ConfigError
@@ -66,3 +66,30 @@ class HttpSmsSender:
 
     def send(self, destination: str, message: Message) -> None:
         self.gateway.post(json.dumps({"to": destination, "body": message.text}).encode())
+
+
+@dataclass(frozen=True)
+class TwilioSender:
+    """Creates one Twilio Message per SMS (POST /2010-04-01/Accounts/{sid}/Messages.json)."""
+
+    gateway: GatewayClient
+    sender: str
+
+    @classmethod
+    def create_service(cls, config: Config) -> "TwilioSender":
+        needed = ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_FROM")
+        missing = [name for name in needed if not getattr(config, name)]
+        if missing:
+            raise ConfigError(f"SMS_CHANNEL=twilio needs {', '.join(missing)}")
+        api_base = check_url("TWILIO_API_BASE", config.TWILIO_API_BASE).rstrip("/")
+        sid = config.TWILIO_ACCOUNT_SID
+        headers = {
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Authorization": make_headers(basic_auth=f"{sid}:{config.TWILIO_AUTH_TOKEN}")["authorization"],
+        }
+        url = f"{api_base}/2010-04-01/Accounts/{sid}/Messages.json"
+        return cls(GatewayClient(url, headers, timeout=config.CHANNEL_TIMEOUT), config.TWILIO_FROM)
+
+    def send(self, destination: str, message: Message) -> None:
+        form = {"To": destination, "From": self.sender, "Body": message.text}
+        self.gateway.post(urlencode(form).encode())

@@ -27,7 +27,7 @@ class Tokens:
 
 @dataclass(frozen=True)
 class Session:
-    """A signed-in customer: the account and the tokens of a new or rotated session."""
+    """A signed-in customer: the account and the tokens of a new session."""
 
     customer: Customer
     tokens: Tokens
@@ -105,10 +105,7 @@ class TokenService:
     def customer_id(self, access_token: str) -> str:
         """The customer an access token speaks for; InvalidToken unless it is ours and current."""
         try:
-            kid = jwt.get_unverified_header(access_token).get("kid")
-            key = self.keys.public_keys.get(kid)
-            if key is None:
-                raise InvalidToken()
+            key = self.keys.public_keys[jwt.get_unverified_header(access_token).get("kid")]
             claims = jwt.decode(
                 access_token,
                 key,
@@ -117,7 +114,7 @@ class TokenService:
                 issuer=self.policy.issuer,
                 options={"require": ["iss", "aud", "sub", "iat", "exp", "jti"]},
             )
-        except jwt.PyJWTError:
+        except (jwt.PyJWTError, KeyError):  # KeyError: a key that is not ours
             raise InvalidToken() from None
         return claims["sub"]
 
@@ -128,9 +125,7 @@ class TokenService:
         tokens = refresh_tokens.c
         with self.engine.begin() as connection:
             token = connection.execute(
-                select(
-                    tokens.id, tokens.family_id, tokens.customer_id, tokens.expires_at, tokens.revoked_at
-                ).where(tokens.token_hash == _hash(refresh_token))
+                select(refresh_tokens).where(tokens.token_hash == _hash(refresh_token))
             ).one_or_none()
             if token is not None and token.revoked_at is None and token.expires_at > now:
                 rotated = connection.execute(

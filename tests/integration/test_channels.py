@@ -9,10 +9,9 @@ from urllib.parse import parse_qs
 import pytest
 
 from app.channels import DeliveryFailed, create_senders
-from app.channels.http_sms import HttpSmsSender
+from app.channels.http_sms import HttpSmsSender, TwilioSender
 from app.channels.messages import code_message
 from app.channels.smtp import SmtpSender
-from app.channels.twilio import TwilioSender
 from config.settings import Config, ConfigError
 from tests.servers import Gateway, SmtpServer, self_signed_certificate
 
