@@ -1,6 +1,6 @@
 """One-time codes: generation, keyed hashing, their state in Redis and the service on top."""
 
-from app.codes.hashing import CodeHasher, generate_code, new_identifier, normalise_code
+from app.codes.hashing import CodeHasher, generate_code, new_identifier
 from app.codes.service import Codes
 from app.codes.store import CodeStore
 from app.codes.values import (
@@ -9,12 +9,9 @@ from app.codes.values import (
     Challenge,
     Claim,
     CodePolicy,
-    Destination,
     Failure,
     FailureReason,
-    NewVerification,
     Outcome,
-    Purpose,
     Status,
 )
 
@@ -27,14 +24,10 @@ __all__ = [
     "CodePolicy",
     "CodeStore",
     "Codes",
-    "Destination",
     "Failure",
     "FailureReason",
-    "NewVerification",
     "Outcome",
-    "Purpose",
     "Status",
     "generate_code",
     "new_identifier",
-    "normalise_code",
 ]
