@@ -34,9 +34,6 @@ class WebhookSchema(Schema):
     created_at = UtcDateTime(required=True)
     disabled_at = UtcDateTime(allow_none=True)
 
-    class Meta:
-        ordered = True
-
 
 class WebhookCreatedSchema(WebhookSchema):
     """A new endpoint with its signing secret, shown this once."""
@@ -54,6 +51,3 @@ class DeliverySchema(Schema):
     attempts = fields.Integer(required=True)
     last_status_code = fields.Integer(allow_none=True)
     next_attempt_at = UtcDateTime(allow_none=True)
-
-    class Meta:
-        ordered = True

@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 from datetime import timedelta
 
 from sqlalchemy import Connection, Engine, Row, Select, Update, bindparam, insert, or_, select, update
@@ -27,12 +27,12 @@ from app.webhooks.sender import REQUEST_TIMEOUT, Attempt, WebhookSender
 
 log = logging.getLogger("registrar.webhooks")
 
-# A batch of outcomes, each applied only where this worker still holds the lease.
 ATTEMPT_COLUMNS = (
     *webhook_deliveries.c["id", "endpoint_id", "event_id", "attempts"],
     *webhook_endpoints.c["url", "secret"],
     webhook_events.c.payload,
 )
+# A batch of outcomes, each applied only where this worker still holds the lease.
 _RECORD = (
     update(webhook_deliveries)
     .where(
@@ -56,28 +56,24 @@ class Pacing:
     attempt_deadline: float = 2 * REQUEST_TIMEOUT
 
 
+@dataclass
 class DeliveryWorker:
     """Moves the outbox to the subscribers. `run` until `stop` is set; `step` does one round."""
 
-    def __init__(
-        self,
-        engine: Engine,
-        store: CodeStore,
-        outbox: Outbox,
-        *,
-        schedule: Sequence[int],
-        allow_private_urls: bool,
-        pacing: Pacing = Pacing(),
-    ):
-        self.engine = engine
-        self.store = store
-        self.outbox = outbox
-        self.schedule = tuple(schedule)
-        self.pacing = pacing
+    engine: Engine
+    store: CodeStore
+    outbox: Outbox
+    _: KW_ONLY
+    schedule: Sequence[int]
+    allow_private_urls: bool
+    pacing: Pacing = Pacing()
+
+    def __post_init__(self) -> None:
         self._next_sweep = 0.0
-        self._pool = ThreadPoolExecutor(max_workers=pacing.concurrency, thread_name_prefix="webhook")
-        self.sender = WebhookSender(allow_private_urls=allow_private_urls, concurrency=pacing.concurrency)
-        self._skip_locked = engine.dialect.name == "postgresql"
+        concurrency = self.pacing.concurrency
+        self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="webhook")
+        self.sender = WebhookSender(allow_private_urls=self.allow_private_urls, concurrency=concurrency)
+        self._skip_locked = self.engine.dialect.name == "postgresql"
 
     def run(self, stop: threading.Event, idle: float = 0.2) -> None:
         """Work until `stop` is set, sleeping `idle` seconds whenever there is nothing to do."""
