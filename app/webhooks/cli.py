@@ -1,17 +1,13 @@
 """`flask webhooks add|list|remove`: the admin API's operations from a shell."""
 
 import click
-from flask import current_app
 from flask.cli import AppGroup
 
 from app.errors import NotFound, ValidationFailed
 from app.webhooks.outbox import EVENT_TYPES
+from app.webhooks.routes import admin
 
 webhooks = AppGroup("webhooks", help="Manage webhook endpoints.")
-
-
-def _admin():
-    return current_app.extensions["registrar"].webhooks
 
 
 @webhooks.command("add")
@@ -21,7 +17,7 @@ def _admin():
 def add(url: str, events: tuple[str, ...], description: str | None) -> None:
     """Subscribe URL to events (all of them by default); prints the secret once."""
     try:
-        endpoint = _admin().create(url, list(events or EVENT_TYPES), description)
+        endpoint = admin().create(url, list(events or EVENT_TYPES), description)
     except ValidationFailed as error:
         raise click.ClickException(
             "; ".join(f"{field}: {' '.join(m)}" for field, m in error.data["errors"].items())
@@ -33,7 +29,7 @@ def add(url: str, events: tuple[str, ...], description: str | None) -> None:
 @webhooks.command("list")
 def list_endpoints() -> None:
     """List endpoints."""
-    for endpoint in _admin().endpoints():
+    for endpoint in admin().endpoints():
         state = "disabled" if endpoint["disabled_at"] else "active"
         click.echo(f"{endpoint['id']}  {endpoint['url']}  {','.join(endpoint['events'])}  {state}")
 
@@ -43,7 +39,7 @@ def list_endpoints() -> None:
 def remove(webhook_id: str) -> None:
     """Remove an endpoint and its deliveries."""
     try:
-        _admin().remove(webhook_id)
+        admin().remove(webhook_id)
     except NotFound:
         raise click.ClickException(f"no endpoint {webhook_id}") from None
     click.echo(f"removed {webhook_id}")
