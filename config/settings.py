@@ -6,12 +6,10 @@ import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal, Self, get_args
-from urllib.parse import urlsplit
 
 import phonenumbers
 from limits import RateLimitItem, parse_many
 from pydantic import AfterValidator, BeforeValidator, Field, NonNegativeInt, ValidationError, model_validator
-from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -27,18 +25,11 @@ class ConfigError(ValueError):
 
 
 def _from_text(parse: Callable[[str], Any]) -> BeforeValidator:
-    """Parse a variable's text; a value that is not text (a default) is already parsed."""
+    # A value that is not text is a default, parsed already.
     return BeforeValidator(lambda value: parse(value) if isinstance(value, str) else value)
 
 
-def _flag(text: str) -> bool:
-    if text.lower() not in ("1", "true", "yes", "on", "0", "false", "no", "off"):
-        raise ValueError(text)
-    return text.lower() in ("1", "true", "yes", "on")
-
-
 def _countries(text: str) -> frozenset[str] | None:
-    """`all` or `*` is every country (None); else ISO codes that phonenumbers knows, upper-cased."""
     if text.lower() in ("all", "*"):
         return None
     codes = frozenset(part.strip().upper() for part in text.split(",") if part.strip())
@@ -47,39 +38,24 @@ def _countries(text: str) -> frozenset[str] | None:
     return codes
 
 
-def _redis_url(url: str) -> str:
-    """A refusal names only the URL's scheme: the URL may hold a password."""
-    scheme = urlsplit(url).scheme
-    if scheme not in ("redis", "rediss", "unix"):
-        raise ConfigError(
-            f"REDIS_URL must be a redis://, rediss:// or unix:// URL, not one of scheme {scheme!r}"
-        )
-    return url
-
-
 def _database_url(url: str) -> str:
-    """Plain PostgreSQL URLs use psycopg 3, the driver we ship. A refusal names only the URL's
-    kind: the URL may hold a password."""
+    """Plain PostgreSQL URLs use psycopg 3, the driver we ship."""
     url = re.sub(r"^postgres(ql)?://", "postgresql+psycopg://", url)
     try:
         driver = make_url(url).drivername
-    except (ArgumentError, ValueError):
+    except ArgumentError:
         driver = None
     if driver not in ("sqlite", "postgresql+psycopg"):
-        kind = f"a {driver}:// URL" if driver else "no URL"
-        raise ConfigError(f"DATABASE_URL must be a postgresql:// or sqlite:// URL, not {kind}")
+        raise ValueError("not a postgresql:// or sqlite:// URL")
     return url
 
 
 def _whole(default: int, low: int, high: int | None = None) -> Any:
-    """A whole number's field, its range said in its refusal."""
     allowed = f"from {low} to {high}" if high is not None else f"of at least {low}"
     return Field(default, ge=low, le=high, description=f"a whole number {allowed}")
 
 
-# int() and four words each way: pydantic alone would also take "8.0" for 8, or "t" and "n".
-WholeNumber = Annotated[int, _from_text(int)]
-Flag = Annotated[bool, _from_text(_flag), Field(description="true or false")]
+Flag = Annotated[bool, Field(description="true or false")]
 Lowered = _from_text(str.lower)
 
 
@@ -96,10 +72,12 @@ class Config(BaseSettings):
     INSTANCE_PATH: Annotated[Path, AfterValidator(Path.resolve)] = ROOT / "instance"
     # Unless given, the SQLite file in INSTANCE_PATH (_check_together).
     DATABASE_URL: Annotated[str, AfterValidator(_database_url)] = Field(
-        "", repr=False, validate_default=False
+        "", repr=False, validate_default=False, description="a postgresql:// or sqlite:// URL"
     )
-    REDIS_URL: Annotated[str, AfterValidator(_redis_url)] | None = Field(None, repr=False)
-    PORT: WholeNumber = _whole(8000, 1, 65535)
+    REDIS_URL: str | None = Field(
+        None, pattern="(?i)^(rediss?|unix):", repr=False, description="a redis://, rediss:// or unix:// URL"
+    )
+    PORT: int = _whole(8000, 1, 65535)
     ADMIN_API_KEY: str | None = Field(
         None, min_length=16, repr=False, description="at least 16 characters long"
     )
@@ -108,8 +86,8 @@ class Config(BaseSettings):
     JWT_PREVIOUS_PUBLIC_KEYS: str | None = None
     JWT_ISSUER: str = "registrar"
     JWT_AUDIENCE: str = "storefront"
-    ACCESS_TOKEN_TTL: WholeNumber = _whole(900, 60, 86400)
-    REFRESH_TOKEN_TTL: WholeNumber = _whole(2592000, 300, 31536000)
+    ACCESS_TOKEN_TTL: int = _whole(900, 60, 86400)
+    REFRESH_TOKEN_TTL: int = _whole(2592000, 300, 31536000)
     EMAIL_CHECK_DELIVERABILITY: Flag = False
 
     # Channel names are checked against app.channels' registry when the senders are made.
@@ -122,40 +100,40 @@ class Config(BaseSettings):
     TWILIO_API_BASE: str = "https://api.twilio.com"
     EMAIL_CHANNEL: Annotated[str, Lowered] = "console"
     SMTP_HOST: str | None = None
-    SMTP_PORT: WholeNumber = _whole(587, 1, 65535)
+    SMTP_PORT: int = _whole(587, 1, 65535)
     SMTP_USER: str | None = None
     SMTP_PASSWORD: str | None = Field(None, repr=False)
     SMTP_STARTTLS: Flag = True
     SMTP_SSL: Flag = False  # unless given, True on port 465 (_check_together)
     MAIL_FROM: str | None = None
-    CHANNEL_TIMEOUT: WholeNumber = _whole(10, 1, 60)
+    CHANNEL_TIMEOUT: int = _whole(10, 1, 60)
     STORE_NAME: str = "Registrar"
     WEBOTP_DOMAIN: str | None = None
 
-    OTP_LENGTH: WholeNumber = _whole(6, 6, 10)
-    OTP_TTL: WholeNumber = _whole(300, 1, 86400)
-    OTP_MAX_ATTEMPTS: WholeNumber = _whole(5, 1, 100)
-    RESEND_COOLDOWN: WholeNumber = _whole(60, 0, 86400)
-    MAX_RESENDS: WholeNumber = _whole(3, 0, 100)
-    REGISTRATION_TTL: WholeNumber = _whole(1800, 1, 604800)
+    OTP_LENGTH: int = _whole(6, 6, 10)
+    OTP_TTL: int = _whole(300, 1, 86400)
+    OTP_MAX_ATTEMPTS: int = _whole(5, 1, 100)
+    RESEND_COOLDOWN: int = _whole(60, 0, 86400)
+    MAX_RESENDS: int = _whole(3, 0, 100)
+    REGISTRATION_TTL: int = _whole(1800, 1, 604800)
     REVEAL_EXISTING_ACCOUNTS: Flag = False
     SMS_ALLOWED_COUNTRIES: Annotated[frozenset[str] | None, _from_text(_countries)] = Field(
         None, description="'all', '*' or comma-separated ISO 3166-1 alpha-2 codes"
     )
-    MAX_CODES_PER_DESTINATION: WholeNumber = _whole(5, 1)
-    SMS_PREFIX_HOURLY_LIMIT: WholeNumber = _whole(20, 1)
-    SMS_COUNTRY_HOURLY_LIMIT: WholeNumber = _whole(1000, 1)
+    MAX_CODES_PER_DESTINATION: int = _whole(5, 1)
+    SMS_PREFIX_HOURLY_LIMIT: int = _whole(20, 1)
+    SMS_COUNTRY_HOURLY_LIMIT: int = _whole(1000, 1)
     WEBHOOK_RETRY_SCHEDULE: Annotated[
-        tuple[NonNegativeInt, ...], _from_text(lambda text: tuple(int(part) for part in text.split(",")))
+        tuple[NonNegativeInt, ...], _from_text(lambda text: text.split(","))
     ] = Field((5, 300, 1800, 7200, 18000, 36000, 36000), description="comma-separated whole seconds")
     WEBHOOK_ALLOW_PRIVATE_URLS: Flag = False
-    WEBHOOK_LEASE: WholeNumber = _whole(60, 1, 3600)
+    WEBHOOK_LEASE: int = _whole(60, 1, 3600)
     DEFAULT_LOCALE: Annotated[Locale, Lowered] = Field("en", description="one of en, ar")
     RATE_LIMIT_REGISTER: Annotated[list[RateLimitItem], _from_text(parse_many)] = Field(
         "20/minute", description="limits such as '20/minute' or '5 per 10 seconds', separated by ';'"
     )
     RATE_LIMITS_ENABLED: Flag = True
-    TRUSTED_PROXIES: WholeNumber = _whole(0, 0, 10)
+    TRUSTED_PROXIES: int = _whole(0, 0, 10)
     CORS_ORIGINS: Annotated[
         tuple[str, ...], _from_text(lambda text: tuple(filter(None, map(str.strip, text.split(",")))))
     ] = ()
@@ -176,9 +154,10 @@ class Config(BaseSettings):
         blank value means the default. ConfigError on the first value the service cannot run with."""
         given = os.environ if environ is None else environ
         try:
-            return cls() if environ is None else _GivenConfig(**given)
+            config = cls() if environ is None else _GivenConfig(**given)
         except ValidationError as error:
-            raise ConfigError(_refusal(error.errors()[0], given)) from None
+            raise ConfigError(_refusal(str(error.errors()[0]["loc"][0]), given)) from None
+        return config._check_together()
 
     @property
     def uses_embedded_redis(self) -> bool:
@@ -186,16 +165,15 @@ class Config(BaseSettings):
 
     @model_validator(mode="before")
     @classmethod
-    def _blank_means_default(cls, values: dict[str, Any]) -> dict[str, Any]:
+    def _blank_means_default(cls, values: Mapping[str, Any]) -> dict[str, Any]:
         stripped = {
             name: value.strip() if isinstance(value, str) else value for name, value in values.items()
         }
         return {name: value for name, value in stripped.items() if value != ""}
 
-    @model_validator(mode="after")
     def _check_together(self) -> Self:
         """The rules across variables, and the defaults that follow from other variables."""
-        given = set(self.model_fields_set)
+        given = self.model_fields_set
         if self.REGISTRATION_TTL < self.OTP_TTL:
             raise ConfigError(
                 f"REGISTRATION_TTL ({self.REGISTRATION_TTL}) must be at least OTP_TTL ({self.OTP_TTL})"
@@ -229,12 +207,7 @@ class _GivenConfig(Config):
         return (init_settings,)
 
 
-def _refusal(error: ErrorDetails, environ: Mapping[str, str]) -> str:
-    """The refusal of the first error: the message of a ConfigError, else the variable's words."""
-    cause = error.get("ctx", {}).get("error")
-    if isinstance(cause, ConfigError):
-        return str(cause)
-    variable = str(error["loc"][0])
+def _refusal(variable: str, environ: Mapping[str, str]) -> str:
     field = next(f for name, f in Config.model_fields.items() if variable in (name, f.validation_alias))
     words = f"{variable} must be {field.description or 'as API.md §6 describes'}"
-    return f"{words}, not {str(environ[variable]).strip()!r}" if field.repr else words
+    return f"{words}, not {environ[variable].strip()!r}" if field.repr else words
