@@ -1,12 +1,14 @@
-"""The outbox: events written to SQL with the change that caused them, for the worker to deliver.
+"""The outbox: events written to SQL with the change that caused them, and the life of their
+deliveries to endpoints (created pending, attempted, then succeeded, retried or failed).
 
 An event's body is fixed when written: every attempt and endpoint gets the same bytes under the
 same `webhook-id` (the event id). A registration has one event per outcome (`dedupe_key` is unique).
 """
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, exists, insert, literal, select
 from sqlalchemy.exc import IntegrityError
@@ -17,6 +19,9 @@ from app.models import utcnow, webhook_events
 REGISTERED, REGISTRATION_FAILED = "onRegistered", "onRegistrationFailed"
 EVENT_TYPES = (REGISTERED, REGISTRATION_FAILED)
 _REGISTERED_DEDUPE = "registered"  # the dedupe reason of onRegistered: one per registration
+PENDING, SUCCEEDED, FAILED = "pending", "succeeded", "failed"
+# What `after_attempt` sets, whatever the outcome.
+STATE_FIELDS = ("attempts", "last_status_code", "lease_until", "lease_token", "status", "next_attempt_at")
 
 
 def _row(event_type: str, registration_id: str, dedupe: str, data: dict, at: datetime) -> dict:
@@ -77,12 +82,40 @@ class Outbox:
         if failure.reason != FailureReason.EXPIRED:
             return self.record(failure, at)
         row = _failed_row(failure, at)
-        columns = list(row)
-        values = select(*(literal(row[name], webhook_events.c[name].type) for name in columns)).where(
+        values = select(*(literal(value, webhook_events.c[name].type) for name, value in row.items())).where(
             ~exists().where(webhook_events.c.registration_id == failure.verification_id)
         )
         try:
             with self.engine.begin() as connection:
-                return connection.execute(insert(webhook_events).from_select(columns, values)).rowcount == 1
+                return connection.execute(insert(webhook_events).from_select(list(row), values)).rowcount == 1
         except IntegrityError:
             return False
+
+
+def new_delivery(event_id: str, endpoint_id: str, now: datetime) -> dict:
+    """A delivery of an event to an endpoint, due at once (its other columns start empty)."""
+    return {
+        "id": new_identifier("dlv"),
+        "event_id": event_id,
+        "endpoint_id": endpoint_id,
+        "status": PENDING,
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+    }
+
+
+def after_attempt(
+    attempts_before: int, status_code: int | None, schedule: Sequence[int], now: datetime, jitter: float
+) -> dict:
+    """The delivery's new state once an attempt got `status_code` (None: no answer). 2xx
+    succeeds; 410 Gone fails for good; anything else is retried `schedule[n]` seconds times
+    `jitter` after the n-th failed attempt, until the schedule is spent, then fails."""
+    attempts = attempts_before + 1
+    state = {"attempts": attempts, "last_status_code": status_code, "lease_until": None, "lease_token": None}
+    if status_code is not None and 200 <= status_code < 300:
+        return {**state, "status": SUCCEEDED, "next_attempt_at": None}
+    if status_code == 410 or attempts > len(schedule):
+        return {**state, "status": FAILED, "next_attempt_at": None}
+    wait = timedelta(seconds=schedule[attempts - 1] * jitter)
+    return {**state, "status": PENDING, "next_attempt_at": now + wait}

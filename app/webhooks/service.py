@@ -10,22 +10,17 @@ from sqlalchemy import Engine, delete, insert, select, update
 from app import errors
 from app.codes.hashing import new_identifier
 from app.models import utcnow, webhook_deliveries, webhook_endpoints, webhook_events
-from app.webhooks.deliveries import new_delivery
 from app.webhooks.guard import UnsafeUrl, check_url
-from app.webhooks.outbox import EVENT_TYPES
+from app.webhooks.outbox import EVENT_TYPES, new_delivery
 
 DELIVERY_LOG_LIMIT = 100
+delivery, endpoint = webhook_deliveries.c, webhook_endpoints.c
 
 
 def _endpoint(row: Mapping) -> dict:
     """An endpoint as the API shows it: never its secret."""
     fields = ("id", "url", "description", "created_at", "disabled_at")
     return {**{name: row[name] for name in fields}, "events": row["events"].split(",")}
-
-
-def new_secret() -> str:
-    """A Standard Webhooks secret: `whsec_` and 24 random bytes in base64."""
-    return "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
 
 
 @dataclass(frozen=True)
@@ -51,7 +46,8 @@ class WebhookAdmin:
             "url": url,
             "events": ",".join(dict.fromkeys(events)),
             "description": description,
-            "secret": new_secret(),
+            # A Standard Webhooks secret: `whsec_` and 24 random bytes in base64.
+            "secret": "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode(),
             "created_at": utcnow(),
             "disabled_at": None,
         }
@@ -62,14 +58,14 @@ class WebhookAdmin:
     def endpoints(self) -> list[dict]:
         """Every endpoint, oldest first, without secrets."""
         with self.engine.connect() as connection:
-            rows = connection.execute(select(webhook_endpoints).order_by(webhook_endpoints.c.created_at))
+            rows = connection.execute(select(webhook_endpoints).order_by(endpoint.created_at))
             return [_endpoint(row._mapping) for row in rows]
 
     def get(self, endpoint_id: str) -> dict:
         """One endpoint, without its secret."""
         with self.engine.connect() as connection:
             row = connection.execute(
-                select(webhook_endpoints).where(webhook_endpoints.c.id == endpoint_id)
+                select(webhook_endpoints).where(endpoint.id == endpoint_id)
             ).one_or_none()
         if row is None:
             raise errors.NotFound()
@@ -78,12 +74,8 @@ class WebhookAdmin:
     def remove(self, endpoint_id: str) -> None:
         """Delete an endpoint and its deliveries: nothing more is sent to it."""
         with self.engine.begin() as connection:
-            connection.execute(
-                delete(webhook_deliveries).where(webhook_deliveries.c.endpoint_id == endpoint_id)
-            )
-            removed = connection.execute(
-                delete(webhook_endpoints).where(webhook_endpoints.c.id == endpoint_id)
-            )
+            connection.execute(delete(webhook_deliveries).where(delivery.endpoint_id == endpoint_id))
+            removed = connection.execute(delete(webhook_endpoints).where(endpoint.id == endpoint_id))
         if removed.rowcount == 0:
             raise errors.NotFound()
 
@@ -92,15 +84,13 @@ class WebhookAdmin:
         self.get(endpoint_id)
         query = (
             select(
-                *webhook_deliveries.c["id", "event_id"],
+                *delivery["id", "event_id"],
                 webhook_events.c.type.label("event_type"),
-                *webhook_deliveries.c[
-                    "status", "attempts", "last_status_code", "next_attempt_at", "created_at"
-                ],
+                *delivery["status", "attempts", "last_status_code", "next_attempt_at", "created_at"],
             )
-            .join(webhook_events, webhook_events.c.id == webhook_deliveries.c.event_id)
-            .where(webhook_deliveries.c.endpoint_id == endpoint_id)
-            .order_by(webhook_deliveries.c.created_at.desc(), webhook_deliveries.c.id.desc())
+            .join(webhook_events, webhook_events.c.id == delivery.event_id)
+            .where(delivery.endpoint_id == endpoint_id)
+            .order_by(delivery.created_at.desc(), delivery.id.desc())
             .limit(DELIVERY_LOG_LIMIT)
         )
         with self.engine.connect() as connection:
@@ -111,14 +101,15 @@ class WebhookAdmin:
         disabled by a 410 is enabled again: asking for a redelivery says it is back."""
         with self.engine.begin() as connection:
             event_id = connection.execute(
-                select(webhook_deliveries.c.event_id).where(
-                    webhook_deliveries.c.id == delivery_id, webhook_deliveries.c.endpoint_id == endpoint_id
+                select(delivery.event_id).where(
+                    delivery.id == delivery_id, delivery.endpoint_id == endpoint_id
                 )
             ).scalar_one_or_none()
             if event_id is None:
                 raise errors.NotFound()
             row = new_delivery(event_id, endpoint_id, utcnow())
             connection.execute(insert(webhook_deliveries), row)
-            endpoint = webhook_endpoints.c.id == endpoint_id
-            connection.execute(update(webhook_endpoints).where(endpoint).values(disabled_at=None))
+            connection.execute(
+                update(webhook_endpoints).where(endpoint.id == endpoint_id).values(disabled_at=None)
+            )
         return {key: row[key] for key in ("id", "event_id", "status", "attempts", "next_attempt_at")}

@@ -21,24 +21,24 @@ from sqlalchemy import Connection, Engine, Row, Select, Update, bindparam, inser
 
 from app.codes import CodeStore, Failure
 from app.models import utcnow, webhook_deliveries, webhook_endpoints, webhook_events
-from app.webhooks.deliveries import FAILED, PENDING, STATE_FIELDS, after_attempt, new_delivery
-from app.webhooks.outbox import Outbox
+from app.webhooks.outbox import FAILED, PENDING, STATE_FIELDS, Outbox, after_attempt, new_delivery
 from app.webhooks.sender import REQUEST_TIMEOUT, Attempt, WebhookSender
 
 log = logging.getLogger("registrar.webhooks")
 
-ATTEMPT_COLUMNS = (
-    *webhook_deliveries.c["id", "endpoint_id", "event_id", "attempts"],
-    *webhook_endpoints.c["url", "secret"],
-    webhook_events.c.payload,
+deliveries, endpoints, events = webhook_deliveries.c, webhook_endpoints.c, webhook_events.c
+_ENABLED = endpoints.disabled_at.is_(None)
+_ATTEMPTS = (
+    select(
+        *deliveries["id", "endpoint_id", "event_id", "attempts"], *endpoints["url", "secret"], events.payload
+    )
+    .join(webhook_endpoints, endpoints.id == deliveries.endpoint_id)
+    .join(webhook_events, events.id == deliveries.event_id)
 )
 # A batch of outcomes, each applied only where this worker still holds the lease.
 _RECORD = (
     update(webhook_deliveries)
-    .where(
-        webhook_deliveries.c.id == bindparam("delivery"),
-        webhook_deliveries.c.lease_token == bindparam("holder"),
-    )
+    .where(deliveries.id == bindparam("delivery"), deliveries.lease_token == bindparam("holder"))
     .values({name: bindparam(name) for name in STATE_FIELDS})
 )
 
@@ -117,7 +117,6 @@ class DeliveryWorker:
 
     def fan_out(self) -> int:
         """One delivery per new event and endpoint subscribed to its type."""
-        events = webhook_events.c
         waiting = select(events.id).where(events.fanned_out.is_(False)).order_by(events.created_at)
         claim = update(webhook_events).values(fanned_out=True).returning(events.id, events.type)
         now = utcnow()
@@ -125,12 +124,11 @@ class DeliveryWorker:
             claimed = self._claim_first(connection, waiting, claim)
             if not claimed:
                 return 0
-            enabled = webhook_endpoints.c.disabled_at.is_(None)
-            endpoints = connection.execute(select(*webhook_endpoints.c["id", "events"]).where(enabled)).all()
+            subscribers = connection.execute(select(endpoints.id, endpoints.events).where(_ENABLED)).all()
             rows = [
                 new_delivery(event.id, endpoint.id, now)
                 for event in claimed
-                for endpoint in endpoints
+                for endpoint in subscribers
                 if event.type in endpoint.events.split(",")
             ]
             if rows:
@@ -158,34 +156,25 @@ class DeliveryWorker:
         return connection.execute(claim.where(claim.table.c.id.in_(waiting.scalar_subquery()))).all()
 
     def _claim(self, token: str) -> list[Attempt]:
-        deliveries = webhook_deliveries.c
         now = utcnow()
-        enabled = select(webhook_endpoints.c.id).where(webhook_endpoints.c.disabled_at.is_(None))
         due = select(deliveries.id).where(
             deliveries.status == PENDING,
             deliveries.next_attempt_at <= now,
             or_(deliveries.lease_until.is_(None), deliveries.lease_until < now),
-            deliveries.endpoint_id.in_(enabled),
+            deliveries.endpoint_id.in_(select(endpoints.id).where(_ENABLED)),
         )
         lease = {"lease_until": now + timedelta(seconds=self.pacing.lease), "lease_token": token}
         claim = update(webhook_deliveries).values(lease).returning(deliveries.id)
         with self.engine.begin() as connection:
             claimed = self._claim_first(connection, due.order_by(deliveries.next_attempt_at), claim)
-            ids = [row.id for row in claimed]
-            if not ids:
+            if not claimed:
                 return []
-            rows = connection.execute(
-                select(*ATTEMPT_COLUMNS)
-                .join(webhook_endpoints, webhook_endpoints.c.id == deliveries.endpoint_id)
-                .join(webhook_events, webhook_events.c.id == deliveries.event_id)
-                .where(deliveries.id.in_(ids))
-            ).all()
+            rows = connection.execute(_ATTEMPTS.where(deliveries.id.in_([row.id for row in claimed]))).all()
         return [Attempt(**row._mapping) for row in rows]
 
     def _record(self, token: str, outcomes: list[tuple[Attempt, int | None]]) -> None:
         """What each endpoint answered, for the deliveries this worker still holds."""
         now = utcnow()
-        deliveries = webhook_deliveries.c
         gone: set[str] = set()
         states = []
         for attempt, status_code in outcomes:
@@ -197,9 +186,7 @@ class DeliveryWorker:
             connection.execute(_RECORD, states)
             for endpoint_id in gone:  # 410 Gone: the subscriber says the endpoint is no more
                 connection.execute(
-                    update(webhook_endpoints)
-                    .where(webhook_endpoints.c.id == endpoint_id)
-                    .values(disabled_at=now)
+                    update(webhook_endpoints).where(endpoints.id == endpoint_id).values(disabled_at=now)
                 )
                 connection.execute(
                     update(webhook_deliveries)

@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from app.webhooks.deliveries import FAILED, PENDING, STATE_FIELDS, SUCCEEDED, after_attempt
+from app.webhooks.outbox import FAILED, PENDING, STATE_FIELDS, SUCCEEDED, after_attempt
 from app.webhooks.guard import UnsafeUrl, _public, check_url
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
