@@ -12,32 +12,22 @@ from config.settings import Config, ConfigError
 
 
 class GatewayClient:
-    """POSTs to one URL over connections kept open for the threads that share them (gunicorn
-    runs 32 per worker). TLS certificates are checked against the system's CAs
-    (`SSL_CERT_FILE` names a private CA)."""
+    """POSTs to one URL over connections kept open for the threads that share them (gunicorn runs
+    32 per worker), checking TLS against the system's CAs or the private CA `SSL_CERT_FILE` names."""
 
     def __init__(self, url: str, headers: dict[str, str], *, timeout: float):
         self.host = urlsplit(url).hostname
         self.target = parse_url(url).request_uri
         self.headers = headers
         timeout = urllib3.Timeout(connect=min(timeout, 5), read=timeout)
-        self.pool = urllib3.connection_from_url(url, maxsize=32, timeout=timeout)
+        self.pool = urllib3.connection_from_url(url, maxsize=32, timeout=timeout, retries=False)
 
     def post(self, body: bytes) -> None:
         """POST `body`; raise DeliveryFailed unless the gateway answers 2xx within the timeout.
-
-        Neither retried nor redirected: a message must not be replayed, nor sent wherever an
-        answer points (a gateway that moved is reconfigured). The answer is read whole, so
-        that its connection serves the next message."""
+        Neither retried nor redirected: a message must not be replayed, nor sent wherever an answer
+        points (a moved gateway is reconfigured). The answer is read whole: its connection serves again."""
         try:
-            response = self.pool.urlopen(
-                "POST",
-                self.target,
-                body=body,
-                headers=self.headers,
-                retries=False,
-                redirect=False,
-            )
+            response = self.pool.urlopen("POST", self.target, body=body, headers=self.headers, redirect=False)
         except urllib3.exceptions.HTTPError as error:
             raise DeliveryFailed(f"{self.host}: {type(error).__name__}") from error
         if not 200 <= response.status < 300:

@@ -47,9 +47,6 @@ class TokenPolicy:
         return cls(config.JWT_ISSUER, config.JWT_AUDIENCE, config.ACCESS_TOKEN_TTL, config.REFRESH_TOKEN_TTL)
 
 
-_INSERT_REFRESH_TOKEN = insert(refresh_tokens)
-
-
 def _hash(refresh_token: str) -> str:
     return hashlib.sha256(refresh_token.encode()).hexdigest()
 
@@ -66,12 +63,11 @@ class TokenService:
     def issue(self, connection: Connection, customer_id: str, *, family_id: str | None = None) -> Tokens:
         """New tokens for a customer; the refresh token joins `connection`'s transaction."""
         tokens, row = self.mint(customer_id, family_id=family_id)
-        connection.execute(_INSERT_REFRESH_TOKEN, row)
+        connection.execute(insert(refresh_tokens), row)
         return tokens
 
     def mint(self, customer_id: str, *, family_id: str | None = None) -> tuple[Tokens, dict]:
-        """New tokens, and the `refresh_tokens` row that makes the refresh token valid once
-        the caller inserts it."""
+        """New tokens, and the `refresh_tokens` row that makes the refresh token valid once inserted."""
         now = utcnow()
         refresh_token = "rt_" + secrets.token_urlsafe(32)
         row = {
