@@ -40,8 +40,11 @@ from app.webhooks.service import WebhookAdmin
 from app.webhooks.worker import DeliveryWorker, Pacing
 from config.settings import Config
 
-CORS_HEADERS = ["Content-Type", "Authorization", "Accept-Language", "Idempotency-Key", "X-Request-ID"]
-CORS_EXPOSED = ["Location", "Retry-After", "X-Request-ID", "Idempotent-Replayed"]
+CORS_OPTIONS = {
+    "allow_headers": ["Content-Type", "Authorization", "Accept-Language", "Idempotency-Key", "X-Request-ID"],
+    "expose_headers": ["Location", "Retry-After", "X-Request-ID", "Idempotent-Replayed"],
+    "max_age": 600,
+}
 
 
 class RegistrarApi(Api):
@@ -88,27 +91,18 @@ def create_app(config: Config | None = None) -> Flask:
         # The client is the address the nearest trusted proxy saw, and no other header counts.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=config.TRUSTED_PROXIES, x_proto=config.TRUSTED_PROXIES)
     if config.CORS_ORIGINS:
-        CORS(
-            app,
-            origins=list(config.CORS_ORIGINS),
-            allow_headers=CORS_HEADERS,
-            expose_headers=CORS_EXPOSED,
-            max_age=600,
-        )
+        CORS(app, origins=list(config.CORS_ORIGINS), **CORS_OPTIONS)
 
     # adapters
     app.extensions["registrar"] = build_registrar(config)
 
     # blueprints
-    for routes in (
-        registration_routes,
-        login_routes,
-        tokens_routes,
-        customers_routes,
-        webhooks_routes,
-        health_routes,
-    ):
-        api.register_blueprint(routes.blp)
+    api.register_blueprint(registration_routes.blp)
+    api.register_blueprint(login_routes.blp)
+    api.register_blueprint(tokens_routes.blp)
+    api.register_blueprint(customers_routes.blp)
+    api.register_blueprint(webhooks_routes.blp)
+    api.register_blueprint(health_routes.blp)
     app.cli.add_command(webhooks_cli)
     return app
 
@@ -139,28 +133,18 @@ def server_secret(config: Config) -> str:
     """SECRET_KEY, or one generated once into the instance folder."""
     if config.SECRET_KEY:
         return config.SECRET_KEY
-    return read_or_create(
-        config.INSTANCE_PATH / "secret_key", lambda: secrets.token_urlsafe(48).encode()
-    ).decode()
+    path = config.INSTANCE_PATH / "secret_key"
+    return read_or_create(path, lambda: secrets.token_urlsafe(48).encode()).decode()
 
 
 def build_registrar(config: Config) -> Registrar:
-    """Every adapter and service, wired from the configuration.
-
-    Nothing connects yet, except that with no REDIS_URL the embedded Redis is started (or
-    found running) in the instance folder. Registration and login share the codes' store,
-    limits and send times: one code budget per destination, whichever flow asks.
-    """
+    """Every adapter and service, wired from the configuration. Nothing connects yet, but with no
+    REDIS_URL the embedded Redis starts. Registration and login share one code budget per destination."""
     redis, engine = make_redis(config), make_engine(config.DATABASE_URL)
     store = CodeStore(redis, CodePolicy.from_config(config))
     limits = Limits(redis, LimitPolicy.from_config(config))
     hasher = CodeHasher(server_secret(config))
-    courier = Courier(
-        create_senders(config),
-        store_name=config.STORE_NAME,
-        code_ttl=config.OTP_TTL,
-        webotp_domain=config.WEBOTP_DOMAIN,
-    )
+    courier = Courier(create_senders(config), config.STORE_NAME, config.OTP_TTL, config.WEBOTP_DOMAIN)
     # Sign-in codes leave in the background, so that the answer takes as long whether a
     # code is sent or not: its time tells nobody who has an account.
     sign_in_courier = BackgroundCourier(courier, ThreadPoolExecutor(32, thread_name_prefix="sign-in-codes"))
@@ -171,25 +155,14 @@ def build_registrar(config: Config) -> Registrar:
     tokens = TokenService(keys, engine, accounts, TokenPolicy.from_config(config))
     contacts = ContactPolicy(config.SMS_ALLOWED_COUNTRIES, config.EMAIL_CHECK_DELIVERABILITY)
     reveal = config.REVEAL_EXISTING_ACCOUNTS
+    registration_codes = Codes(REGISTER, store, limits, courier, hasher, failures=outbox)
+    login_codes = Codes(LOGIN, store, limits, sign_in_courier, hasher)
     return Registrar(
         redis=redis,
         engine=engine,
         tokens=tokens,
-        registration=RegistrationService(
-            Codes(REGISTER, store, limits, courier, hasher, failures=outbox),
-            accounts,
-            tokens,
-            outbox,
-            contacts,
-            reveal_accounts=reveal,
-        ),
-        login=LoginService(
-            Codes(LOGIN, store, limits, sign_in_courier, hasher),
-            accounts,
-            tokens,
-            contacts,
-            reveal_accounts=reveal,
-        ),
+        registration=RegistrationService(registration_codes, accounts, tokens, outbox, contacts, reveal),
+        login=LoginService(login_codes, accounts, tokens, contacts, reveal),
         webhooks=WebhookAdmin(engine, allow_private_urls=config.WEBHOOK_ALLOW_PRIVATE_URLS),
         idempotency=IdempotencyStore(redis),
         sign_in_codes=sign_in_courier,

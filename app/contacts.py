@@ -1,11 +1,9 @@
-"""What registration and sign-in accept about where a code goes, declared once.
-
-Fields check and normalise themselves; rules between fields are schema validators that
-run whatever the fields said, so that every problem is reported at once. Messages are
-English, and app.i18n translates them.
-"""
+"""What registration and sign-in accept about where a code goes, declared once. Rules between
+fields are schema validators that run whatever the fields said, so that every problem is
+reported at once. Messages are English, and app.i18n translates them."""
 
 from marshmallow import Schema, ValidationError, fields, post_load, pre_load, validates_schema
+from marshmallow.exceptions import SCHEMA
 from marshmallow.validate import OneOf
 
 from app import identity
@@ -13,20 +11,19 @@ from app.identity import CHANNELS, PHONE, Contact
 from config.settings import LOCALES
 
 
-def _checked(check, *args, **kwargs):
+def _checked(check, *args, field: str = SCHEMA, **kwargs):
     try:
         return check(*args, **kwargs)
     except identity.InvalidField as problem:
-        raise ValidationError(str(problem)) from None
+        raise ValidationError(str(problem), field) from None
 
 
 class Name(fields.String):
     """A person's name, trimmed; an optional one that is empty becomes None."""
 
     def _deserialize(self, value, attr, data, **kwargs):
-        return _checked(
-            identity.clean_name, super()._deserialize(value, attr, data, **kwargs), required=self.required
-        )
+        name = super()._deserialize(value, attr, data, **kwargs)
+        return _checked(identity.clean_name, name, required=self.required)
 
 
 class CountryCode(fields.String):
@@ -86,19 +83,16 @@ class ContactSchema(Schema):
             raise ValidationError("Required when country_key is given.", "country_code")
 
     @validates_schema(skip_on_field_errors=False)
-    def the_phone_and_dialling_code_are_of_the_country(self, data, **kwargs):
-        if not data.get("country_code"):
-            return
-        problems = {}
-        if data.get("country_key") is not None:
-            problems["country_key"] = self._problem(
-                identity.check_country_key, data["country_key"], data["country_code"]
+    def the_dialling_code_is_of_the_country(self, data, **kwargs):
+        if data.get("country_code") and data.get("country_key") is not None:
+            _checked(
+                identity.check_country_key, data["country_key"], data["country_code"], field="country_key"
             )
-        if data.get("phone") is not None:
-            problems["phone"] = self._problem(self._parse_phone, data)
-        problems = {name: [message] for name, message in problems.items() if message}
-        if problems:
-            raise ValidationError(problems)
+
+    @validates_schema(skip_on_field_errors=False)
+    def the_phone_is_of_the_country(self, data, **kwargs):
+        if data.get("country_code") and data.get("phone") is not None:
+            _checked(self._parse_phone, data, field="phone")
 
     @post_load
     def to_contact(self, data, **kwargs) -> Contact:
@@ -109,11 +103,3 @@ class ContactSchema(Schema):
     def _parse_phone(data) -> str:
         by_sms = data.get("verified_by") == PHONE
         return identity.parse_phone(data["phone"], data["country_code"], mobile=by_sms)
-
-    @staticmethod
-    def _problem(check, *args) -> str | None:
-        try:
-            check(*args)
-        except identity.InvalidField as problem:
-            return str(problem)
-        return None

@@ -1,8 +1,5 @@
-"""The contract's errors (API.md §4): one exception per error code, one way to render them.
-
-Services raise these; `app.http` is the only place that turns them, and every werkzeug or
-marshmallow error, into the JSON envelope.
-"""
+"""The contract's errors (API.md §4): one exception per error code, carrying its data. Services
+raise them; `app.http` alone turns them, and every werkzeug or marshmallow error, into JSON."""
 
 from typing import Any, ClassVar
 
@@ -15,9 +12,8 @@ class RegistrarError(Exception):
     message: ClassVar[str] = "Something went wrong on our side."
 
     def __init__(self, message: str | None = None, *, headers: dict[str, str] | None = None, **data: Any):
-        super().__init__(message or self.message)
-        if message is not None:
-            self.message = message
+        self.message = message or self.message
+        super().__init__(self.message)
         self.data = data
         self.headers = headers or {}
 
@@ -139,11 +135,8 @@ class ResendTooSoon(RegistrarError):
 class TooManyResends(RegistrarError):
     """No new codes are left for this registration."""
 
-    status, code, message = (
-        429,
-        "too_many_resends",
-        "No more codes can be sent. Use the last one or start again.",
-    )
+    status, code = 429, "too_many_resends"
+    message = "No more codes can be sent. Use the last one or start again."
 
 
 class RateLimited(RegistrarError):
@@ -155,11 +148,8 @@ class RateLimited(RegistrarError):
 class ChannelUnavailable(RegistrarError):
     """The SMS or email channel could not deliver the code."""
 
-    status, code, message = (
-        503,
-        "channel_unavailable",
-        "We could not send the code right now. Try again shortly.",
-    )
+    status, code = 503, "channel_unavailable"
+    message = "We could not send the code right now. Try again shortly."
 
 
 class ServiceUnavailable(RegistrarError):
@@ -177,10 +167,11 @@ class HttpError(RegistrarError):
         self.code = name.lower().replace(" ", "_").replace("'", "")
 
 
-# What views have in common: any that takes a body; any that checks a code; any that sends one.
+# What views have in common: any that takes a body; checks a code; sends one; sends another.
 BODY_ERRORS = (BadRequest, PayloadTooLarge, ValidationFailed, ServiceUnavailable)
 CODE_ERRORS = (InvalidCode, CodeExpired, TooManyAttempts, AlreadyCompleted)
 SENDING_ERRORS = (RateLimited, ChannelUnavailable)
+RESEND_ERRORS = (*BODY_ERRORS, *CODE_ERRORS, *SENDING_ERRORS, ResendTooSoon, TooManyResends)
 
 
 def with_retry_after(error_class: type[RegistrarError], seconds: int, **data: Any) -> RegistrarError:

@@ -11,6 +11,7 @@ from typing import Any
 import flask
 import flask_smorest
 from flask import Flask, Response, current_app, jsonify, request
+from flask.typing import ResponseReturnValue
 from redis import exceptions as redis_errors
 from sqlalchemy import exc as sql_errors
 from webargs.flaskparser import FlaskParser
@@ -34,8 +35,7 @@ _WERKZEUG_ERRORS: dict[int, type[errors.RegistrarError]] = {
 }
 _UNAVAILABLE = (
     redis_errors.ConnectionError,
-    redis_errors.TimeoutError,
-    redis_errors.BusyLoadingError,
+    redis_errors.TimeoutError,  # BusyLoadingError is a ConnectionError
     sql_errors.OperationalError,
     sql_errors.InterfaceError,
     sql_errors.TimeoutError,  # no pooled connection came free in time
@@ -62,8 +62,7 @@ class Request(flask.Request):
             raise errors.BadRequest("The request body is not valid JSON.") from None
         if not isinstance(body, dict):
             raise errors.BadRequest()
-        problem = _unfit(body)
-        if problem:
+        if problem := _unfit(body):
             raise errors.BadRequest(problem)
         return body
 
@@ -135,46 +134,42 @@ def check_request() -> None:
         request.json_object  # noqa: B018 (parsed now, so that every endpoint refuses junk alike)
 
 
-def render_error(error: errors.RegistrarError) -> Response:
+def render_error(error: errors.RegistrarError) -> ResponseReturnValue:
     """The contract's envelope: code, message in the request's locale, and the error's data."""
     locale = request.locale
     body: dict[str, Any] = {"code": error.code, "message": translate(error.message, locale)}
     for name, value in error.data.items():
         body[name] = translate_errors(value, locale) if name == "errors" else value
-    response = jsonify(body)
-    response.status_code = error.status
-    response.headers.update(error.headers)
-    return response
+    return jsonify(body), error.status, error.headers
 
 
-def handle_http_exception(exception: HTTPException) -> Response:
+def handle_http_exception(exception: HTTPException) -> ResponseReturnValue:
     """Werkzeug's and webargs' errors, in our envelope."""
     data = getattr(exception, "data", None) or {}
     if exception.code == 422 and "messages" in data:
         messages = data["messages"]
         return render_error(errors.ValidationFailed(errors=messages.get("json", messages)))
-    error_class = _WERKZEUG_ERRORS.get(exception.code)
-    if error_class is None:
-        error = errors.HttpError(exception.code or 500, exception.name or "error", exception.description)
-    else:
+    if error_class := _WERKZEUG_ERRORS.get(exception.code):
         error = error_class()
+    else:
+        error = errors.HttpError(exception.code or 500, exception.name or "error", exception.description)
     if exception.code == 405 and getattr(exception, "valid_methods", None):
         error.headers["Allow"] = ", ".join(exception.valid_methods)
     return render_error(error)
 
 
-def handle_unstorable(exception: Exception) -> Response:
+def handle_unstorable(exception: Exception) -> ResponseReturnValue:
     """A value the database refuses (a check of ours missed it): the client's, not a 500."""
     log.warning("value refused by the database: %s", type(exception.orig).__name__)
     return render_error(errors.BadRequest("The request holds a value that cannot be stored."))
 
 
-def handle_unavailable(exception: Exception) -> Response:
+def handle_unavailable(exception: Exception) -> ResponseReturnValue:
     log.warning("dependency unavailable: %s", type(exception).__name__)
     return render_error(errors.ServiceUnavailable())
 
 
-def handle_unexpected(exception: Exception) -> Response:
+def handle_unexpected(exception: Exception) -> ResponseReturnValue:
     # The stack, but not the exception's message: a database's message can quote the
     # phone or email of the row it refused.
     stack = "".join(traceback.format_tb(exception.__traceback__))

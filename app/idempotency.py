@@ -1,15 +1,12 @@
-"""`Idempotency-Key` on start (API.md §1): the same key and body within 24 h get the first
-answer again and send nothing; another body, or a first request still running, get
-`409 idempotency_conflict`. Only 2xx answers are kept.
-
-The key lives in Redis as `idem:{<sha256 of the key>}` holding the body's fingerprint and,
-once answered, the answer.
-"""
+"""`Idempotency-Key` on start (API.md §1): the same key and body within 24 h get the first 2xx
+answer again and send nothing; another body, or a first request still running, get 409. Redis
+keeps `idem:{<sha256 of the key>}`: the body's fingerprint, then the answer."""
 
 import functools
 import hashlib
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from flask import Response, current_app, jsonify, request
@@ -30,12 +27,11 @@ IDEMPOTENCY_KEY = {  # the header, as the OpenAPI document describes it
 }
 
 
+@dataclass(frozen=True)
 class IdempotencyStore:
     """The first answer of each key, kept for a day."""
 
-    def __init__(self, redis: Redis, ttl: int = TTL):
-        self.redis = redis
-        self.ttl = ttl
+    redis: Redis
 
     @staticmethod
     def _key(idempotency_key: str) -> str:
@@ -47,7 +43,7 @@ class IdempotencyStore:
         key = self._key(idempotency_key)
         running = json.dumps({"state": RUNNING, "fingerprint": fingerprint})
         for _ in range(2):  # the first request may just have given its key back
-            if self.redis.set(key, running, nx=True, ex=self.ttl):
+            if self.redis.set(key, running, nx=True, ex=TTL):
                 return None
             stored = self.redis.get(key)
             if stored is not None:
@@ -85,8 +81,7 @@ def idempotent(view: Callable) -> Callable:
             raise errors.BadRequest(f"{HEADER} must be 1 to {MAX_KEY_LENGTH} characters.")
         keys: IdempotencyStore = current_app.extensions["registrar"].idempotency
         fingerprint = _fingerprint()
-        first = keys.begin(idempotency_key, fingerprint)
-        if first is not None:
+        if (first := keys.begin(idempotency_key, fingerprint)) is not None:
             return _replay(first)
         try:
             response = view(*args, **kwargs)

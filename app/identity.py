@@ -1,8 +1,5 @@
-"""Phones, emails and names: how they are checked, normalised, masked and keyed.
-
-Pure functions shared by registration and login. Each check raises `InvalidField` with an
-English message that app.i18n translates; nothing here knows about HTTP.
-"""
+"""Phones, emails and names: how they are checked, normalised and masked, for registration
+and login alike. Each check raises `InvalidField` with an English message that app.i18n translates."""
 
 import unicodedata
 from dataclasses import dataclass
@@ -72,16 +69,11 @@ class InvalidField(ValueError):
 def clean_name(value: str, *, required: bool) -> str | None:
     """Trim a name and refuse control characters; an empty optional name becomes None."""
     name = value.strip()
-    if not name:
-        if required:
-            raise InvalidField("This field may not be empty.")
-        return None
     if len(name) > NAME_MAX_LENGTH:
         raise InvalidField(f"Use at most {NAME_MAX_LENGTH} characters.")
-    for char in name:
-        if unicodedata.category(char) in ("Cc", "Zl", "Zp", "Cs") or char in _BIDI_CONTROLS:
-            raise InvalidField("Control characters are not allowed.")
-    if all(unicodedata.category(char) in _INVISIBLE for char in name):
+    if any(unicodedata.category(char) in ("Cc", "Zl", "Zp", "Cs") or char in _BIDI_CONTROLS for char in name):
+        raise InvalidField("Control characters are not allowed.")
+    if all(unicodedata.category(char) in _INVISIBLE for char in name):  # and so if it is ""
         if required:
             raise InvalidField("This field may not be empty.")
         return None

@@ -3,17 +3,8 @@
 from flask import current_app, request, url_for
 from flask.views import MethodView
 
-from app.codes import Challenge, Codes
-from app.errors import (
-    BODY_ERRORS,
-    CODE_ERRORS,
-    SENDING_ERRORS,
-    AccountNotFound,
-    IdempotencyConflict,
-    LoginNotFound,
-    ResendTooSoon,
-    TooManyResends,
-)
+from app import errors
+from app.codes import Challenge
 from app.http import Blueprint
 from app.idempotency import IDEMPOTENCY_KEY, idempotent
 from app.identity import Contact
@@ -34,10 +25,6 @@ def service() -> LoginService:
     return current_app.extensions["registrar"].login
 
 
-def codes() -> Codes:
-    return current_app.extensions["registrar"].login.codes
-
-
 def code_sent(challenge: Challenge):
     return challenge, 202, {"Location": url_for("login.Login", login_id=challenge.id)}
 
@@ -52,7 +39,9 @@ class Logins(MethodView):
         description="A code is on its way, if an account has verified this phone or email.",
         headers=LOCATION,
     )
-    @blp.raises(*BODY_ERRORS, *SENDING_ERRORS, AccountNotFound, IdempotencyConflict)
+    @blp.raises(
+        *errors.BODY_ERRORS, *errors.SENDING_ERRORS, errors.AccountNotFound, errors.IdempotencyConflict
+    )
     @blp.doc(parameters=[IDEMPOTENCY_KEY])
     def post(self, contact: Contact):
         """Send a sign-in code to an account's verified phone or email"""
@@ -62,17 +51,17 @@ class Logins(MethodView):
 @blp.route("/<login_id>")
 class Login(MethodView):
     @blp.response(200, LoginStatusSchema)
-    @blp.raises(LoginNotFound)
+    @blp.raises(errors.LoginNotFound)
     def get(self, login_id):
         """Where a sign-in stands"""
-        return codes().status(login_id)
+        return service().codes.status(login_id)
 
 
 @blp.route("/<login_id>/verify")
 class LoginVerification(MethodView):
     @blp.arguments(VerifySchema())
     @blp.response(200, SessionSchema, description="Signed in: the customer and new tokens.")
-    @blp.raises(*BODY_ERRORS, *CODE_ERRORS, LoginNotFound)
+    @blp.raises(*errors.BODY_ERRORS, *errors.CODE_ERRORS, errors.LoginNotFound)
     def post(self, body, login_id):
         """Check the code and sign the customer in"""
         return service().verify(login_id, body["code"])
@@ -82,7 +71,7 @@ class LoginVerification(MethodView):
 class LoginResend(MethodView):
     @blp.arguments(ResendSchema())
     @blp.response(202, LoginChallengeSchema, description="A new code is on its way.", headers=LOCATION)
-    @blp.raises(*BODY_ERRORS, *CODE_ERRORS, *SENDING_ERRORS, LoginNotFound, ResendTooSoon, TooManyResends)
+    @blp.raises(*errors.RESEND_ERRORS, errors.LoginNotFound)
     def post(self, _body, login_id):
         """Send a new code; older codes stop working"""
-        return code_sent(codes().resend(login_id))
+        return code_sent(service().codes.resend(login_id))

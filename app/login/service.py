@@ -1,9 +1,5 @@
-"""Signing an existing customer in with a code. Knows nothing of HTTP.
-
-The codes are the registration's own machinery (`Codes`, purpose `LOGIN`): the same
-length, expiry, attempts, resends, cooldown, limits and checks. Nothing here tells whether
-an account exists, unless REVEAL_EXISTING_ACCOUNTS.
-"""
+"""Signing an existing customer in with a code, on registration's own machinery (`Codes`, purpose
+`LOGIN`). Knows nothing of HTTP; tells nobody whether an account exists, unless REVEAL_EXISTING_ACCOUNTS."""
 
 import logging
 from dataclasses import dataclass
@@ -30,13 +26,8 @@ class LoginService:
     reveal_accounts: bool
 
     def start(self, contact: Contact, locale: str, *, client_ip: str | None = None) -> Challenge:
-        """Send a code to the account that has verified this phone or email.
-
-        With no such account the answer is the same, limits and time included, and nothing
-        is sent: the sign-in is silent, and no code will ever complete it. Unless
-        REVEAL_EXISTING_ACCOUNTS is on: then it is `404 account_not_found`, once the start
-        has counted against the limits.
-        """
+        """Send a code to the account that has verified this phone or email. With none, the answer is the
+        same but silent: nothing is sent (with REVEAL_EXISTING_ACCOUNTS: AccountNotFound, once counted)."""
         self.contacts.check(contact)
         customer_id = self.accounts.verified_holder(contact.verified_by, contact.address)
         destination = self.codes.destination(contact.verified_by, contact.address)
@@ -47,13 +38,8 @@ class LoginService:
         return self.codes.start(destination, locale, payload, client_ip=client_ip, silent=customer_id is None)
 
     def verify(self, login_id: str, code: str) -> Session:
-        """Check the code and, if it is right, open a session: new tokens of a new family.
-
-        The code is spent (in Redis) before the transaction that stores the refresh token
-        commits, and only by the request that still holds its claim: a code never opens two
-        sessions. When the database fails before that, the code works again; should the
-        commit itself fail after the code was spent, the customer asks for a new code.
-        """
+        """Check the code and open a session (new tokens, a new family). The code is spent before the
+        refresh token commits, by the request still holding its claim: it never opens two sessions."""
         claim = self.codes.claim(login_id, code)
         try:
             customer_id = claim.payload.get("customer_id")

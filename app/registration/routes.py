@@ -3,19 +3,8 @@
 from flask import current_app, jsonify, request, url_for
 from flask.views import MethodView
 
-from app.codes import Challenge, Codes
-from app.errors import (
-    BODY_ERRORS,
-    CODE_ERRORS,
-    SENDING_ERRORS,
-    AlreadyRegistered,
-    EmailTaken,
-    IdempotencyConflict,
-    PhoneTaken,
-    RegistrationNotFound,
-    ResendTooSoon,
-    TooManyResends,
-)
+from app import errors
+from app.codes import Challenge
 from app.http import Blueprint
 from app.idempotency import IDEMPOTENCY_KEY, idempotent
 from app.registration.schemas import RegistrationStartSchema, StartRequest
@@ -27,7 +16,6 @@ from app.schemas import (
     SessionSchema,
     VerifySchema,
 )
-from app.tokens import Session
 
 blp = Blueprint(
     "registration",
@@ -35,7 +23,6 @@ blp = Blueprint(
     url_prefix="/auth/register",
     description="Register a customer with a one-time code.",
 )
-NOT_FOUND = RegistrationNotFound
 LOCATION = {"Location": {"description": "Where the registration's status is", "schema": {"type": "string"}}}
 _session = SessionSchema()
 
@@ -44,16 +31,8 @@ def service() -> RegistrationService:
     return current_app.extensions["registrar"].registration
 
 
-def codes() -> Codes:
-    return current_app.extensions["registrar"].registration.codes
-
-
 def code_sent(challenge: Challenge):
     return challenge, 202, {"Location": url_for("registration.Registration", registration_id=challenge.id)}
-
-
-def created(session: Session):
-    return jsonify(_session.dump(session)), 201
 
 
 @blp.route("")
@@ -63,37 +42,39 @@ class Registrations(MethodView):
     @blp.response(202, RegistrationChallengeSchema, description="A code is on its way.", headers=LOCATION)
     @blp.alt_response(201, schema=SessionSchema, description="With `code`: the account exists now.")
     @blp.raises(
-        *BODY_ERRORS,
-        *CODE_ERRORS,
-        *SENDING_ERRORS,
-        NOT_FOUND,
-        AlreadyRegistered,
-        EmailTaken,
-        PhoneTaken,
-        IdempotencyConflict,
+        *errors.BODY_ERRORS,
+        *errors.CODE_ERRORS,
+        *errors.SENDING_ERRORS,
+        errors.RegistrationNotFound,
+        errors.AlreadyRegistered,
+        errors.EmailTaken,
+        errors.PhoneTaken,
+        errors.IdempotencyConflict,
     )
     @blp.doc(parameters=[IDEMPOTENCY_KEY])
     def post(self, start: StartRequest):
         """Start a registration, or finalise one when the body carries `code`"""
         if start.code is not None:
-            return created(service().finalise(start.registration, start.code))
+            return jsonify(_session.dump(service().finalise(start.registration, start.code))), 201
         return code_sent(service().start(start.registration, request.locale, client_ip=request.remote_addr))
 
 
 @blp.route("/<registration_id>")
 class Registration(MethodView):
     @blp.response(200, RegistrationStatusSchema)
-    @blp.raises(NOT_FOUND)
+    @blp.raises(errors.RegistrationNotFound)
     def get(self, registration_id):
         """Where a registration stands"""
-        return codes().status(registration_id)
+        return service().codes.status(registration_id)
 
 
 @blp.route("/<registration_id>/verify")
 class RegistrationVerification(MethodView):
     @blp.arguments(VerifySchema())
     @blp.response(201, SessionSchema, description="The account exists now.")
-    @blp.raises(*BODY_ERRORS, *CODE_ERRORS, NOT_FOUND, AlreadyRegistered)
+    @blp.raises(
+        *errors.BODY_ERRORS, *errors.CODE_ERRORS, errors.RegistrationNotFound, errors.AlreadyRegistered
+    )
     def post(self, body, registration_id):
         """Check the code and create the account"""
         return service().verify(registration_id, body["code"])
@@ -103,15 +84,7 @@ class RegistrationVerification(MethodView):
 class RegistrationResend(MethodView):
     @blp.arguments(ResendSchema())
     @blp.response(202, RegistrationChallengeSchema, description="A new code is on its way.", headers=LOCATION)
-    @blp.raises(
-        *BODY_ERRORS,
-        *CODE_ERRORS,
-        *SENDING_ERRORS,
-        NOT_FOUND,
-        AlreadyRegistered,
-        ResendTooSoon,
-        TooManyResends,
-    )
+    @blp.raises(*errors.RESEND_ERRORS, errors.RegistrationNotFound, errors.AlreadyRegistered)
     def post(self, _body, registration_id):
         """Send a new code; older codes stop working"""
-        return code_sent(codes().resend(registration_id))
+        return code_sent(service().codes.resend(registration_id))

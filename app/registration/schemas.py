@@ -22,8 +22,6 @@ class RegistrationStartSchema(ContactSchema):
 
     @post_load
     def to_contact(self, data, **kwargs) -> StartRequest:
-        contact = super().to_contact(data)
-        registration = Registration(
-            **vars(contact), first_name=data["first_name"], last_name=data["last_name"]
-        )
+        contact = vars(super().to_contact(data))
+        registration = Registration(**contact, first_name=data["first_name"], last_name=data["last_name"])
         return StartRequest(registration, data["code"])

@@ -49,28 +49,20 @@ class RegistrationService:
     reveal_accounts: bool
 
     def start(self, registration: Registration, locale: str, *, client_ip: str | None = None) -> Challenge:
-        """Hold the registration and send its first code to the chosen channel.
-
-        Unless REVEAL_EXISTING_ACCOUNTS is on, an identity that already has an account is
-        treated like a new one, so that this answer tells nobody who our customers are.
-        """
+        """Hold the registration and send its first code. Unless REVEAL_EXISTING_ACCOUNTS, an identity
+        that has an account is treated like a new one, so that this answer tells nobody who it is."""
         self.contacts.check(registration)
         if self.reveal_accounts:
             self._refuse_taken_identities(registration)
+        destination = self.codes.destination(registration.verified_by, registration.address)
+        payload = {**asdict(registration), "locale": locale}
         return self.codes.start(
-            self.codes.destination(registration.verified_by, registration.address),
-            locale,
-            {**asdict(registration), "locale": locale},
-            details=registration.details(),
-            client_ip=client_ip,
+            destination, locale, payload, details=registration.details(), client_ip=client_ip
         )
 
     def finalise(self, registration: Registration, code: str) -> Session:
-        """Salla-style: verify the newest pending registration of this payload's destination.
-
-        It must have been started with these same details: a code proves the destination,
-        not the names and addresses somebody else may have started it with.
-        """
+        """Salla-style: verify the newest pending registration of this destination, if it was started
+        with these same details: a code proves the destination, not the names somebody else gave."""
         self.contacts.check(registration)
         destination = self.codes.destination(registration.verified_by, registration.address)
         registration_id = self.codes.newest_pending(destination)
@@ -90,11 +82,9 @@ class RegistrationService:
         )
         try:
             tokens, token_row = self.tokens.mint(customer.id)
+            channel = CHANNEL_NAMES[customer.verified_by]
             event = self.outbox.registered(
-                registration_id,
-                _CUSTOMER.dump(customer),
-                CHANNEL_NAMES[customer.verified_by],
-                customer.created_at,
+                registration_id, _CUSTOMER.dump(customer), channel, customer.created_at
             )
             self.accounts.create(customer, token_row, event)
         except IntegrityError as refusal:
