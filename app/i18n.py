@@ -61,12 +61,10 @@ _ARABIC = {
     "Invalid input type.": "نوع المدخلات غير صالح.",
 }
 
-_CATALOGUES = {"ar": _ARABIC}
-
 
 def translate(message: str, locale: str) -> str:
     """The message in `locale`, or in English when there is no translation."""
-    return _CATALOGUES.get(locale, {}).get(message, message)
+    return _ARABIC.get(message, message) if locale == "ar" else message
 
 
 def translate_errors(errors: dict, locale: str) -> dict[str, list[str]]:

@@ -78,10 +78,8 @@ class Config(BaseSettings):
         None, pattern="(?i)^(rediss?|unix):", repr=False, description="a redis://, rediss:// or unix:// URL"
     )
     PORT: int = _whole(8000, 1, 65535)
-    ADMIN_API_KEY: str | None = Field(
-        None, min_length=16, repr=False, description="at least 16 characters long"
-    )
-    SECRET_KEY: str | None = Field(None, min_length=32, repr=False, description="at least 32 characters long")
+    ADMIN_API_KEY: str | None = Field(None, min_length=16, repr=False, description="at least 16 characters")
+    SECRET_KEY: str | None = Field(None, min_length=32, repr=False, description="at least 32 characters")
     JWT_PRIVATE_KEY: str | None = Field(None, repr=False)
     JWT_PREVIOUS_PUBLIC_KEYS: str | None = None
     JWT_ISSUER: str = "registrar"

@@ -1,9 +1,6 @@
-"""The outbox: events written to SQL with the change that caused them, and the life of their
-deliveries to endpoints (created pending, attempted, then succeeded, retried or failed).
-
-An event's body is fixed when written: every attempt and endpoint gets the same bytes under the
-same `webhook-id` (the event id). A registration has one event per outcome (`dedupe_key` is unique).
-"""
+"""The outbox: events written to SQL with the change that caused them, one per registration and
+outcome (`dedupe_key` is unique), their body fixed (the same bytes under the same `webhook-id` to
+every endpoint, at every attempt); and their deliveries: pending, then succeeded, retried or failed."""
 
 import json
 from collections.abc import Sequence

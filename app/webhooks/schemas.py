@@ -1,6 +1,7 @@
 """What the webhook admin API accepts and answers."""
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, fields
+from marshmallow.validate import Length, Predicate
 
 from app.schemas import UtcDateTime
 from app.webhooks.outbox import EVENT_TYPES
@@ -17,10 +18,7 @@ class WebhookCreateSchema(Schema):
     )
     description = fields.String(
         allow_none=True,
-        validate=[
-            validate.Length(max=255),
-            validate.Predicate("isprintable", error="Control characters are not allowed."),
-        ],
+        validate=[Length(max=255), Predicate("isprintable", error="Control characters are not allowed.")],
     )
 
 

@@ -1,11 +1,7 @@
-"""The delivery worker: fans events out to endpoints, delivers them signed, retries, and
-announces registrations that lapsed.
-
-At least once: a delivery is leased while it is sent, so a worker killed at any moment only
-delays it until the lease runs out, and a worker whose lease ran out cannot overwrite what
-the next one recorded. Claims are single UPDATEs (FOR UPDATE SKIP LOCKED on PostgreSQL), so
-workers side by side normally send each delivery once.
-"""
+"""The delivery worker: fans events out to endpoints, delivers them signed, retries, and announces
+lapsed registrations. At least once: a delivery is leased while it is sent, so a worker killed at any
+moment only delays it, and one whose lease ran out cannot overwrite what the next one recorded.
+Claims are single UPDATEs (SKIP LOCKED on PostgreSQL), so workers side by side normally send it once."""
 
 import logging
 import random
