@@ -1,11 +1,9 @@
 """Customer accounts in SQL: looked up by id or verified identity, and created whole.
 
-A new account is three rows written all or none: the customer, its first refresh token
-and its onRegistered event. On PostgreSQL they go in one statement (data-modifying CTEs)
-on a connection in autocommit: one round trip, where BEGIN, three INSERTs and COMMIT take
-five (bench/README.md). One statement is one transaction: a unique index refusing the
-customer leaves no token and no event either. The statement is compiled once and sent as
-the driver's SQL, with values the driver takes as they are (aware UTC datetimes, booleans).
+A new account is three rows written all or none: the customer, its first refresh token and its
+onRegistered event. On PostgreSQL they are one statement (data-modifying CTEs) in autocommit:
+one round trip where BEGIN, three INSERTs and COMMIT take five (bench/README.md), and one
+transaction, so a unique index refusing the customer leaves no token and no event either.
 SQLite gets the three INSERTs in one transaction.
 """
 
@@ -14,7 +12,7 @@ from datetime import datetime
 
 from sqlalchemy import Engine, bindparam, func, insert, or_, select
 
-from app.identity import PHONE
+from app.identity import EMAIL, PHONE
 from app.models import customers, refresh_tokens, webhook_events
 
 
@@ -36,9 +34,8 @@ class Customer:
 
 
 def _insert(table, prefix: str, unset: tuple[str, ...] = ()):
-    """An INSERT of every column of `table` but `unset`, from bind parameters named
-    `{prefix}_{column}` so that the three rows' columns (`id`, `created_at`, …) do not
-    collide; each is required, so a row missing a column fails instead of storing a default."""
+    """An INSERT of every column but `unset`, from required bind parameters named `{prefix}_{column}`
+    (the three rows share column names); a row missing a column fails instead of taking a default."""
     names = [column.name for column in table.c if column.name not in unset]
     return insert(table).values({name: bindparam(f"{prefix}_{name}") for name in names})
 
@@ -54,6 +51,7 @@ class Accounts:
 
     def __init__(self, engine: Engine):
         self.engine = engine
+        # Compiled once; the driver takes the values as they are (aware UTC datetimes, booleans).
         one_statement = engine.dialect.name == "postgresql"
         self._sql = str(_IN_ONE_STATEMENT.compile(dialect=engine.dialect)) if one_statement else None
         self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
@@ -65,35 +63,31 @@ class Accounts:
         return None if row is None else Customer(**row._mapping)
 
     def verified_holder(self, channel: str, address: str) -> str | None:
-        """The id of the customer who has verified this phone or email, if one has.
-
-        Only a verified phone or email is unique, and only it may receive a sign-in code.
-        """
+        """The id of the customer who has verified this phone or email, if one has: only a
+        verified one is unique, and only it may receive a sign-in code."""
         with self.engine.connect() as connection:
             return connection.execute(select(customers.c.id).where(_verified(channel, address))).scalar()
 
     def verified_holders(self, phone: str | None, email: str | None) -> tuple[bool, bool]:
         """Whether some customer has verified this phone, and whether one has verified this email."""
-        wanted = [(channel, address) for channel, address in ((PHONE, phone), ("email", email)) if address]
+        wanted = [(channel, address) for channel, address in ((PHONE, phone), (EMAIL, email)) if address]
         if not wanted:
             return False, False
         columns = customers.c
         query = select(columns.phone, columns.phone_verified, columns.email, columns.email_verified)
         with self.engine.connect() as connection:
             rows = connection.execute(query.where(or_(*(_verified(*pair) for pair in wanted)))).all()
+        email = (email or "").lower()
         phone_taken = any(row.phone_verified and row.phone == phone for row in rows)
-        email_taken = any(
-            row.email_verified and (row.email or "").lower() == (email or "").lower() for row in rows
-        )
+        email_taken = any(row.email_verified and (row.email or "").lower() == email for row in rows)
         return phone_taken, email_taken
 
     def create(self, customer: Customer, token: dict, event: dict) -> None:
         """Write the customer, its refresh token and its event, all or none. Raises
         IntegrityError, with nothing written, when a unique index refuses a row."""
+        rows = {"customer": vars(customer), "token": token, "event": event}
         parameters = {
-            **{f"customer_{name}": value for name, value in vars(customer).items()},
-            **{f"token_{name}": value for name, value in token.items()},
-            **{f"event_{name}": value for name, value in event.items()},
+            f"{prefix}_{name}": value for prefix, row in rows.items() for name, value in row.items()
         }
         if self._sql is not None:
             with self._autocommit.connect() as connection:
