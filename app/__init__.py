@@ -6,7 +6,6 @@ from dataclasses import dataclass
 
 from flask import Flask
 from flask_cors import CORS
-from flask_smorest import Api
 from redis import Redis
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -30,7 +29,6 @@ from app.login import routes as login_routes
 from app.login.service import LoginService
 from app.registration import routes as registration_routes
 from app.registration.service import RegistrationService
-from app.schemas import ErrorResponseSchema
 from app.tokens import SigningKeys, TokenPolicy, TokenService
 from app.tokens import routes as tokens_routes
 from app.webhooks import routes as webhooks_routes
@@ -45,12 +43,6 @@ CORS_OPTIONS = {
     "expose_headers": ["Location", "Retry-After", "X-Request-ID", "Idempotent-Replayed"],
     "max_age": 600,
 }
-
-
-class RegistrarApi(Api):
-    """flask-smorest's Api, documenting our error envelope instead of its own."""
-
-    ERROR_SCHEMA = ErrorResponseSchema
 
 
 @dataclass(frozen=True)
@@ -81,7 +73,7 @@ def create_app(config: Config | None = None) -> Flask:
     logs.configure_logging()
 
     # extensions: flask-smorest's Api keeps one app and one spec, so each app gets its own.
-    api = RegistrarApi(app)
+    api = http.RegistrarApi(app)
     bearer = {"type": "http", "scheme": "bearer"}
     api.spec.components.security_scheme("bearerAuth", {**bearer, "bearerFormat": "JWT"})
     api.spec.components.security_scheme("adminKey", bearer)

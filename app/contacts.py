@@ -1,6 +1,5 @@
-"""What registration and sign-in accept about where a code goes, declared once. Rules between
-fields are schema validators that run whatever the fields said, so that every problem is
-reported at once. Messages are English, and app.i18n translates them."""
+"""What registration and sign-in accept about where a code goes, declared once. Rules between fields run
+whatever the fields said, so that every problem is reported at once (in English, for app.i18n)."""
 
 from marshmallow import Schema, ValidationError, fields, post_load, pre_load, validates_schema
 from marshmallow.exceptions import SCHEMA

@@ -104,6 +104,12 @@ class JsonObjectParser(FlaskParser):
         return req.json_object
 
 
+class RegistrarApi(flask_smorest.Api):
+    """flask-smorest's Api, documenting our error envelope instead of its own."""
+
+    ERROR_SCHEMA = ErrorResponseSchema
+
+
 class Blueprint(flask_smorest.Blueprint):
     """A flask-smorest blueprint that reads the JSON object body and documents its errors."""
 

@@ -25,8 +25,7 @@ _MOBILE_TYPES = (phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberTy
 
 @dataclass(frozen=True)
 class Contact:
-    """Who a code goes to: a phone in E.164 (with its country) or a normalised email, and
-    `verified_by`, the one of the two that receives it."""
+    """Who a code goes to: a phone in E.164 (with its country) or an email; `verified_by` says which."""
 
     verified_by: str
     phone: str | None = None

@@ -1,5 +1,4 @@
-"""Schemas several resources share: the customer, a session, a code's challenge, the code
-itself, and the error envelope."""
+"""Schemas several resources share: the customer, a session, a challenge, a code, an error."""
 
 from datetime import UTC
 
