@@ -9,8 +9,7 @@ from typing import Annotated, Any, ClassVar, Literal, Self, get_args
 
 import phonenumbers
 from limits import RateLimitItem, parse_many
-from pydantic import AfterValidator, BeforeValidator, Field, NonNegativeInt, ValidationError, model_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, ValidationError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
@@ -59,12 +58,10 @@ Flag = Annotated[bool, Field(description="true or false")]
 Lowered = _from_text(str.lower)
 
 
-class Config(BaseSettings):
+class Config(BaseModel):
     """The service's settings, one field per variable of API.md §6. Build it with `Config.load()`."""
 
-    # Only these exact names, and lists split here: pydantic-settings would also read
-    # lower-case names and JSON-decode list-like values.
-    model_config = SettingsConfigDict(case_sensitive=True, enable_decoding=False, extra="ignore")
+    model_config = {"extra": "ignore", "validate_default": True, "arbitrary_types_allowed": True}
 
     ENVIRONMENT: Annotated[Literal["development", "production"], Lowered] = Field(
         "development", validation_alias="REGISTRAR_ENV", description="one of development, production"
@@ -122,7 +119,7 @@ class Config(BaseSettings):
     SMS_PREFIX_HOURLY_LIMIT: int = _whole(20, 1)
     SMS_COUNTRY_HOURLY_LIMIT: int = _whole(1000, 1)
     WEBHOOK_RETRY_SCHEDULE: Annotated[
-        tuple[NonNegativeInt, ...], _from_text(lambda text: text.split(","))
+        tuple[Annotated[int, Field(ge=0)], ...], _from_text(lambda text: text.split(","))
     ] = Field((5, 300, 1800, 7200, 18000, 36000, 36000), description="comma-separated whole seconds")
     WEBHOOK_ALLOW_PRIVATE_URLS: Flag = False
     WEBHOOK_LEASE: int = _whole(60, 1, 3600)
@@ -150,24 +147,20 @@ class Config(BaseSettings):
     def load(cls, environ: Mapping[str, str] | None = None) -> "Config":
         """The settings in `environ` alone, or in the process environment when it is None; a
         blank value means the default. ConfigError on the first value the service cannot run with."""
-        given = os.environ if environ is None else environ
+        environ = os.environ if environ is None else environ
+        given = {name: value.strip() for name, value in environ.items() if value.strip()}
         try:
-            config = cls() if environ is None else _GivenConfig(**given)
+            config = cls.model_validate(given)
         except ValidationError as error:
-            raise ConfigError(_refusal(str(error.errors()[0]["loc"][0]), given)) from None
+            variable = str(error.errors()[0]["loc"][0])
+            field = next(f for name, f in cls.model_fields.items() if variable in (name, f.validation_alias))
+            words = f"{variable} must be {field.description or 'as API.md §6 describes'}"
+            raise ConfigError(f"{words}, not {given[variable]!r}" if field.repr else words) from None
         return config._check_together()
 
     @property
     def uses_embedded_redis(self) -> bool:
         return self.REDIS_URL is None
-
-    @model_validator(mode="before")
-    @classmethod
-    def _blank_means_default(cls, values: Mapping[str, Any]) -> dict[str, Any]:
-        stripped = {
-            name: value.strip() if isinstance(value, str) else value for name, value in values.items()
-        }
-        return {name: value for name, value in stripped.items() if value != ""}
 
     def _check_together(self) -> Self:
         """The rules across variables, and the defaults that follow from other variables."""
@@ -193,19 +186,3 @@ class Config(BaseSettings):
         if "DATABASE_URL" not in given:
             self.DATABASE_URL = f"sqlite:///{self.INSTANCE_PATH / 'registrar.db'}"
         return self
-
-
-class _GivenConfig(Config):
-    """Config read from the mapping handed to it alone, never from the process environment."""
-
-    @classmethod
-    def settings_customise_sources(
-        cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource, **_: Any
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings,)
-
-
-def _refusal(variable: str, environ: Mapping[str, str]) -> str:
-    field = next(f for name, f in Config.model_fields.items() if variable in (name, f.validation_alias))
-    words = f"{variable} must be {field.description or 'as API.md §6 describes'}"
-    return f"{words}, not {environ[variable].strip()!r}" if field.repr else words
