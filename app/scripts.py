@@ -5,31 +5,30 @@ from typing import Any
 
 from redis import Redis
 from redis.client import Pipeline
+from redis.commands.core import Script as RedisScript
 from redis.exceptions import NoScriptError
 
 
-class Script:
-    """A Lua script kept in a `.lua` file beside the code that runs it.
-
-    In a pipeline it is sent as EVALSHA alone: redis-py's own way would first ask SCRIPT
-    EXISTS, a round trip of its own. Should Redis have lost its scripts (a restart), `reply`
-    runs it again by itself.
-    """
+class Script(RedisScript):
+    """A Lua script kept in a `.lua` file beside the code that runs it. In a pipeline it is sent
+    as EVALSHA alone, where redis-py would first ask SCRIPT EXISTS in a round trip of its own."""
 
     def __init__(self, redis: Redis, path: Path):
-        self._script = redis.register_script(path.read_text())
-
-    def __call__(self, keys: list[str], args: list[Any]) -> Any:
-        return self._script(keys=keys, args=args)
+        super().__init__(redis, path.read_text())
 
     def queue(self, pipe: Pipeline, keys: list[str], args: list[Any]) -> None:
-        pipe.evalsha(self._script.sha, len(keys), *keys, *args)
+        pipe.evalsha(self.sha, len(keys), *keys, *args)
 
     def reply(self, result: Any, keys: list[str], args: list[Any]) -> Any:
-        """What the queued script answered, given the pipeline's result for it (run with
-        raise_on_error=False)."""
+        """The queued script's answer, from its pipeline's result (run with raise_on_error=False);
+        should Redis have lost its scripts (a restart), the script runs again by itself."""
         if isinstance(result, NoScriptError):
             return self(keys, args)
         if isinstance(result, Exception):
             raise result
         return result
+
+
+def pairs(reply: list) -> dict:
+    """A script's reply of name, value, … pairs as a dict."""
+    return dict(zip(reply[::2], reply[1::2], strict=True))

@@ -2,18 +2,8 @@
 
 from app.codes.hashing import CodeHasher, generate_code, new_identifier
 from app.codes.service import Codes
-from app.codes.store import CodeStore
-from app.codes.values import (
-    LOGIN,
-    REGISTER,
-    Challenge,
-    Claim,
-    CodePolicy,
-    Failure,
-    FailureReason,
-    Outcome,
-    Status,
-)
+from app.codes.store import CodePolicy, CodeStore
+from app.codes.values import LOGIN, REGISTER, Challenge, Claim, Failure, FailureReason, Outcome, Status
 
 __all__ = [
     "LOGIN",

@@ -19,10 +19,8 @@ def generate_code(length: int) -> str:
 
 
 def normalise_code(typed: str) -> str | None:
-    """The code's ASCII digits, or None when what was typed is not a code at all.
-
-    Spaces and dashes are dropped, as people copy `123 456` or `123-456` from messages.
-    """
+    """The code's ASCII digits, or None if what was typed is no code; spaces and dashes are dropped,
+    as people copy `123 456` or `123-456` from messages."""
     digits = typed.translate(_DIGITS).replace(" ", "").replace("-", "")
     if not digits or not digits.isascii() or not digits.isdigit():
         return None
@@ -51,8 +49,7 @@ class CodeHasher:
         return hmac.new(self._key, b"details:" + canonical.encode(), hashlib.sha256).hexdigest()[:32]
 
     def destination(self, channel: str, address: str) -> Destination:
-        """The destination of a phone or email, with a stable 128-bit pseudonym: case never
-        makes two emails apart."""
+        """The destination of a phone or email, with a stable 128-bit pseudonym (an email's case aside)."""
         key = f"{channel}:{address.lower() if channel == EMAIL else address}"
         pseudonym = hmac.new(self._destination_key, key.encode(), hashlib.sha256).hexdigest()[:32]
         return Destination(channel, address, pseudonym, mask(channel, address))

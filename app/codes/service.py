@@ -1,40 +1,36 @@
-"""Sending, checking and resending codes: one machinery for registration and login."""
+"""Sending, checking and resending codes: one machinery for registration and login, and the
+contract's errors for what a verification's state says."""
 
 import logging
 from dataclasses import dataclass, replace
+from typing import Protocol
 
 from app import errors
 from app.channels import DeliveryFailed
-from app.codes import answers
 from app.codes.hashing import CodeHasher, generate_code, new_identifier, normalise_code
-from app.codes.store import CodeStore
-from app.codes.values import (
-    Challenge,
-    Claim,
-    Courier,
-    Destination,
-    Failure,
-    FailureLog,
-    FailureReason,
-    NewVerification,
-    Outcome,
-    Purpose,
-    Resend,
-    Status,
-)
-from app.limits import Limits, Refused, Taken
+from app.codes.store import CodeStore, NewVerification, Resend
+from app.codes.values import Challenge, Claim, Destination, Failure, FailureReason, Outcome, Purpose, Status
+from app.limits import Limits, Plan
 
 log = logging.getLogger("registrar.codes")
+NOT_A_CODE = "Enter every digit of the code we sent, and nothing else."
+
+
+class Courier(Protocol):
+    def send_code(self, channel: str, to: str, code: str, locale: str) -> None:
+        """Hand the code to its channel; DeliveryFailed if it is not taken."""
+
+
+class FailureLog(Protocol):
+    def record(self, failure: Failure) -> None:
+        """Tell subscribers a registration failed (onRegistrationFailed)."""
 
 
 @dataclass(frozen=True)
 class Codes:
-    """Codes for one purpose, on the store, limits and courier every purpose shares.
-
-    With a `failures` log each failure is recorded once, and a lapse is announced by the
-    webhook worker. A courier that sends in the background never fails here: a code the
-    channel refuses then keeps what it took from the limits, as a silent one does.
-    """
+    """Codes for one purpose, on the store, limits and courier all purposes share; with `failures`, each
+    failure is recorded once. A courier sending in the background never fails here: a code its channel
+    refuses keeps what it took from the limits, as a silent one does."""
 
     purpose: Purpose
     store: CodeStore
@@ -42,10 +38,6 @@ class Codes:
     courier: Courier
     hasher: CodeHasher
     failures: FailureLog | None = None
-
-    @property
-    def code_length(self) -> int:
-        return self.store.policy.length
 
     def destination(self, channel: str, address: str) -> Destination:
         return self.hasher.destination(channel, address)
@@ -60,18 +52,13 @@ class Codes:
         client_ip: str | None = None,
         silent: bool = False,
     ) -> Challenge:
-        """Start a verification and send its first code; nothing is kept if sending fails.
-
-        `payload` comes back, less its None values, in the `Claim` of a right code; a claim
-        given `details` finds it only if it was started with the same ones. A `silent` one
-        looks the same from outside, limits included, but sends nothing and never matches.
-        """
+        """Start a verification and send its first code; nothing is kept if sending fails. `payload`, less
+        its None values, is in the `Claim` of a right code, given the same `details` if started with some.
+        A `silent` one looks the same from outside, limits included, but sends nothing and never matches."""
         verification_id = new_identifier(self.purpose.id_prefix)
-        code = generate_code(self.code_length)
-        country = payload.get("country_code")
-        lapse = Failure(
-            verification_id, FailureReason.EXPIRED, destination.channel, destination.masked, country
-        )
+        code = generate_code(self.store.policy.length)
+        channel, masked, country = destination.channel, destination.masked, payload.get("country_code")
+        lapse = Failure(verification_id, FailureReason.EXPIRED, channel, masked, country)
         verification = NewVerification(
             verification_id,
             self.purpose.name,
@@ -94,11 +81,10 @@ class Codes:
                 raise
         return challenge
 
-    def _write(self, verification: NewVerification, client_ip: str | None) -> tuple[Challenge, Taken | None]:
-        """Write a new verification and take its limits in one round trip; should they
-        refuse, the verification is taken back."""
-        destination, country = verification.destination, verification.payload.get("country_code")
-        plan = self.limits.plan(destination, country, client_ip=client_ip)
+    def _write(self, verification: NewVerification, client_ip: str | None) -> tuple[Challenge, Plan | None]:
+        """Write a new verification and take its limits in one round trip; a refusal takes it back."""
+        country = verification.payload.get("country_code")
+        plan = self.limits.plan(verification.destination, country, client_ip=client_ip)
         pipe = self.store.redis.pipeline(transaction=False)
         if plan is not None:
             self.limits.queue(pipe, plan)
@@ -111,20 +97,18 @@ class Codes:
         if plan is None:
             return challenge, None
         try:
-            return challenge, self.limits.settle(plan, taken)
-        except Refused as refusal:
-            self.store.discard(verification)
-            raise answers.refused(refusal, resending=False) from None
+            self.limits.settle(plan, taken)
         except BaseException:
             self.store.discard(verification)
             raise
+        return challenge, plan
 
     def claim(self, verification_id: str, typed_code: str, *, details: dict | None = None) -> Claim:
         """A right code's claim, to `finish` or `release`; else the contract's error. With
         `details`, a verification started with other details is not found."""
         code = normalise_code(typed_code)
-        if code is None or len(code) != self.code_length:
-            raise answers.not_a_code(self.store.get(verification_id, self.purpose.name), self.purpose)
+        if code is None or len(code) != self.store.policy.length:
+            raise self._not_a_code(verification_id)
         code_hash = self.hasher.code(verification_id, code)
         fingerprint = self.hasher.fingerprint(details) if details is not None else ""
         check = self.store.check(verification_id, self.purpose.name, code_hash, fingerprint)
@@ -139,7 +123,30 @@ class Codes:
                 raise errors.TooManyAttempts(attempts_left=0)
             case Outcome.EXPIRED:
                 raise errors.CodeExpired(attempts_left=check.attempts_left)
-        raise answers.closed(self.purpose, check.outcome)
+        raise self._closed(check.outcome)
+
+    def _not_a_code(self, verification_id: str) -> errors.RegistrarError:
+        """The error for something typed that is no code: the verification's own state first
+        (unknown, locked, finished, expired), else a field error that costs nothing."""
+        challenge = self.store.get(verification_id, self.purpose.name)
+        if challenge is None:
+            return self.purpose.not_found()
+        if challenge.status != Status.CODE_SENT:
+            return self._closed(Outcome(challenge.status))
+        if challenge.expires_in == 0:
+            return errors.CodeExpired(attempts_left=challenge.attempts_left)
+        return errors.ValidationFailed(errors={"code": [NOT_A_CODE]})
+
+    def _closed(self, outcome: Outcome) -> errors.RegistrarError:
+        """The error for a verification that no longer takes codes, or is not there."""
+        match outcome:
+            case Outcome.LOCKED:
+                return errors.TooManyAttempts(attempts_left=0)
+            case Outcome.ALREADY_REGISTERED:
+                return errors.AlreadyRegistered()
+            case Outcome.COMPLETED | Outcome.CLAIMED:
+                return errors.AlreadyCompleted(self.purpose.completed)
+        return self.purpose.not_found()
 
     def finish(self, claim: Claim, status: Status) -> bool:
         """Close a claimed verification for good; False if the claim's lease ran out meanwhile."""
@@ -151,7 +158,7 @@ class Codes:
 
     def resend(self, verification_id: str) -> Challenge:
         """Send a new code in place of the current one, if one is left and due."""
-        code = generate_code(self.code_length)
+        code = generate_code(self.store.policy.length)
         code_hash = self.hasher.code(verification_id, code)
         resend = self.store.resend(verification_id, self.purpose.name, code_hash)
         match resend.outcome:
@@ -164,21 +171,16 @@ class Codes:
                 if resend.failure:
                     self._failed(resend.failure)
                 raise errors.TooManyResends(resends_left=0)
-        raise answers.closed(self.purpose, resend.outcome)
+        raise self._closed(resend.outcome)
 
     def _send_again(self, verification_id: str, code: str, code_hash: str, resend: Resend) -> None:
         """Send a resend's code; on a refusal by the limits or the channel it is undone."""
-        destination = resend.destination
+        taken = None
         try:
-            taken = self._take(destination, resend.country, resending=True)
+            taken = self.limits.take(resend.destination, resend.country, client_ip=None, resending=True)
+            if not resend.silent:
+                self._send(resend.destination, code, resend.locale)
         except errors.RegistrarError:
-            self.store.restore(verification_id, code_hash)
-            raise
-        if resend.silent:
-            return
-        try:
-            self._send(destination, code, resend.locale)
-        except errors.ChannelUnavailable:
             self.store.restore(verification_id, code_hash)
             self.limits.give_back(taken)
             raise
@@ -199,16 +201,7 @@ class Codes:
 
     def count_start(self, destination: Destination, country: str | None, *, client_ip: str | None) -> None:
         """Count a start that sends nothing against the limits, as a start would."""
-        self.limits.give_back(self._take(destination, country, client_ip=client_ip))
-
-    def _take(
-        self, destination: Destination, country: str | None, *, client_ip: str | None = None, resending=False
-    ) -> Taken | None:
-        """Take what one code costs from the limits, in a round trip of its own."""
-        try:
-            return self.limits.take(destination, country, client_ip=client_ip)
-        except Refused as refusal:
-            raise answers.refused(refusal, resending=resending) from None
+        self.limits.give_back(self.limits.take(destination, country, client_ip=client_ip))
 
     def _send(self, destination: Destination, code: str, locale: str) -> None:
         try:
@@ -229,6 +222,5 @@ class Codes:
                 self.store.renotice(lapse.notice(), failure.notice())
             self.failures.record(failure)
         except Exception as error:
-            log.warning(
-                "%s of %s not recorded: %s", failure.reason, failure.verification_id, type(error).__name__
-            )
+            reason, verification_id = failure.reason, failure.verification_id
+            log.warning("%s of %s not recorded: %s", reason, verification_id, type(error).__name__)

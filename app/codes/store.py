@@ -1,45 +1,23 @@
-"""The state of pending verifications (registrations and logins) in Redis.
-
-- `vf:{<id>}`: a hash per verification, every field under the id's hash tag, living as
-  long as the verification; the code only as an HMAC; the payload field by field (`p:…`),
-  so that the hash keeps Redis's compact listpack encoding.
-- `dest:{<pseudonym>}:<purpose>`: a destination's pending ids by start time (µs), for the
-  Salla-style finalisation, which names a destination rather than an id.
-- `expiries`: notices by lapse time, which the webhook worker sweeps (Redis expires keys
-  silently). Every check-and-update is one Lua script on one key: atomic, Cluster-ready.
-"""
+"""Pending verifications in Redis: a hash `vf:{<id>}` each, the payload field by field (`p:…`) to keep
+the listpack encoding; their ids by destination and purpose (a Salla-style finalisation names no id); and
+`expiries`, notices for the webhook worker (Redis expires keys silently). Updates: one Lua script, one key."""
 
 import secrets
 import time
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 from redis import Redis
 from redis.client import Pipeline
 
-from app.codes.values import (
-    Challenge,
-    Check,
-    Claim,
-    CodePolicy,
-    Destination,
-    Failure,
-    FailureReason,
-    NewVerification,
-    Outcome,
-    Resend,
-    Status,
-)
-from app.scripts import Script
+from app.codes.values import Challenge, Claim, Destination, Failure, FailureReason, Outcome, Status
+from app.scripts import Script, pairs
 
 _LUA = Path(__file__).with_name("lua")
 _PAYLOAD = "p:"
 EXPIRIES = "expiries"
 _STATUS_FIELDS = ("purpose", "status", "channel", "masked", "code_exp", "resend_at", "attempts", "resends")
-
-
-def _named(reply: list) -> dict:
-    """A script's reply of name, value, … pairs as a dict."""
-    return dict(zip(reply[::2], reply[1::2], strict=True))
 
 
 def _seconds(milliseconds: float) -> int:
@@ -49,6 +27,70 @@ def _seconds(milliseconds: float) -> int:
 
 def _now_ms() -> int:
     return int(time.time() * 1000)
+
+
+def _failure(verification_id: str, reason: FailureReason, reply: dict) -> Failure:
+    return Failure(verification_id, reason, reply["channel"], reply["masked"], reply["country"])
+
+
+@dataclass(frozen=True)
+class CodePolicy:
+    """How codes behave (API.md §6), the same for every purpose. Durations in seconds."""
+
+    length: int = 6
+    ttl: int = 300
+    lifetime: int = 1800  # of a registration or sign-in
+    max_attempts: int = 5
+    max_resends: int = 3
+    cooldown: int = 60
+    claim_lease: int = 30  # how long a right code is held for its request to finish
+
+    @classmethod
+    def from_config(cls, config) -> "CodePolicy":
+        lifetime, cooldown = config.REGISTRATION_TTL, config.RESEND_COOLDOWN
+        attempts, resends = config.OTP_MAX_ATTEMPTS, config.MAX_RESENDS
+        return cls(config.OTP_LENGTH, config.OTP_TTL, lifetime, attempts, resends, cooldown)
+
+
+@dataclass(frozen=True)
+class NewVerification:
+    """Everything start writes about a verification."""
+
+    id: str
+    purpose: str
+    destination: Destination
+    locale: str
+    payload: Mapping[str, str | None]  # handed back, less its None values, to a right code
+    code_hash: str
+    fingerprint: str = ""  # of the details a later check must match (CodeHasher.fingerprint)
+    expiry_notice: str = ""  # kept in the expiry index until the verification's end, if given
+    silent: bool = False  # no code is ever sent (a login for no account): none can match
+
+
+@dataclass(frozen=True)
+class Check:
+    """What checking a typed code found: a `claim` if it matched, the `failure` to record if it locked."""
+
+    outcome: Outcome
+    attempts_left: int = 0
+    pseudonym: str = ""
+    claim: Claim | None = None
+    failure: Failure | None = None
+
+
+@dataclass(frozen=True)
+class Resend:
+    """What asking for a new code found: with OK, the challenge and where its code goes; with
+    EXHAUSTED, the `failure` to record the first time it is refused."""
+
+    outcome: Outcome
+    challenge: Challenge | None = None
+    destination: Destination | None = None
+    locale: str = ""
+    country: str | None = None
+    silent: bool = False
+    retry_after: int = 0
+    failure: Failure | None = None
 
 
 class CodeStore:
@@ -69,9 +111,8 @@ class CodeStore:
         return f"dest:{{{pseudonym}}}:{purpose}"
 
     def queue_create(self, pipe: Pipeline, verification: NewVerification) -> Challenge:
-        """Queue the writes of a new verification with its first code on `pipe`; the
-        challenge it will be once the pipeline has run."""
-        policy, now = self.policy, _now_ms()
+        """Queue a new verification's writes on `pipe`; the challenge it is once the pipeline has run."""
+        policy, now, lifetime = self.policy, _now_ms(), self.policy.lifetime * 1000
         destination = verification.destination
         fields = {
             "purpose": verification.purpose,
@@ -92,12 +133,8 @@ class CodeStore:
         if verification.silent:
             fields["silent"] = 1
         payload = verification.payload.items()
-        fields.update({_PAYLOAD + name: value for name, value in payload if value is not None})
-        key, pending, lifetime = (
-            self.key(verification.id),
-            self._pending(verification),
-            policy.lifetime * 1000,
-        )
+        fields |= {_PAYLOAD + name: value for name, value in payload if value is not None}
+        key, pending = self.key(verification.id), self._pending(verification)
         pipe.hset(key, mapping=fields)
         pipe.pexpire(key, lifetime)
         # Stale ids are skipped when read; the set lives as long as its newest member.
@@ -105,10 +142,8 @@ class CodeStore:
         pipe.pexpire(pending, lifetime)
         if verification.expiry_notice:
             pipe.zadd(EXPIRIES, {verification.expiry_notice: now + lifetime})
-        return Challenge(
-            verification.id, Status.CODE_SENT, destination.channel, destination.masked,
-            policy.ttl, policy.cooldown, policy.max_attempts, policy.max_resends, policy.length,
-        )  # fmt: skip
+        counts = (policy.ttl, policy.cooldown, policy.max_attempts, policy.max_resends, policy.length)
+        return Challenge(verification.id, Status.CODE_SENT, destination.channel, destination.masked, *counts)
 
     def _pending(self, verification: NewVerification) -> str:
         return self.pending_key(verification.destination.pseudonym, verification.purpose)
@@ -123,35 +158,22 @@ class CodeStore:
         pipe.execute()
 
     def check(self, verification_id: str, purpose: str, code_hash: str, fingerprint: str = "") -> Check:
-        """Compare a typed code's hash; a match claims the verification for its caller.
-
-        A miss costs one attempt and the last one locks the verification. A claim is a
-        lease: close it with `finish` or give it back with `release`. With `fingerprint`,
-        a verification started with other details is NOT_FOUND, and nothing is charged.
-        """
+        """Compare a typed code's hash: a match claims the verification (a lease, to `finish` or `release`),
+        a miss costs an attempt, the last locks it. Other details than `fingerprint`'s: NOT_FOUND, free."""
         token = secrets.token_hex(8)
         arguments = [purpose, code_hash, _now_ms(), token, self.policy.claim_lease * 1000, fingerprint]
-        reply = _named(self._scripts["check"]([self.key(verification_id)], arguments))
+        reply = pairs(self._scripts["check"]([self.key(verification_id)], arguments))
         outcome, pseudonym = Outcome(reply["outcome"]), reply.get("pseudonym") or ""
-        claim = None
+        claim = failure = None
         if outcome == Outcome.OK:
-            claim = Claim(verification_id, purpose, pseudonym, _named(reply["payload"]), token)
-        failure = None
-        if outcome == Outcome.LOCKED_NOW:
-            reason = FailureReason.TOO_MANY_ATTEMPTS
-            failure = Failure(verification_id, reason, reply["channel"], reply["masked"], reply["country"])
+            claim = Claim(verification_id, purpose, pseudonym, pairs(reply["payload"]), token)
+        elif outcome == Outcome.LOCKED_NOW:
+            failure = _failure(verification_id, FailureReason.TOO_MANY_ATTEMPTS, reply)
         return Check(outcome, int(reply.get("attempts_left") or 0), pseudonym, claim, failure)
 
     def finish(self, claim: Claim, status: Status) -> bool:
-        """Close a claimed verification as `completed` or `already_registered`, in one round
-        trip; False, and nothing changed, if the claim is no longer the caller's.
-
-        Its code and payload go, so nothing in Redis can complete it again; its fingerprint
-        stays, so that a late finalisation with the same details learns it is finished. The
-        key gets its full lifetime again. It leaves its destination's pending set in the same
-        round trip, even when the claim was lost: a claim is lost only after its lease ran out
-        mid-request, and the verification then stays reachable by its id.
-        """
+        """Close a claimed verification for good (finish.lua); False if the claim is no longer the caller's.
+        It leaves its destination's pending set even then: the lease ran out, and its id still reaches it."""
         keys = [self.key(claim.id)]
         payload_fields = [_PAYLOAD + name for name in claim.payload]
         arguments = [claim.token, status, self.policy.lifetime * 1000, *payload_fields]
@@ -173,25 +195,19 @@ class CodeStore:
         """Put a new code in place of the current one, if a resend is left and due."""
         policy = self.policy
         arguments = [purpose, code_hash, _now_ms(), policy.ttl * 1000, policy.cooldown * 1000]
-        reply = _named(self._scripts["resend"]([self.key(verification_id)], arguments))
+        reply = pairs(self._scripts["resend"]([self.key(verification_id)], arguments))
         outcome = Outcome(reply["outcome"])
         if outcome == Outcome.TOO_SOON:
             return Resend(outcome, retry_after=max(1, reply["retry_after"]))
         if outcome == Outcome.EXHAUSTED and reply["first_refusal"] == 1:
-            reason = FailureReason.TOO_MANY_RESENDS
-            failure = Failure(verification_id, reason, reply["channel"], reply["masked"], reply["country"])
-            return Resend(outcome, failure=failure)
+            return Resend(outcome, failure=_failure(verification_id, FailureReason.TOO_MANY_RESENDS, reply))
         if outcome != Outcome.OK:
             return Resend(outcome)
-        channel, masked = reply["channel"], reply["masked"]
-        counts = {name: reply[name] for name in ("expires_in", "resend_in", "attempts_left", "resends_left")}
-        challenge = Challenge(
-            verification_id, Status.CODE_SENT, channel, masked, **counts, code_length=self.policy.length
-        )
+        channel, masked, silent = reply["channel"], reply["masked"], reply["silent"] == "1"
+        counts = [reply[name] for name in ("expires_in", "resend_in", "attempts_left", "resends_left")]
+        challenge = Challenge(verification_id, Status.CODE_SENT, channel, masked, *counts, policy.length)
         destination = Destination(channel, reply["address"], reply["pseudonym"], masked)
-        return Resend(
-            outcome, challenge, destination, reply["locale"], reply["country"], reply["silent"] == "1"
-        )
+        return Resend(outcome, challenge, destination, reply["locale"], reply["country"], silent)
 
     def restore(self, verification_id: str, code_hash: str) -> None:
         """Undo a resend whose code could not be sent: nothing is charged."""
@@ -208,10 +224,8 @@ class CodeStore:
         live = status == Status.CODE_SENT
         expires_in = _seconds(int(fields["code_exp"]) - now) if live else 0
         resend_in = _seconds(int(fields["resend_at"]) - now) if live else 0
-        return Challenge(
-            verification_id, status, fields["channel"], fields["masked"], expires_in, resend_in,
-            int(fields["attempts"]), int(fields["resends"]), self.policy.length,
-        )  # fmt: skip
+        counts = (expires_in, resend_in, int(fields["attempts"]), int(fields["resends"]), self.policy.length)
+        return Challenge(verification_id, status, fields["channel"], fields["masked"], *counts)
 
     def newest_pending(self, pseudonym: str, purpose: str) -> str | None:
         """The id of the newest verification of `purpose` started for a destination and not yet closed."""

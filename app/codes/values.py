@@ -1,18 +1,16 @@
-"""What the codes service speaks in: destinations, purposes, policies, answers and failures."""
+"""What the codes service speaks in: destinations, purposes, policies, challenges, claims and failures."""
 
 import json
-from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Protocol
 
 from app import errors
 
 
 @dataclass(frozen=True)
 class Destination:
-    """Where a code goes: the phone (E.164) or email (`address`), its keyed pseudonym for
-    Redis key names, and the masked text a customer may be shown."""
+    """Where a code goes: a phone (E.164) or email `address`, its keyed pseudonym for Redis
+    key names, and the masked text a customer may be shown."""
 
     channel: str  # "phone" or "email"
     address: str
@@ -32,26 +30,6 @@ class Purpose:
 
 REGISTER = Purpose("register", "reg", errors.RegistrationNotFound, errors.AlreadyCompleted.message)
 LOGIN = Purpose("login", "log", errors.LoginNotFound, "This sign-in is already complete.")
-
-
-@dataclass(frozen=True)
-class CodePolicy:
-    """How codes behave (API.md §6), the same for every purpose. Durations in seconds."""
-
-    length: int = 6
-    ttl: int = 300
-    lifetime: int = 1800  # of a registration or sign-in
-    max_attempts: int = 5
-    max_resends: int = 3
-    cooldown: int = 60
-    claim_lease: int = 30  # how long a right code is held for its request to finish
-
-    @classmethod
-    def from_config(cls, config) -> "CodePolicy":
-        lifetime, cooldown = config.REGISTRATION_TTL, config.RESEND_COOLDOWN
-        return cls(
-            config.OTP_LENGTH, config.OTP_TTL, lifetime, config.OTP_MAX_ATTEMPTS, config.MAX_RESENDS, cooldown
-        )
 
 
 class Status(StrEnum):
@@ -102,8 +80,7 @@ class FailureReason(StrEnum):
 
 @dataclass(frozen=True)
 class Failure:
-    """A registration that failed, as far as it may be told: its channel, its masked
-    destination and its country, never the phone or email itself."""
+    """A registration that failed, as far as it may be told: never the phone or email itself."""
 
     verification_id: str
     reason: FailureReason
@@ -139,55 +116,3 @@ class Outcome(StrEnum):
     COMPLETED = Status.COMPLETED
     LOCKED = Status.LOCKED
     ALREADY_REGISTERED = Status.ALREADY_REGISTERED
-
-
-@dataclass(frozen=True)
-class NewVerification:
-    """Everything start writes about a verification."""
-
-    id: str
-    purpose: str
-    destination: Destination
-    locale: str
-    payload: Mapping[str, str | None]  # handed back, less its None values, to a right code
-    code_hash: str
-    fingerprint: str = ""  # of the details a later check must match (CodeHasher.fingerprint)
-    expiry_notice: str = ""  # kept in the expiry index until the verification's end, if given
-    silent: bool = False  # no code is ever sent (a login for no account): none can match
-
-
-@dataclass(frozen=True)
-class Check:
-    """What checking a typed code found: a `claim` when it matched; the `failure` to record
-    when this check locked the verification."""
-
-    outcome: Outcome
-    attempts_left: int = 0
-    pseudonym: str = ""
-    claim: Claim | None = None
-    failure: Failure | None = None
-
-
-@dataclass(frozen=True)
-class Resend:
-    """What asking for a new code found. With OK, the new challenge and where its code
-    goes; with EXHAUSTED, the `failure` to record the first time it is refused."""
-
-    outcome: Outcome
-    challenge: Challenge | None = None
-    destination: Destination | None = None
-    locale: str = ""
-    country: str | None = None
-    silent: bool = False
-    retry_after: int = 0
-    failure: Failure | None = None
-
-
-class Courier(Protocol):
-    def send_code(self, channel: str, to: str, code: str, locale: str) -> None:
-        """Hand the code to its channel; DeliveryFailed if it is not taken."""
-
-
-class FailureLog(Protocol):
-    def record(self, failure: Failure) -> None:
-        """Tell subscribers a registration failed (onRegistrationFailed)."""

@@ -12,7 +12,7 @@ from sqlalchemy import Engine
 from app.channels import DeliveryFailed, Message
 from app.channels.courier import Courier
 from app.codes import LOGIN, REGISTER, CodeHasher, CodePolicy, Codes, CodeStore, new_identifier
-from app.codes.values import NewVerification
+from app.codes.store import NewVerification
 from app.db import make_engine
 from app.identity import PHONE
 from app.limits import LimitPolicy, Limits
