@@ -1,11 +1,6 @@
-"""Customer accounts in SQL: looked up by id or verified identity, and created whole.
-
-A new account is three rows written all or none: the customer, its first refresh token and its
-onRegistered event. On PostgreSQL they are one statement (data-modifying CTEs) in autocommit:
-one round trip where BEGIN, three INSERTs and COMMIT take five (bench/README.md), and one
-transaction, so a unique index refusing the customer leaves no token and no event either.
-SQLite gets the three INSERTs in one transaction.
-"""
+"""Customer accounts in SQL: looked up by id or verified identity, and created whole: the customer, its first
+refresh token and its onRegistered event, all or none. On PostgreSQL that is one statement (data-modifying
+CTEs) in autocommit: one round trip where BEGIN, three INSERTs and COMMIT take five (bench/README.md)."""
 
 from dataclasses import dataclass
 from datetime import datetime
@@ -85,10 +80,8 @@ class Accounts:
     def create(self, customer: Customer, token: dict, event: dict) -> None:
         """Write the customer, its refresh token and its event, all or none. Raises
         IntegrityError, with nothing written, when a unique index refuses a row."""
-        rows = {"customer": vars(customer), "token": token, "event": event}
-        parameters = {
-            f"{prefix}_{name}": value for prefix, row in rows.items() for name, value in row.items()
-        }
+        rows = (("customer", vars(customer)), ("token", token), ("event", event))
+        parameters = {f"{prefix}_{name}": value for prefix, row in rows for name, value in row.items()}
         if self._sql is not None:
             with self._autocommit.connect() as connection:
                 connection.exec_driver_sql(self._sql, parameters)
