@@ -48,9 +48,8 @@ def serve(config: Config) -> int:
     worker, until stopped; if either stops, so does the other."""
     migrate(config)
     environment = dict(os.environ)
-    embedded = None
+    embedded = EmbeddedRedis(config.INSTANCE_PATH)
     if config.uses_embedded_redis:
-        embedded = EmbeddedRedis(config.INSTANCE_PATH)
         environment["REDIS_URL"] = embedded.start()
         print(f"registrar: embedded Redis on {embedded.socket}", file=sys.stderr)
     gunicorn = ["gunicorn", "-c", str(ROOT / "config" / "gunicorn.conf.py"), "wsgi:app"]
@@ -74,8 +73,7 @@ def serve(config: Config) -> int:
         stop()
         return max(process.wait() for process in processes)
     finally:
-        if embedded is not None:
-            embedded.stop()
+        embedded.stop()  # a no-op unless it was started here
 
 
 COMMANDS = {"serve": serve, "migrate": migrate, "worker": work}

@@ -1,9 +1,7 @@
 """gunicorn settings for `make run` and production (`gunicorn -c config/gunicorn.conf.py wsgi:app`).
-
-Threaded workers: a request mostly waits on Redis, the database or a channel. 32 threads each,
-as one worker may be handed most of a burst and should let all of it wait on a slow provider at
-once: with a gateway taking 1 s, 32 concurrent starts answer in about 1 s (16 threads: 2 s).
-"""
+Threaded workers, as a request mostly waits on Redis, the database or a channel; 32 threads each, as
+one worker may be handed most of a burst and should let all of it wait on a slow provider at once:
+with a gateway taking 1 s, 32 concurrent starts answer in about 1 s (16 threads: 2 s)."""
 
 import os
 import sys

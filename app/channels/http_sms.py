@@ -68,8 +68,7 @@ class TwilioSender:
     @classmethod
     def create_service(cls, config: Config) -> "TwilioSender":
         needed = ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_FROM")
-        missing = [name for name in needed if not getattr(config, name)]
-        if missing:
+        if missing := [name for name in needed if not getattr(config, name)]:
             raise ConfigError(f"SMS_CHANNEL=twilio needs {', '.join(missing)}")
         api_base = check_url("TWILIO_API_BASE", config.TWILIO_API_BASE).rstrip("/")
         sid = config.TWILIO_ACCOUNT_SID

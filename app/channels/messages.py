@@ -32,10 +32,7 @@ _SMS = {
         "رمز التحقق: {code}",
     ),
 }
-_SUBJECT = {
-    "en": "{code} is your {store} code",
-    "ar": "رمز التحقق في {store}: {code}",
-}
+_SUBJECT = {"en": "{code} is your {store} code", "ar": "رمز التحقق في {store}: {code}"}
 
 _GSM7 = frozenset(
     "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZ"

@@ -26,8 +26,7 @@ class SmtpSender:
 
     @classmethod
     def create_service(cls, config: Config) -> "SmtpSender":
-        missing = [name for name in ("SMTP_HOST", "MAIL_FROM") if not getattr(config, name)]
-        if missing:
+        if missing := [name for name in ("SMTP_HOST", "MAIL_FROM") if not getattr(config, name)]:
             raise ConfigError(f"EMAIL_CHANNEL=smtp needs {' and '.join(missing)}")
         if bool(config.SMTP_USER) != bool(config.SMTP_PASSWORD):
             raise ConfigError("SMTP_USER and SMTP_PASSWORD go together: set both or neither")

@@ -169,7 +169,6 @@ class DeliveryWorker:
         return [Attempt(**row._mapping) for row in rows]
 
     def _record(self, token: str, outcomes: list[tuple[Attempt, int | None]]) -> None:
-        """What each endpoint answered, for the deliveries this worker still holds."""
         now = utcnow()
         gone: set[str] = set()
         states = []
