@@ -13,7 +13,6 @@ from app.webhooks.guard import UnsafeUrl, check_url
 log = logging.getLogger("registrar.webhooks")
 
 REQUEST_TIMEOUT = 10  # seconds, API.md §3
-USER_AGENT = "Registrar-Webhooks/1"
 MAX_ANSWER_READ = 64 * 1024
 
 
@@ -57,7 +56,7 @@ class WebhookSender:
     def _post(self, attempt: Attempt) -> urllib3.BaseHTTPResponse:
         sent_at = datetime.now(UTC)
         headers = {
-            "User-Agent": USER_AGENT,
+            "User-Agent": "Registrar-Webhooks/1",
             "Content-Type": "application/json",
             "webhook-id": attempt.event_id,
             "webhook-timestamp": str(int(sent_at.timestamp())),
