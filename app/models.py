@@ -37,7 +37,9 @@ def _unique_where(name: str, expression, condition) -> sa.Index:
 
 metadata = sa.MetaData()
 
-# A registered customer. A verified phone, or a verified email, belongs to one customer only.
+# A registered customer. Only a verified phone or email is someone's, and one customer's only: an unverified
+# one is contact data, and must not stop its real owner from registering it. Mail providers treat local parts
+# case-insensitively; so do we for uniqueness.
 customers = sa.Table(
     "customers",
     metadata,
@@ -53,9 +55,6 @@ customers = sa.Table(
     sa.Column("locale", sa.String(2), nullable=False),
     sa.Column("created_at", UTCDateTime, nullable=False, default=utcnow),
 )
-# Only a verified phone or email is someone's: an unverified one is contact data, and must
-# not stop its real owner from registering it. Mail providers treat local parts
-# case-insensitively; so do we for uniqueness.
 _unique_where("uq_customers_verified_phone", customers.c.phone, customers.c.phone_verified)
 _unique_where("uq_customers_verified_email", sa.func.lower(customers.c.email), customers.c.email_verified)
 

@@ -90,14 +90,13 @@ class Codes:
             self.limits.queue(pipe, plan)
         challenge = self.store.queue_create(pipe, verification)
         results = pipe.execute(raise_on_error=False)
-        taken = results.pop(0) if plan is not None else None
+        take_reply = results.pop(0) if plan is not None else None
         for result in results:
             if isinstance(result, Exception):
                 raise result
-        if plan is None:
-            return challenge, None
         try:
-            self.limits.settle(plan, taken)
+            if plan is not None:
+                self.limits.settle(plan, take_reply)
         except BaseException:
             self.store.discard(verification)
             raise

@@ -1,6 +1,6 @@
-"""Pending verifications in Redis: a hash `vf:{<id>}` each, the payload field by field (`p:…`) to keep
-the listpack encoding; their ids by destination and purpose (a Salla-style finalisation names no id); and
-`expiries`, notices for the webhook worker (Redis expires keys silently). Updates: one Lua script, one key."""
+"""Pending verifications in Redis: a hash `vf:{<id>}` each (the payload field by field, `p:…`, to stay a
+listpack), their ids per destination and purpose (a Salla-style finalisation names no id), and `expiries`,
+notices for the webhook worker (Redis expires keys silently). Each update is one Lua script on one key."""
 
 import secrets
 import time

@@ -9,8 +9,7 @@ from app import errors
 
 @dataclass(frozen=True)
 class Destination:
-    """Where a code goes: a phone (E.164) or email `address`, its keyed pseudonym for Redis
-    key names, and the masked text a customer may be shown."""
+    """Where a code goes: a phone (E.164) or email `address`, its keyed pseudonym and its masked text."""
 
     channel: str  # "phone" or "email"
     address: str

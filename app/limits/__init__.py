@@ -47,7 +47,7 @@ class LimitPolicy:
 
 @dataclass(frozen=True)
 class Plan:
-    """One take: the script's keys (the cooldown's first) and arguments, and each key's limit."""
+    """One take: the script's keys (the cooldown's first), its arguments, and each key's name."""
 
     keys: list[str]
     arguments: list[int]
@@ -68,9 +68,7 @@ class Limits:
         self.clock = clock
         self._take = Script(redis, Path(__file__).with_name("take.lua"))
 
-    def plan(
-        self, destination: Destination, country: str | None, *, client_ip: str | None = None
-    ) -> Plan | None:
+    def plan(self, destination: Destination, country: str | None, *, client_ip: str | None) -> Plan | None:
         """What one code to `destination` takes, and with `client_ip` one start too; None
         when the limits are off."""
         policy = self.policy
