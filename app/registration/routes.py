@@ -3,19 +3,12 @@
 from flask import current_app, jsonify, request, url_for
 from flask.views import MethodView
 
-from app import errors
+from app import errors, schemas
 from app.codes import Challenge
 from app.http import Blueprint
 from app.idempotency import IDEMPOTENCY_KEY, idempotent
 from app.registration.schemas import RegistrationStartSchema, StartRequest
 from app.registration.service import RegistrationService
-from app.schemas import (
-    RegistrationChallengeSchema,
-    RegistrationStatusSchema,
-    ResendSchema,
-    SessionSchema,
-    VerifySchema,
-)
 
 blp = Blueprint(
     "registration",
@@ -24,7 +17,7 @@ blp = Blueprint(
     description="Register a customer with a one-time code.",
 )
 LOCATION = {"Location": {"description": "Where the registration's status is", "schema": {"type": "string"}}}
-_session = SessionSchema()
+_session = schemas.SessionSchema()
 
 
 def service() -> RegistrationService:
@@ -39,8 +32,10 @@ def code_sent(challenge: Challenge):
 class Registrations(MethodView):
     @idempotent
     @blp.arguments(RegistrationStartSchema())
-    @blp.response(202, RegistrationChallengeSchema, description="A code is on its way.", headers=LOCATION)
-    @blp.alt_response(201, schema=SessionSchema, description="With `code`: the account exists now.")
+    @blp.response(
+        202, schemas.RegistrationChallengeSchema, description="A code is on its way.", headers=LOCATION
+    )
+    @blp.alt_response(201, schema=schemas.SessionSchema, description="With `code`: the account exists now.")
     @blp.raises(
         *errors.BODY_ERRORS,
         *errors.CODE_ERRORS,
@@ -61,7 +56,7 @@ class Registrations(MethodView):
 
 @blp.route("/<registration_id>")
 class Registration(MethodView):
-    @blp.response(200, RegistrationStatusSchema)
+    @blp.response(200, schemas.RegistrationStatusSchema)
     @blp.raises(errors.RegistrationNotFound)
     def get(self, registration_id):
         """Where a registration stands"""
@@ -70,8 +65,8 @@ class Registration(MethodView):
 
 @blp.route("/<registration_id>/verify")
 class RegistrationVerification(MethodView):
-    @blp.arguments(VerifySchema())
-    @blp.response(201, SessionSchema, description="The account exists now.")
+    @blp.arguments(schemas.VerifySchema())
+    @blp.response(201, schemas.SessionSchema, description="The account exists now.")
     @blp.raises(
         *errors.BODY_ERRORS, *errors.CODE_ERRORS, errors.RegistrationNotFound, errors.AlreadyRegistered
     )
@@ -82,8 +77,10 @@ class RegistrationVerification(MethodView):
 
 @blp.route("/<registration_id>/resend")
 class RegistrationResend(MethodView):
-    @blp.arguments(ResendSchema())
-    @blp.response(202, RegistrationChallengeSchema, description="A new code is on its way.", headers=LOCATION)
+    @blp.arguments(schemas.ResendSchema())
+    @blp.response(
+        202, schemas.RegistrationChallengeSchema, description="A new code is on its way.", headers=LOCATION
+    )
     @blp.raises(*errors.RESEND_ERRORS, errors.RegistrationNotFound, errors.AlreadyRegistered)
     def post(self, _body, registration_id):
         """Send a new code; older codes stop working"""
