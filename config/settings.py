@@ -9,7 +9,8 @@ from typing import Annotated, Any, ClassVar, Literal, Self, get_args
 
 import phonenumbers
 from limits import RateLimitItem, parse_many
-from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, ValidationError
+from pydantic import AfterValidator, BeforeValidator, Field, ValidationError, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
@@ -58,10 +59,17 @@ Flag = Annotated[bool, Field(description="true or false")]
 Lowered = _from_text(str.lower)
 
 
-class Config(BaseModel):
+class Config(BaseSettings):
     """The service's settings, one field per variable of API.md §6. Build it with `Config.load()`."""
 
-    model_config = {"extra": "ignore", "validate_default": True, "arbitrary_types_allowed": True}
+    # Exact names only, and lists split here rather than decoded as JSON.
+    model_config = SettingsConfigDict(
+        case_sensitive=True,
+        enable_decoding=False,
+        extra="ignore",
+        validate_default=True,
+        arbitrary_types_allowed=True,
+    )
 
     ENVIRONMENT: Annotated[Literal["development", "production"], Lowered] = Field(
         "development", validation_alias="REGISTRAR_ENV", description="one of development, production"
@@ -147,16 +155,23 @@ class Config(BaseModel):
     def load(cls, environ: Mapping[str, str] | None = None) -> "Config":
         """The settings in `environ` alone, or in the process environment when it is None; a
         blank value means the default. ConfigError on the first value the service cannot run with."""
-        environ = os.environ if environ is None else environ
-        given = {name: value.strip() for name, value in environ.items() if value.strip()}
         try:
-            config = cls.model_validate(given)
+            config = cls() if environ is None else _GivenConfig(**environ)
         except ValidationError as error:
+            given = os.environ if environ is None else environ
             variable = str(error.errors()[0]["loc"][0])
             field = next(f for name, f in cls.model_fields.items() if variable in (name, f.validation_alias))
             words = f"{variable} must be {field.description or 'as API.md §6 describes'}"
-            raise ConfigError(f"{words}, not {given[variable]!r}" if field.repr else words) from None
+            raise ConfigError(f"{words}, not {given[variable].strip()!r}" if field.repr else words) from None
         return config._check_together()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _blank_means_default(cls, values: dict[str, Any]) -> dict[str, Any]:
+        stripped = {
+            name: value.strip() if isinstance(value, str) else value for name, value in values.items()
+        }
+        return {name: value for name, value in stripped.items() if value != ""}
 
     @property
     def uses_embedded_redis(self) -> bool:
@@ -186,3 +201,13 @@ class Config(BaseModel):
         if "DATABASE_URL" not in given:
             self.DATABASE_URL = f"sqlite:///{self.INSTANCE_PATH / 'registrar.db'}"
         return self
+
+
+class _GivenConfig(Config):
+    """Config from the mapping handed to it alone (tests), never from the process environment."""
+
+    @classmethod
+    def settings_customise_sources(
+        cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource, **_: Any
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings,)
