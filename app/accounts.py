@@ -58,8 +58,7 @@ class Accounts:
         return None if row is None else Customer(**row._mapping)
 
     def verified_holder(self, channel: str, address: str) -> str | None:
-        """The id of the customer who has verified this phone or email, if one has: only a
-        verified one is unique, and only it may receive a sign-in code."""
+        """The id of the customer who verified this phone or email, if any: only they get sign-in codes."""
         with self.engine.connect() as connection:
             return connection.execute(select(customers.c.id).where(_verified(channel, address))).scalar()
 
@@ -78,8 +77,7 @@ class Accounts:
         return phone_taken, email_taken
 
     def create(self, customer: Customer, token: dict, event: dict) -> None:
-        """Write the customer, its refresh token and its event, all or none. Raises
-        IntegrityError, with nothing written, when a unique index refuses a row."""
+        """Write the customer, its refresh token and its event, or none (IntegrityError: an index refused)."""
         rows = (("customer", vars(customer)), ("token", token), ("event", event))
         parameters = {f"{prefix}_{name}": value for prefix, row in rows for name, value in row.items()}
         if self._sql is not None:

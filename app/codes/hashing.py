@@ -19,8 +19,7 @@ def generate_code(length: int) -> str:
 
 
 def normalise_code(typed: str) -> str | None:
-    """The code's ASCII digits, or None if what was typed is no code; spaces and dashes are dropped,
-    as people copy `123 456` or `123-456` from messages."""
+    """The code's ASCII digits, or None if it is no code; spaces and dashes (`123 456`, `123-456`) go."""
     digits = typed.translate(_DIGITS).replace(" ", "").replace("-", "")
     if not digits or not digits.isascii() or not digits.isdigit():
         return None

@@ -28,9 +28,8 @@ class FailureLog(Protocol):
 
 @dataclass(frozen=True)
 class Codes:
-    """Codes for one purpose, on the store, limits and courier all purposes share; with `failures`, each
-    failure is recorded once. A courier sending in the background never fails here: a code its channel
-    refuses keeps what it took from the limits, as a silent one does."""
+    """Codes for one purpose, on the store, limits and courier all share; `failures` gets each failure once.
+    A courier sending in the background never fails here: a refused code keeps its limits, as a silent one."""
 
     purpose: Purpose
     store: CodeStore

@@ -80,8 +80,7 @@ class Check:
 
 @dataclass(frozen=True)
 class Resend:
-    """What asking for a new code found: with OK, the challenge and where its code goes; with
-    EXHAUSTED, the `failure` to record the first time it is refused."""
+    """What a resend found: with OK, the challenge and where its code goes; a first EXHAUSTED, a `failure`."""
 
     outcome: Outcome
     challenge: Challenge | None = None

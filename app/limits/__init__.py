@@ -69,8 +69,7 @@ class Limits:
         self._take = Script(redis, Path(__file__).with_name("take.lua"))
 
     def plan(self, destination: Destination, country: str | None, *, client_ip: str | None) -> Plan | None:
-        """What one code to `destination` takes, and with `client_ip` one start too; None
-        when the limits are off."""
+        """What one code to `destination` and one start from `client_ip` take; None if the limits are off."""
         policy = self.policy
         if not policy.enabled:
             return None
@@ -93,8 +92,7 @@ class Limits:
         self._take.queue(pipe, plan.keys, plan.arguments)
 
     def settle(self, plan: Plan, result: Any, *, resending: bool = False) -> None:
-        """Raise the 429 if the take queued in a pipeline found a limit spent: rate_limited, or
-        resend_too_soon for a resend inside its destination's cooldown."""
+        """Raise the 429 if a queued take found a limit spent (resend_too_soon: a resend in the cooldown)."""
         reply = pairs(self._take.reply(result, plan.keys, plan.arguments))
         if reply["taken"] != 1:
             too_soon = resending and plan.names[reply["refused_by"] - 1] == COOLDOWN
@@ -111,8 +109,7 @@ class Limits:
         return plan
 
     def give_back(self, taken: Plan | None) -> None:
-        """Undo a take whose code was not sent: a failed send charges nothing and starts no
-        cooldown (the start itself still counts against its IP)."""
+        """Undo a take whose code was not sent: no charge, no cooldown (the start still counts for its IP)."""
         if taken is None:
             return
         pipe = self.redis.pipeline(transaction=False)
