@@ -28,6 +28,13 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+class _LoopbackServer(ThreadingHTTPServer):
+    """A thread per connection; a backlog for a burst of connections (the default is 5)."""
+
+    daemon_threads = True
+    request_queue_size = 128
+
+
 @dataclass
 class GatewayRequest:
     method: str
@@ -44,12 +51,14 @@ class Gateway:
     """An HTTP server that records what it is sent and answers as told.
 
     `status` is the answer's status; `delay` seconds pass before it; `hang` holds the
-    connection open without answering until the gateway stops.
+    connection open without answering until the gateway stops. With `keep_alive` it speaks
+    HTTP/1.1 and keeps connections open for the next message, as production gateways do.
     """
 
     status: int = 200
     delay: float = 0.0
     hang: bool = False
+    keep_alive: bool = False
     requests: list[GatewayRequest] = field(default_factory=list)
 
     def __post_init__(self):
@@ -57,6 +66,11 @@ class Gateway:
         self._stopping = threading.Event()
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1" if gateway.keep_alive else "HTTP/1.0"
+            # The answer leaves in two writes; on a kept-alive connection Nagle's algorithm
+            # would hold the second until the client's delayed ACK, about 40 ms.
+            disable_nagle_algorithm = gateway.keep_alive
+
             def do_POST(self):
                 length = int(self.headers.get("Content-Length", 0))
                 body = self.rfile.read(length)
@@ -77,8 +91,7 @@ class Gateway:
             def log_message(self, *args):
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
+        self.server = _LoopbackServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self._thread.start()
@@ -203,10 +216,18 @@ class WebhookReceiver:
     """A subscriber: verifies every request with `standardwebhooks.Webhook(secret)`.
 
     `answers` is a list of statuses to give, one per request, then `status` for the rest;
-    `delay` seconds pass before each answer.
+    `delay` seconds pass before each answer. With `keep_alive` it speaks HTTP/1.1 and keeps
+    connections open; `connections` counts those it accepted.
     """
 
-    def __init__(self, *, status: int = 200, answers: list[int] | None = None, delay: float = 0.0):
+    def __init__(
+        self,
+        *,
+        status: int = 200,
+        answers: list[int] | None = None,
+        delay: float = 0.0,
+        keep_alive: bool = False,
+    ):
         from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
         self.secret: str | None = None
@@ -214,11 +235,19 @@ class WebhookReceiver:
         self.answers = list(answers or [])
         self.delay = delay
         self.deliveries: list[Delivery] = []
+        self.connections = 0
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1" if keep_alive else "HTTP/1.0"
+
+            def setup(self):
+                super().setup()
+                with receiver._lock:
+                    receiver.connections += 1
+
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 try:
@@ -242,8 +271,7 @@ class WebhookReceiver:
             def log_message(self, *args):
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
+        self.server = _LoopbackServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
