@@ -61,7 +61,9 @@ def write_event(engine: Engine, registration_id: str) -> None:
         "type": REGISTRATION_FAILED,
         "registration_id": registration_id,
         "dedupe_key": f"{registration_id}:{REASON}",
-        "payload": json.dumps({"type": REGISTRATION_FAILED, "timestamp": timestamp, "data": data}),
+        "payload": json.dumps(
+            {"type": REGISTRATION_FAILED, "timestamp": timestamp, "data": data}, ensure_ascii=False
+        ),
         "created_at": at,
         "fanned_out": False,
     }
