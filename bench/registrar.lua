@@ -1,12 +1,12 @@
--- wrk script for bench/run.py, one scenario per run, chosen by the arguments after `--`:
+-- wrk script for bench/load.py, one scenario per run, chosen by the arguments after `--`:
 --   healthz              GET /healthz
 --   start <first>        POST /auth/register, each request with its own Saudi mobile
 --                        number, +9665 followed by 8 digits counting up from <first>
 --   verify <file> <skip> POST /auth/register/<id>/verify, each request taking the next
 --                        "<id> <code>" line of <file> after the first <skip> lines: a
 --                        registration verifies only once
--- done() prints one line, "BENCH_JSON {...}", that bench/run.py reads. Its `used` (how many
--- requests were made, answered or not) tells bench/run.py where the next run starts.
+-- done() prints one line, "BENCH_JSON {...}", that bench/load.py reads. Its `used` (how many
+-- requests were made, answered or not) tells the bench where the next run starts.
 
 local mode, number = "healthz", 0
 local pending = {}

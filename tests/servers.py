@@ -28,6 +28,13 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+class _LoopbackServer(ThreadingHTTPServer):
+    """A thread per connection; a backlog for a burst of connections (the default is 5)."""
+
+    daemon_threads = True
+    request_queue_size = 128
+
+
 @dataclass
 class GatewayRequest:
     method: str
@@ -45,12 +52,15 @@ class Gateway:
 
     `status` is the answer's status; `delay` seconds pass before it; `hang` holds the
     connection open without answering until the gateway stops. With `tls` it speaks HTTPS.
+    With `keep_alive` it speaks HTTP/1.1 and keeps connections open for the next message, as
+    production gateways do.
     """
 
     status: int = 200
     delay: float = 0.0
     hang: bool = False
     tls: ssl.SSLContext | None = None
+    keep_alive: bool = False
     requests: list[GatewayRequest] = field(default_factory=list)
 
     def __post_init__(self):
@@ -58,6 +68,11 @@ class Gateway:
         self._stopping = threading.Event()
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1" if gateway.keep_alive else "HTTP/1.0"
+            # The answer leaves in two writes; on a kept-alive connection Nagle's algorithm
+            # would hold the second until the client's delayed ACK, about 40 ms.
+            disable_nagle_algorithm = gateway.keep_alive
+
             def do_POST(self):
                 length = int(self.headers.get("Content-Length", 0))
                 body = self.rfile.read(length)
@@ -78,8 +93,7 @@ class Gateway:
             def log_message(self, *args):
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
+        self.server = _LoopbackServer(("127.0.0.1", 0), Handler)
         if self.tls:
             self.server.socket = self.tls.wrap_socket(self.server.socket, server_side=True)
         scheme = "https" if self.tls else "http"
@@ -276,8 +290,7 @@ class WebhookReceiver:
             def log_message(self, *args):
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
+        self.server = _LoopbackServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 

@@ -5,8 +5,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from app.webhooks.outbox import FAILED, PENDING, STATE_FIELDS, SUCCEEDED, after_attempt
 from app.webhooks.guard import UnsafeUrl, _public, check_url
+from app.webhooks.outbox import FAILED, PENDING, STATE_FIELDS, SUCCEEDED, after_attempt
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 SCHEDULE = (5, 300, 1800)
