@@ -39,6 +39,7 @@ _GSM7 = frozenset(
     "ÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
 )
 _GSM7_EXTENDED = frozenset("^{}\\[~]|€\f")  # each takes two septets
+_GSM7_ALL = _GSM7 | _GSM7_EXTENDED
 
 
 def minutes(count: int, locale: str) -> str:
@@ -56,8 +57,9 @@ def minutes(count: int, locale: str) -> str:
 
 def sms_segments(text: str) -> int:
     """How many SMS segments `text` takes (GSM-7 if it can, else UCS-2)."""
-    if all(char in _GSM7 or char in _GSM7_EXTENDED for char in text):
-        septets = len(text) + sum(char in _GSM7_EXTENDED for char in text)
+    characters = set(text)
+    if characters <= _GSM7_ALL:
+        septets = len(text) + sum(text.count(char) for char in characters & _GSM7_EXTENDED)
         return 1 if septets <= 160 else math.ceil(septets / 153)
     units = len(text.encode("utf-16-le")) // 2
     return 1 if units <= 70 else math.ceil(units / 67)

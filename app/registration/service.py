@@ -1,7 +1,7 @@
 """Registering a customer: start, finalise and verify. Knows nothing of HTTP."""
 
 import logging
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 
 from redis.exceptions import RedisError
 from sqlalchemy.exc import IntegrityError
@@ -34,7 +34,7 @@ class Registration(Contact):
 
     def details(self) -> dict[str, str | None]:
         """What the customer typed, to tell two requests apart: not the case of their email."""
-        return {**asdict(self), "email": self.email.lower() if self.email else None}
+        return {**vars(self), "email": self.email.lower() if self.email else None}
 
 
 @dataclass
@@ -55,7 +55,7 @@ class RegistrationService:
         if self.reveal_accounts:
             self._refuse_taken_identities(registration)
         destination = self.codes.destination(registration.verified_by, registration.address)
-        payload = {**asdict(registration), "locale": locale}
+        payload = {**vars(registration), "locale": locale}
         return self.codes.start(
             destination, locale, payload, details=registration.details(), client_ip=client_ip
         )
