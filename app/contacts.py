@@ -1,5 +1,6 @@
 """What registration and sign-in accept about where a code goes, declared once. Rules between fields run
-whatever the fields said, so that every problem is reported at once (in English, for app.i18n)."""
+whatever the fields said, so that every problem of form is reported at once (in English, for app.i18n);
+the store's own rules (app.identity.ContactPolicy) are checked after the form."""
 
 from marshmallow import Schema, ValidationError, fields, post_load, pre_load, validates_schema
 from marshmallow.exceptions import SCHEMA

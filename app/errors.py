@@ -171,7 +171,14 @@ class HttpError(RegistrarError):
 BODY_ERRORS = (BadRequest, PayloadTooLarge, ValidationFailed, ServiceUnavailable)
 CODE_ERRORS = (InvalidCode, CodeExpired, TooManyAttempts, AlreadyCompleted)
 SENDING_ERRORS = (RateLimited, ChannelUnavailable)
-RESEND_ERRORS = (*BODY_ERRORS, *CODE_ERRORS, *SENDING_ERRORS, ResendTooSoon, TooManyResends)
+RESEND_ERRORS = (
+    *BODY_ERRORS,
+    *SENDING_ERRORS,
+    TooManyAttempts,
+    AlreadyCompleted,
+    ResendTooSoon,
+    TooManyResends,
+)
 
 
 def with_retry_after(error_class: type[RegistrarError], seconds: int, **data: Any) -> RegistrarError:

@@ -67,9 +67,12 @@ class ResendSchema(Schema):
     """An empty object."""
 
 
-class ChallengeSchema(Schema):
-    """A registration or sign-in waiting for its code."""
+_CHALLENGE = ("status", "verified_by", "destination", "code_length", "expires_in", "resend_in")
+_CHALLENGE += ("attempts_left", "resends_left")
+_STATUS = tuple(name for name in _CHALLENGE if name != "code_length")
 
+
+class _Challenge(Schema):
     status = fields.String(required=True)
     verified_by = fields.String(required=True, attribute="channel")
     destination = fields.String(required=True, attribute="masked")
@@ -80,27 +83,33 @@ class ChallengeSchema(Schema):
     resends_left = fields.Integer(required=True)
 
 
-class RegistrationChallengeSchema(ChallengeSchema):
+class ChallengeSchema(_Challenge):
     """A registration waiting for its code."""
 
     registration_id = fields.String(required=True, attribute="id")
 
+    class Meta:
+        fields = ("registration_id", *_CHALLENGE)
 
-class LoginChallengeSchema(ChallengeSchema):
+
+class RegistrationStatusSchema(ChallengeSchema):
+    """Where a registration stands."""
+
+    class Meta:
+        fields = ("registration_id", *_STATUS)
+
+
+class LoginChallengeSchema(_Challenge):
     """A sign-in waiting for its code."""
 
     login_id = fields.String(required=True, attribute="id")
 
-
-class RegistrationStatusSchema(RegistrationChallengeSchema):
-    """Where a registration stands."""
-
     class Meta:
-        exclude = ("code_length",)
+        fields = ("login_id", *_CHALLENGE)
 
 
 class LoginStatusSchema(LoginChallengeSchema):
     """Where a sign-in stands."""
 
     class Meta:
-        exclude = ("code_length",)
+        fields = ("login_id", *_STATUS)

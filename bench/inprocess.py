@@ -76,29 +76,37 @@ def in_process(environment: dict[str, str], client: redis.Redis, gateway: Gatewa
     """Round trips and memory of a start and a verify (phones `first` and `first + 1`) on an app
     whose SMS go to `gateway`. Its test client's requests come from 127.0.0.1, so a start
     takes from every limit that is on."""
-    http = make_app({**environment, **http_channel(gateway.url)}).test_client()
+    app = make_app({**environment, **http_channel(gateway.url)})
+    http = app.test_client()
     attempts = []
-    for number in (first, first + 1):
-        known = set(client.scan_iter(match=DESTINATION_KEY % "*", count=10_000))
-        with round_trips() as start_trips:
-            started = http.post("/auth/register", data=start_body(number), content_type="application/json")
-        if started.status_code != 202:
-            raise BenchFailed(f"in-process start answered {started.status_code}: {started.get_data(True)}")
-        registration_id = started.get_json()["registration_id"]
-        [destination] = set(client.scan_iter(match=DESTINATION_KEY % "*", count=10_000)) - known
-        keys = (REGISTRATION_KEY % registration_id, destination)
-        memory = [client.memory_usage(key, samples=0) for key in keys]
-        encodings = tuple(client.object("encoding", key) for key in keys)
-        limits: dict[str, int] = {}
-        for key in client.scan_iter(match=LIMIT_KEYS % _pseudonym(destination), count=10_000):
-            kind = key.split(":")[1]
-            limits[kind] = limits.get(kind, 0) + client.memory_usage(key, samples=0)
-        code = codes_by_phone(take_messages(gateway))[phone(number)]
-        with round_trips() as verify_trips:
-            verified = http.post(f"/auth/register/{registration_id}/verify", json={"code": code})
-        if verified.status_code != 201:
-            raise BenchFailed(f"in-process verify answered {verified.status_code}: {verified.get_data(True)}")
-        attempts.append((start_trips, verify_trips, memory, encodings, dict(sorted(limits.items()))))
+    with contextlib.closing(app.extensions["registrar"]):  # its pools and threads end with it
+        for number in (first, first + 1):
+            known = set(client.scan_iter(match=DESTINATION_KEY % "*", count=10_000))
+            with round_trips() as start_trips:
+                started = http.post(
+                    "/auth/register", data=start_body(number), content_type="application/json"
+                )
+            if started.status_code != 202:
+                raise BenchFailed(
+                    f"in-process start answered {started.status_code}: {started.get_data(True)}"
+                )
+            registration_id = started.get_json()["registration_id"]
+            [destination] = set(client.scan_iter(match=DESTINATION_KEY % "*", count=10_000)) - known
+            keys = (REGISTRATION_KEY % registration_id, destination)
+            memory = [client.memory_usage(key, samples=0) for key in keys]
+            encodings = tuple(client.object("encoding", key) for key in keys)
+            limits: dict[str, int] = {}
+            for key in client.scan_iter(match=LIMIT_KEYS % _pseudonym(destination), count=10_000):
+                kind = key.split(":")[1]
+                limits[kind] = limits.get(kind, 0) + client.memory_usage(key, samples=0)
+            code = codes_by_phone(take_messages(gateway))[phone(number)]
+            with round_trips() as verify_trips:
+                verified = http.post(f"/auth/register/{registration_id}/verify", json={"code": code})
+            if verified.status_code != 201:
+                raise BenchFailed(
+                    f"in-process verify answered {verified.status_code}: {verified.get_data(True)}"
+                )
+            attempts.append((start_trips, verify_trips, memory, encodings, dict(sorted(limits.items()))))
     (cold_start, cold_verify, *_), (start_trips, verify_trips, memory, encodings, limits) = attempts
     return InProcess(
         start_trips=start_trips,

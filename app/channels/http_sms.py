@@ -2,7 +2,8 @@
 
 import json
 from dataclasses import dataclass
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import unquote, urlencode, urlsplit
+from urllib.request import getproxies, proxy_bypass
 
 import urllib3
 from urllib3.util import make_headers, parse_url
@@ -13,21 +14,34 @@ from config.settings import Config, ConfigError
 
 class GatewayClient:
     """POSTs to one URL over connections kept open for the threads that share them (gunicorn runs
-    32 per worker), checking TLS against the system's CAs or the private CA `SSL_CERT_FILE` names."""
+    32 per worker), checking TLS against the system's CAs or the private CA `SSL_CERT_FILE` names.
+    As clients of the platform do, it goes through the proxy HTTPS_PROXY or HTTP_PROXY names
+    (unless NO_PROXY covers the host), and sends credentials written in the URL as basic auth."""
 
     def __init__(self, url: str, headers: dict[str, str], *, timeout: float):
-        self.host = urlsplit(url).hostname
-        self.target = parse_url(url).request_uri
+        parts = parse_url(url)
+        self.url, self.host = url, parts.host
+        if parts.auth:  # percent-encoded in the URL, as a password with `@` or `:` must be
+            headers = {
+                "Authorization": make_headers(basic_auth=unquote(parts.auth))["authorization"],
+                **headers,
+            }
         self.headers = headers
-        timeout = urllib3.Timeout(connect=min(timeout, 5), read=timeout)
-        self.pool = urllib3.connection_from_url(url, maxsize=32, timeout=timeout, retries=False)
+        options = {
+            "maxsize": 32,
+            "retries": False,
+            "timeout": urllib3.Timeout(connect=min(timeout, 5), read=timeout),
+        }
+        proxy = getproxies().get(parts.scheme)
+        use_proxy = proxy and not proxy_bypass(parts.host)
+        self.manager = urllib3.ProxyManager(proxy, **options) if use_proxy else urllib3.PoolManager(**options)
 
     def post(self, body: bytes) -> None:
         """POST `body`; raise DeliveryFailed unless the gateway answers 2xx within the timeout.
         Neither retried nor redirected: a message must not be replayed, nor sent wherever an answer
         points (a moved gateway is reconfigured). The answer is read whole: its connection serves again."""
         try:
-            response = self.pool.urlopen("POST", self.target, body=body, headers=self.headers, redirect=False)
+            response = self.manager.urlopen("POST", self.url, body=body, headers=self.headers, redirect=False)
         except urllib3.exceptions.HTTPError as error:
             raise DeliveryFailed(f"{self.host}: {type(error).__name__}") from error
         if not 200 <= response.status < 300:

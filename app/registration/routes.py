@@ -32,9 +32,7 @@ def code_sent(challenge: Challenge):
 class Registrations(MethodView):
     @idempotent
     @blp.arguments(RegistrationStartSchema())
-    @blp.response(
-        202, schemas.RegistrationChallengeSchema, description="A code is on its way.", headers=LOCATION
-    )
+    @blp.response(202, schemas.ChallengeSchema, description="A code is on its way.", headers=LOCATION)
     @blp.alt_response(201, schema=schemas.SessionSchema, description="With `code`: the account exists now.")
     @blp.raises(
         *errors.BODY_ERRORS,
@@ -78,9 +76,7 @@ class RegistrationVerification(MethodView):
 @blp.route("/<registration_id>/resend")
 class RegistrationResend(MethodView):
     @blp.arguments(schemas.ResendSchema())
-    @blp.response(
-        202, schemas.RegistrationChallengeSchema, description="A new code is on its way.", headers=LOCATION
-    )
+    @blp.response(202, schemas.ChallengeSchema, description="A new code is on its way.", headers=LOCATION)
     @blp.raises(*errors.RESEND_ERRORS, errors.RegistrationNotFound, errors.AlreadyRegistered)
     def post(self, _body, registration_id):
         """Send a new code; older codes stop working"""

@@ -105,7 +105,12 @@ class DeliveryWorker:
             lapsed_by = int(time.time() * 1000) - self.pacing.expiry_grace * 1000
             notices = self.store.lapsed(lapsed_by, limit=self.pacing.batch)
             for notice in notices:
-                written += self.outbox.at_lapse(Failure.from_notice(notice), at=utcnow())
+                try:
+                    failure = Failure.from_notice(notice)
+                except (ValueError, KeyError):  # unreadable: dropped, so that it holds up no other
+                    log.warning("an expiry notice could not be read, and is dropped")
+                    continue
+                written += self.outbox.at_lapse(failure, at=utcnow())
             self.store.forget_lapsed(notices)
             if len(notices) < self.pacing.batch:
                 break

@@ -201,3 +201,18 @@ def test_a_database_gone_at_sign_in_answers_503_and_the_same_code_works_once_it_
         tokens = connection.execute(text("SELECT count(*) FROM refresh_tokens")).scalar_one()
     engine.dispose()
     assert tokens == 2, "the registration's session and the sign-in's, none half-written"
+
+
+def test_codes_work_on_after_redis_forgets_its_scripts(client, app, outbox):
+    """A restarted Redis has no scripts: those sent inside a pipeline (the limits' take at start,
+    the finish at verify) are run again by themselves, and nothing is lost or charged twice."""
+    redis = app.extensions["registrar"].redis
+    first = start(client, phone_registration())
+    redis.script_flush()
+    second = start(client, phone_registration(phone="0551234568"))
+    code = outbox.last_code()
+    redis.script_flush()
+
+    assert verify(client, second["registration_id"], code).status_code == 201
+    assert client.get(f"/auth/register/{second['registration_id']}").get_json()["status"] == "completed"
+    assert client.get(f"/auth/register/{first['registration_id']}").get_json()["status"] == "code_sent"

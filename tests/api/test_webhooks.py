@@ -250,6 +250,24 @@ class TestEvents:
         }
         assert [d.body["data"]["registration_id"] for d in receiver.of_type("onRegistered")] == [completed]
 
+    def test_an_unreadable_expiry_notice_holds_up_no_other_announcement(self, make_admin_app, receiver):
+        app = make_admin_app(OTP_TTL="1", REGISTRATION_TTL="1")
+        client = app.test_client()
+        subscribe(client, receiver)
+        redis = app.extensions["registrar"].redis
+        redis.zadd("expiries", {'{"id":"reg_odd","reason":"a reason of a later version"}': 0})
+        lapsing = start(client, phone_registration())["registration_id"]
+        time.sleep(1.2)
+
+        run_until_idle(worker_of(app))
+
+        [failure] = receiver.of_type("onRegistrationFailed")
+        assert (failure.body["data"]["registration_id"], failure.body["data"]["reason"]) == (
+            lapsing,
+            "expired",
+        )
+        assert redis.zcard("expiries") == 0, "the unreadable notice is dropped, not retried for ever"
+
     def test_a_registration_that_failed_earlier_is_not_also_announced_as_expired(
         self, make_admin_app, receiver, outbox
     ):

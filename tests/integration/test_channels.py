@@ -205,6 +205,34 @@ class TestHttpGateway:
             "body": "482913 is your Souq code. It expires in 5 min. Don't share it.",
         }
 
+    def test_credentials_in_the_url_are_sent_as_basic_auth(self, gateway):
+        url = gateway.url.replace("http://", "http://user:s%3Dcret@") + "/sms"
+        HttpSmsSender.create_service(self.config(gateway, SMS_HTTP_URL=url, SMS_HTTP_TOKEN="")).send(
+            PHONE, sms()
+        )
+
+        assert gateway.requests[0].headers["Authorization"] == "Basic dXNlcjpzPWNyZXQ="
+
+    def test_the_proxy_the_environment_names_carries_the_sms(self, gateway, monkeypatch):
+        monkeypatch.setenv("HTTP_PROXY", gateway.url)  # the double answers as a forwarding proxy would
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        monkeypatch.delenv("no_proxy", raising=False)
+        config = self.config(gateway, SMS_HTTP_URL="http://sms-gateway.example/send")
+
+        HttpSmsSender.create_service(config).send(PHONE, sms())
+
+        [request] = gateway.requests
+        assert request.path == "http://sms-gateway.example/send", "a proxy is asked for the whole URL"
+        assert request.json()["to"] == PHONE
+
+    def test_a_host_no_proxy_covers_is_reached_directly(self, gateway, monkeypatch):
+        monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:1")  # nothing listens there
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+
+        HttpSmsSender.create_service(self.config(gateway)).send(PHONE, sms())
+
+        assert gateway.requests[0].path == "/sms"
+
     def test_an_arabic_sms_with_the_webotp_line(self, gateway):
         HttpSmsSender.create_service(self.config(gateway)).send(
             PHONE, sms("ar", webotp_domain="souq.example")

@@ -1,4 +1,4 @@
-"""Codes (app.verification) on the real store: one purpose each, sharing destinations."""
+"""The codes service (app.codes.Codes) on the real store: one purpose each, sharing destinations."""
 
 import time
 from dataclasses import asdict
