@@ -1,6 +1,7 @@
 """`Idempotency-Key` on start (API.md §1): the same key and body within 24 h get the first 2xx
 answer again and send nothing; another body, or a first request still running, get 409. Redis
-keeps `idem:{<sha256 of the key>}`: the body's fingerprint, then the answer."""
+keeps `idem:{<sha256 of the key>}`: the body's fingerprint, then the answer. A finalisation is
+never kept: its answer carries tokens, and Redis holds nothing that could sign somebody in."""
 
 import functools
 import hashlib
@@ -22,7 +23,8 @@ IDEMPOTENCY_KEY = {  # the header, as the OpenAPI document describes it
     "in": "header",
     "name": HEADER,
     "required": False,
-    "description": "The same key and body within 24 h get the first answer again, and nothing is sent.",
+    "description": "The same key and body within 24 h get the first answer again, and nothing is sent;"
+    " a finalisation (a body with `code`) is never kept.",
     "schema": {"type": "string", "minLength": 1, "maxLength": MAX_KEY_LENGTH},
 }
 
@@ -69,32 +71,40 @@ class IdempotencyStore:
         self.redis.delete(self._key(idempotency_key))
 
 
-def idempotent(view: Callable) -> Callable:
-    """Make a view honour Idempotency-Key, with the app's IdempotencyStore."""
+def idempotent(*, unless: Callable[[dict], bool] = lambda body: False) -> Callable[[Callable], Callable]:
+    """Make a view honour Idempotency-Key, with the app's IdempotencyStore, except for bodies `unless`
+    picks out: those whose answer carries tokens, never to be kept, nor spared a wrong code's cost."""
 
-    @functools.wraps(view)
-    def wrapper(*args: Any, **kwargs: Any):
-        idempotency_key = request.headers.get(HEADER)
-        if idempotency_key is None:
-            return view(*args, **kwargs)
-        if not idempotency_key.strip() or len(idempotency_key) > MAX_KEY_LENGTH:
-            raise errors.BadRequest(f"{HEADER} must be 1 to {MAX_KEY_LENGTH} characters.")
-        keys: IdempotencyStore = current_app.extensions["registrar"].idempotency
-        fingerprint = _fingerprint()
-        if (first := keys.begin(idempotency_key, fingerprint)) is not None:
-            return _replay(first)
-        try:
-            response = view(*args, **kwargs)
-        except BaseException:
-            keys.give_back(idempotency_key)
-            raise
-        if 200 <= response.status_code < 300:
-            keys.keep(idempotency_key, fingerprint, response)
-        else:
-            keys.give_back(idempotency_key)
-        return response
+    def decorator(view: Callable) -> Callable:
+        @functools.wraps(view)
+        def wrapper(*args: Any, **kwargs: Any):
+            idempotency_key = request.headers.get(HEADER)
+            if idempotency_key is None or unless(request.json_object):
+                return view(*args, **kwargs)
+            return _answer_once(idempotency_key, functools.partial(view, *args, **kwargs))
 
-    return wrapper
+        return wrapper
+
+    return decorator
+
+
+def _answer_once(idempotency_key: str, view: Callable[[], Response]) -> Response:
+    if not idempotency_key.strip() or len(idempotency_key) > MAX_KEY_LENGTH:
+        raise errors.BadRequest(f"{HEADER} must be 1 to {MAX_KEY_LENGTH} characters.")
+    keys: IdempotencyStore = current_app.extensions["registrar"].idempotency
+    fingerprint = _fingerprint()
+    if (first := keys.begin(idempotency_key, fingerprint)) is not None:
+        return _replay(first)
+    try:
+        response = view()
+    except BaseException:
+        keys.give_back(idempotency_key)
+        raise
+    if 200 <= response.status_code < 300:
+        keys.keep(idempotency_key, fingerprint, response)
+    else:
+        keys.give_back(idempotency_key)
+    return response
 
 
 def _fingerprint() -> str:

@@ -68,8 +68,8 @@ class InProcess:
 
 
 def _pseudonym(destination_key: str) -> str:
-    prefix, suffix = DESTINATION_KEY.split("%s")
-    return destination_key.removeprefix(prefix).removesuffix(suffix)
+    """What the braces of a key hold (its hash tag)."""
+    return destination_key.partition("{")[2].partition("}")[0]
 
 
 def in_process(environment: dict[str, str], client: redis.Redis, gateway: Gateway, first: int) -> InProcess:

@@ -116,7 +116,8 @@ class Codes:
             case Outcome.WRONG:
                 raise errors.InvalidCode(attempts_left=check.attempts_left)
             case Outcome.LOCKED_NOW:
-                self.store.forget_pending(verification_id, check.pseudonym, self.purpose.name)
+                pending = (check.pseudonym, self.purpose.name, check.fingerprint)
+                self.store.forget_pending(verification_id, *pending)
                 self._failed(check.failure)
                 raise errors.TooManyAttempts(attempts_left=0)
             case Outcome.EXPIRED:
@@ -190,9 +191,11 @@ class Codes:
             raise self.purpose.not_found()
         return challenge
 
-    def newest_pending(self, destination: Destination) -> str:
-        """The newest verification of this purpose still waiting for a code at `destination`."""
-        verification_id = self.store.newest_pending(destination.pseudonym, self.purpose.name)
+    def newest_pending(self, destination: Destination, details: dict[str, str | None] | None = None) -> str:
+        """The newest verification of this purpose started for `destination` (with these `details`, if
+        given) and not locked: a closed one answers as closed when it is claimed."""
+        fingerprint = self.hasher.fingerprint(details) if details is not None else ""
+        verification_id = self.store.newest_pending(destination.pseudonym, self.purpose.name, fingerprint)
         if verification_id is None:
             raise self.purpose.not_found()
         return verification_id

@@ -76,6 +76,7 @@ class Check:
     pseudonym: str = ""
     claim: Claim | None = None
     failure: Failure | None = None
+    fingerprint: str = ""  # of the details it was started with, with LOCKED_NOW
 
 
 @dataclass(frozen=True)
@@ -106,8 +107,9 @@ class CodeStore:
         return f"vf:{{{verification_id}}}"
 
     @staticmethod
-    def pending_key(pseudonym: str, purpose: str) -> str:
-        return f"dest:{{{pseudonym}}}:{purpose}"
+    def pending_key(pseudonym: str, purpose: str, fingerprint: str = "") -> str:
+        """The ids started for a destination and purpose, with the details of `fingerprint` if any."""
+        return f"dest:{{{pseudonym}}}:{purpose}" + (f":{fingerprint}" if fingerprint else "")
 
     def queue_create(self, pipe: Pipeline, verification: NewVerification) -> Challenge:
         """Queue a new verification's writes on `pipe`; the challenge it is once the pipeline has run."""
@@ -145,7 +147,8 @@ class CodeStore:
         return Challenge(verification.id, Status.CODE_SENT, destination.channel, destination.masked, *counts)
 
     def _pending(self, verification: NewVerification) -> str:
-        return self.pending_key(verification.destination.pseudonym, verification.purpose)
+        destination = verification.destination
+        return self.pending_key(destination.pseudonym, verification.purpose, verification.fingerprint)
 
     def discard(self, verification: NewVerification) -> None:
         """Forget a verification whose first code never left, as if it had not started."""
@@ -168,23 +171,21 @@ class CodeStore:
             claim = Claim(verification_id, purpose, pseudonym, pairs(reply["payload"]), token)
         elif outcome == Outcome.LOCKED_NOW:
             failure = _failure(verification_id, FailureReason.TOO_MANY_ATTEMPTS, reply)
-        return Check(outcome, int(reply.get("attempts_left") or 0), pseudonym, claim, failure)
+        attempts_left, fingerprint = int(reply.get("attempts_left") or 0), reply.get("fingerprint") or ""
+        return Check(outcome, attempts_left, pseudonym, claim, failure, fingerprint)
 
     def finish(self, claim: Claim, status: Status) -> bool:
         """Close a claimed verification for good (finish.lua); False if the claim is no longer the caller's.
-        It leaves its destination's pending set even then: the lease ran out, and its id still reaches it."""
-        keys = [self.key(claim.id)]
+        It stays the newest of its destination and details: a finalisation repeated learns it is closed."""
         payload_fields = [_PAYLOAD + name for name in claim.payload]
         arguments = [claim.token, status, self.policy.lifetime * 1000, *payload_fields]
-        pipe = self.redis.pipeline(transaction=False)
-        self._scripts["finish"].queue(pipe, keys, arguments)
-        pipe.zrem(self.pending_key(claim.pseudonym, claim.purpose), claim.id)
-        finished, _ = pipe.execute(raise_on_error=False)
-        return self._scripts["finish"].reply(finished, keys, arguments) == 1
+        return self._scripts["finish"]([self.key(claim.id)], arguments) == 1
 
-    def forget_pending(self, verification_id: str, pseudonym: str, purpose: str) -> None:
-        """Take a verification that can no longer be finalised off its destination's list."""
-        self.redis.zrem(self.pending_key(pseudonym, purpose), verification_id)
+    def forget_pending(
+        self, verification_id: str, pseudonym: str, purpose: str, fingerprint: str = ""
+    ) -> None:
+        """Take a locked verification off its destination's list: an older one may be finalised."""
+        self.redis.zrem(self.pending_key(pseudonym, purpose, fingerprint), verification_id)
 
     def release(self, claim: Claim) -> None:
         """Give back a claim that could not be finished; the code works again."""
@@ -226,10 +227,11 @@ class CodeStore:
         counts = (expires_in, resend_in, int(fields["attempts"]), int(fields["resends"]), self.policy.length)
         return Challenge(verification_id, status, fields["channel"], fields["masked"], *counts)
 
-    def newest_pending(self, pseudonym: str, purpose: str) -> str | None:
-        """The id of the newest verification of `purpose` started for a destination and not yet closed."""
+    def newest_pending(self, pseudonym: str, purpose: str, fingerprint: str = "") -> str | None:
+        """The id of the newest verification of `purpose` started for a destination (with the details of
+        `fingerprint`, if given) that is not locked: a closed one too, so that its finalisation says so."""
         oldest_alive = (_now_ms() - self.policy.lifetime * 1000) * 1000
-        pending = self.pending_key(pseudonym, purpose)
+        pending = self.pending_key(pseudonym, purpose, fingerprint)
         ids = self.redis.zrevrangebyscore(pending, "+inf", oldest_alive, start=0, num=1)
         return ids[0] if ids else None
 

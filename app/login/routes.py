@@ -31,7 +31,7 @@ def code_sent(challenge: Challenge):
 
 @blp.route("")
 class Logins(MethodView):
-    @idempotent
+    @idempotent()
     @blp.arguments(LoginStartSchema())
     @blp.response(
         202,

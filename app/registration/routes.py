@@ -30,7 +30,7 @@ def code_sent(challenge: Challenge):
 
 @blp.route("")
 class Registrations(MethodView):
-    @idempotent
+    @idempotent(unless=lambda body: body.get("code") is not None)  # a finalisation carries tokens
     @blp.arguments(RegistrationStartSchema())
     @blp.response(202, schemas.ChallengeSchema, description="A code is on its way.", headers=LOCATION)
     @blp.alt_response(201, schema=schemas.SessionSchema, description="With `code`: the account exists now.")

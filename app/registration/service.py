@@ -61,12 +61,13 @@ class RegistrationService:
         )
 
     def finalise(self, registration: Registration, code: str) -> Session:
-        """Salla-style: verify the newest pending registration of this destination, if it was started
-        with these same details: a code proves the destination, not the names somebody else gave."""
+        """Salla-style: verify the newest pending registration of this destination started with these
+        same details: a code proves the destination, not the names somebody else gave, and nobody's
+        competing start with other details comes between a customer and their code."""
         self.contacts.check(registration)
         destination = self.codes.destination(registration.verified_by, registration.address)
-        registration_id = self.codes.newest_pending(destination)
-        return self.verify(registration_id, code, details=registration.details())
+        details = registration.details()
+        return self.verify(self.codes.newest_pending(destination, details), code, details=details)
 
     def verify(self, registration_id: str, code: str, *, details: dict | None = None) -> Session:
         """Check the code and, if it is right, create the account and its tokens."""

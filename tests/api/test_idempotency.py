@@ -4,10 +4,11 @@ import threading
 import time
 
 import pytest
+import redis
 import requests
 
 from tests.servers import Gateway
-from tests.support import phone_registration
+from tests.support import phone_registration, wrong
 
 KEY = {"Idempotency-Key": "checkout-7f3a9c"}
 
@@ -58,15 +59,55 @@ def test_other_keys_and_no_key_are_separate_requests(client, outbox):
     assert len(outbox.messages) == 3
 
 
-def test_a_finalisation_is_replayed_too(client, outbox):
+def test_a_finalisation_is_never_kept_and_its_repetition_is_already_completed(client, outbox, redis_url):
+    """Nothing that could sign somebody in is kept in Redis: not the tokens of a replay."""
     client.post("/auth/register", json=phone_registration())
     body = phone_registration(code=outbox.last_code())
 
     first = client.post("/auth/register", json=body, headers=KEY)
     again = client.post("/auth/register", json=body, headers=KEY)
 
-    assert first.status_code == again.status_code == 201
-    assert again.get_json() == first.get_json()
+    assert first.status_code == 201
+    assert again.status_code == 409
+    assert again.get_json()["code"] == "already_completed"
+    assert "access_token" not in again.get_json()
+    tokens = (first.get_json()["access_token"], first.get_json()["refresh_token"])
+    stored = redis.Redis.from_url(redis_url)
+    for key in stored.scan_iter(count=1000):
+        value = stored.dump(key) or b""
+        assert not any(token.encode() in value for token in tokens), key
+
+
+def test_every_wrong_code_costs_an_attempt_whatever_its_key(client, outbox):
+    registration_id = client.post("/auth/register", json=phone_registration()).get_json()["registration_id"]
+    right = outbox.last_code()
+    guess = phone_registration(code=wrong(right))
+
+    answers = [client.post("/auth/register", json=guess, headers=KEY) for _ in range(5)]
+
+    assert [answer.status_code for answer in answers] == [400, 400, 400, 400, 429]
+    assert [answer.get_json().get("attempts_left") for answer in answers] == [4, 3, 2, 1, 0]
+    assert client.get(f"/auth/register/{registration_id}").get_json()["status"] == "locked"
+    late = client.post("/auth/register", json=phone_registration(code=right), headers=KEY)
+    assert late.status_code != 201
+
+
+def test_guesses_under_a_finalised_key_reach_no_tokens(client, outbox):
+    """The attack of issue 13: the customer finalises under a key; guesses under that key cost as
+    any guess, and the right code repeated gets no tokens back."""
+    client.post("/auth/register", json=phone_registration())
+    right = outbox.last_code()
+    assert client.post("/auth/register", json=phone_registration(code=right), headers=KEY).status_code == 201
+
+    guesses = [client.post("/auth/register", json=phone_registration(code=wrong(right)), headers=KEY)]
+    replay = client.post("/auth/register", json=phone_registration(code=right), headers=KEY)
+
+    assert guesses[0].get_json()["code"] != "idempotency_conflict"
+    assert replay.status_code == 409
+    assert replay.get_json() == {
+        "code": "already_completed",
+        "message": replay.get_json()["message"],
+    }
 
 
 @pytest.mark.parametrize("key", ["", "   ", "k" * 256])

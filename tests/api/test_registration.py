@@ -403,12 +403,41 @@ class TestSallaStyleFinalisation:
         assert conflict.status_code == 409
         assert conflict.get_json()["code"] == "already_registered"
 
-    def test_a_completed_registration_is_no_longer_pending(self, client, outbox):
+    def test_repeating_a_finalisation_that_succeeded_is_already_completed(self, client, outbox):
         start(client, phone_registration())
         code = outbox.last_code()
         assert client.post("/auth/register", json=phone_registration(code=code)).status_code == 201
         again = client.post("/auth/register", json=phone_registration(code=code))
-        assert again.status_code == 404
+        assert again.status_code == 409
+        assert again.get_json()["code"] == "already_completed"
+        assert "access_token" not in again.get_json()
+
+    def test_a_competing_start_with_other_details_does_not_come_between_a_customer_and_their_code(
+        self, client, outbox
+    ):
+        """Someone who knows the customer's phone starts after them, with other names: the customer's
+        finalisation still verifies the customer's own registration."""
+        start(client, phone_registration())
+        customers_code = outbox.last_code()
+        start(client, phone_registration(first_name="Mallory", email="m@evil.example"))
+
+        response = client.post("/auth/register", json=phone_registration(code=customers_code))
+
+        assert response.status_code == 201
+        assert response.get_json()["customer"]["first_name"] == "Sara"
+
+    def test_a_locked_registration_leaves_an_older_one_of_the_same_details_to_finalise(self, client, outbox):
+        older = start(client, phone_registration())
+        older_code = outbox.last_code()
+        newer = start(client, phone_registration())
+        for _ in range(5):
+            verify(client, newer["registration_id"], wrong(outbox.last_code()))
+        assert client.get(f"/auth/register/{newer['registration_id']}").get_json()["status"] == "locked"
+
+        response = client.post("/auth/register", json=phone_registration(code=older_code))
+
+        assert response.status_code == 201
+        assert client.get(f"/auth/register/{older['registration_id']}").get_json()["status"] == "completed"
 
     def test_other_destinations_do_not_match(self, client, outbox):
         start(client, phone_registration())

@@ -75,7 +75,7 @@ class Started:
     @property
     def pending_key(self) -> str:
         """The sorted set of its destination's pending verifications of its purpose."""
-        return CodeStore.pending_key(self.pseudonym, self.purpose)
+        return CodeStore.pending_key(self.pseudonym, self.purpose, self.verification.fingerprint)
 
 
 @pytest.fixture

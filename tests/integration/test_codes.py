@@ -111,18 +111,19 @@ def test_nothing_pending_of_a_purpose_is_its_own_not_found(make_codes, purpose, 
         make_codes(purpose).newest_pending(make_codes(purpose).destination("phone", PHONE_NUMBER))
 
 
-def test_a_finished_verification_is_no_longer_pending_but_the_other_purpose_still_is(
+def test_a_finished_verification_answers_as_finished_and_the_other_purpose_is_still_pending(
     registrations, logins, sender
 ):
     registration = registrations.start(
         registrations.destination("phone", PHONE_NUMBER), "en", {"first_name": "Sara"}
     )
     login = logins.start(logins.destination("phone", PHONE_NUMBER), "en", {})
+    code = sender.last_code()
 
-    logins.finish(logins.claim(login.id, sender.last_code()), Status.COMPLETED)
+    logins.finish(logins.claim(login.id, code), Status.COMPLETED)
 
-    with pytest.raises(LoginNotFound):
-        logins.newest_pending(logins.destination("phone", PHONE_NUMBER))
+    with pytest.raises(AlreadyCompleted):
+        logins.claim(logins.newest_pending(logins.destination("phone", PHONE_NUMBER)), code)
     assert registrations.newest_pending(registrations.destination("phone", PHONE_NUMBER)) == registration.id
 
 

@@ -8,7 +8,7 @@
 -- ARGV[6]  fingerprint the verification must have been started with, or '' for any
 -- Returns name, value, … pairs: outcome, attempts_left, pseudonym; with outcome `ok` also
 -- payload (the `p:` fields without their prefix, as name, value, …); with `locked_now` also
--- channel, masked and country, for the failure event. Outcomes:
+-- channel, masked and country, for the failure event, and the fingerprint, to take it off its list. Outcomes:
 -- ok, wrong, locked_now, expired, not_found, claimed, completed, locked, already_registered.
 local key = KEYS[1]
 local now = tonumber(ARGV[3])
@@ -64,4 +64,6 @@ for i, name in ipairs({'channel', 'masked', 'country'}) do
   result[#result + 1] = name
   result[#result + 1] = facts[i] or false
 end
+result[#result + 1] = 'fingerprint'
+result[#result + 1] = fp or false
 return result
