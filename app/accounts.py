@@ -5,9 +5,9 @@ CTEs) in autocommit: one round trip where BEGIN, three INSERTs and COMMIT take f
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Engine, bindparam, func, insert, or_, select
+from sqlalchemy import Engine, bindparam, insert, or_, select
 
-from app.identity import EMAIL, PHONE
+from app.identity import EMAIL, PHONE, email_key
 from app.models import customers, refresh_tokens, webhook_events
 
 
@@ -36,6 +36,7 @@ def _insert(table, prefix: str, unset: tuple[str, ...] = ()):
 
 
 _CUSTOMER = _insert(customers, "customer")
+_CUSTOMER_COLUMNS = [column for column in customers.c if column.name != "email_key"]
 _TOKEN = _insert(refresh_tokens, "token", ("id", "rotated_at", "revoked_at"))
 _EVENT = _insert(webhook_events, "event")
 _IN_ONE_STATEMENT = _EVENT.add_cte(_CUSTOMER.cte("new_customer")).add_cte(_TOKEN.cte("new_token"))
@@ -54,7 +55,8 @@ class Accounts:
     def get(self, customer_id: str) -> Customer | None:
         """The customer with this id, if there is one."""
         with self.engine.connect() as connection:
-            row = connection.execute(select(customers).where(customers.c.id == customer_id)).one_or_none()
+            query = select(*_CUSTOMER_COLUMNS).where(customers.c.id == customer_id)
+            row = connection.execute(query).one_or_none()
         return None if row is None else Customer(**row._mapping)
 
     def verified_holder(self, channel: str, address: str) -> str | None:
@@ -68,17 +70,18 @@ class Accounts:
         if not wanted:
             return False, False
         columns = customers.c
-        query = select(columns.phone, columns.phone_verified, columns.email, columns.email_verified)
+        query = select(columns.phone, columns.phone_verified, columns.email_key, columns.email_verified)
         with self.engine.connect() as connection:
             rows = connection.execute(query.where(or_(*(_verified(*pair) for pair in wanted)))).all()
-        email = (email or "").lower()
+        key = email_key(email) if email else None
         phone_taken = any(row.phone_verified and row.phone == phone for row in rows)
-        email_taken = any(row.email_verified and (row.email or "").lower() == email for row in rows)
+        email_taken = any(row.email_verified and row.email_key == key for row in rows)
         return phone_taken, email_taken
 
     def create(self, customer: Customer, token: dict, event: dict) -> None:
         """Write the customer, its refresh token and its event, or none (IntegrityError: an index refused)."""
-        rows = (("customer", vars(customer)), ("token", token), ("event", event))
+        key = email_key(customer.email) if customer.email else None
+        rows = (("customer", {**vars(customer), "email_key": key}), ("token", token), ("event", event))
         parameters = {f"{prefix}_{name}": value for prefix, row in rows for name, value in row.items()}
         if self._sql is not None:
             with self._autocommit.connect() as connection:
@@ -92,4 +95,4 @@ class Accounts:
 def _verified(channel: str, address: str):
     if channel == PHONE:
         return (customers.c.phone == address) & customers.c.phone_verified
-    return (func.lower(customers.c.email) == address.lower()) & customers.c.email_verified
+    return (customers.c.email_key == email_key(address)) & customers.c.email_verified

@@ -36,10 +36,10 @@ def _sqlite_pragmas(connection, _record) -> None:
     connection.execute("PRAGMA foreign_keys=ON")
 
 
-def upgrade(engine: Engine) -> None:
-    """Bring the schema to the newest migration."""
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Bring the schema to the newest migration (or to `revision`)."""
     config = AlembicConfig()
     config.set_main_option("script_location", str(MIGRATIONS))
     with engine.begin() as connection:
         config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+        command.upgrade(config, revision)

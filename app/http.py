@@ -45,6 +45,14 @@ _RETRY_AFTER = {
 }
 
 
+def bearer_token() -> str:
+    """The request's `Authorization: Bearer` token; InvalidToken if there is none."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise errors.InvalidToken()
+    return token.strip()
+
+
 class Request(flask.Request):
     """Flask's request, with the body read once as the JSON object every endpoint takes."""
 

@@ -23,6 +23,12 @@ _INVISIBLE = frozenset(("Zs", "Cf"))
 _MOBILE_TYPES = (phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE)
 
 
+def email_key(email: str) -> str:
+    """What makes two addresses one identity, on every database: the whole address, Unicode
+    case-folded and NFC-normalised (SQL's lower() folds only ASCII on SQLite)."""
+    return unicodedata.normalize("NFC", unicodedata.normalize("NFD", email).casefold())
+
+
 @dataclass(frozen=True)
 class Contact:
     """Who a code goes to: a phone in E.164 (with its country) or an email; `verified_by` says which."""

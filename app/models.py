@@ -39,7 +39,7 @@ metadata = sa.MetaData()
 
 # A registered customer. Only a verified phone or email is someone's, and one customer's only: an unverified
 # one is contact data, and must not stop its real owner from registering it. Mail providers treat local parts
-# case-insensitively; so do we for uniqueness.
+# case-insensitively; so do we for uniqueness, by a key computed in Python (API.md §1: Unicode case folding).
 customers = sa.Table(
     "customers",
     metadata,
@@ -47,6 +47,7 @@ customers = sa.Table(
     sa.Column("first_name", sa.String(64), nullable=False),
     sa.Column("last_name", sa.String(64)),
     sa.Column("email", sa.String(254)),
+    sa.Column("email_key", sa.String(320)),  # app.identity.email_key(email): whose email it is
     sa.Column("phone", sa.String(16)),
     sa.Column("country_code", sa.String(2)),
     sa.Column("verified_by", sa.String(5), nullable=False),
@@ -56,7 +57,7 @@ customers = sa.Table(
     sa.Column("created_at", UTCDateTime, nullable=False, default=utcnow),
 )
 _unique_where("uq_customers_verified_phone", customers.c.phone, customers.c.phone_verified)
-_unique_where("uq_customers_verified_email", sa.func.lower(customers.c.email), customers.c.email_verified)
+_unique_where("uq_customers_verified_email_key", customers.c.email_key, customers.c.email_verified)
 
 # One refresh token, stored as its SHA-256. Rotation keeps a family together, so that a
 # replayed token can revoke every token descended from the same sign-in.
@@ -68,6 +69,7 @@ refresh_tokens = sa.Table(
     sa.Column("family_id", sa.String(32), nullable=False, index=True),
     _belongs_to("customer_id", "customers", "fk_refresh_tokens_customer"),
     sa.Column("created_at", UTCDateTime, nullable=False, default=utcnow),
+    sa.Column("family_started_at", UTCDateTime, nullable=False),  # its sign-in: REFRESH_FAMILY_MAX_AGE
     sa.Column("expires_at", UTCDateTime, nullable=False),
     sa.Column("rotated_at", UTCDateTime),
     sa.Column("revoked_at", UTCDateTime),

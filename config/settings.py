@@ -91,6 +91,7 @@ class Config(BaseSettings):
     JWT_AUDIENCE: str = "storefront"
     ACCESS_TOKEN_TTL: int = _whole(900, 60, 86400)
     REFRESH_TOKEN_TTL: int = _whole(2592000, 300, 31536000)
+    REFRESH_FAMILY_MAX_AGE: int = _whole(7776000, 1)
     EMAIL_CHECK_DELIVERABILITY: Flag = False
 
     # Channel names are checked against app.channels' registry when the senders are made.

@@ -7,7 +7,7 @@ import secrets
 from collections.abc import Mapping
 
 from app.codes.values import Destination
-from app.identity import EMAIL, mask
+from app.identity import EMAIL, email_key, mask
 
 # Arabic-Indic (٠-٩) and Extended Arabic-Indic (۰-۹, Persian and Urdu keyboards) digits.
 _DIGITS = str.maketrans("٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹", "01234567890123456789")
@@ -49,6 +49,6 @@ class CodeHasher:
 
     def destination(self, channel: str, address: str) -> Destination:
         """The destination of a phone or email, with a stable 128-bit pseudonym (an email's case aside)."""
-        key = f"{channel}:{address.lower() if channel == EMAIL else address}"
+        key = f"{channel}:{email_key(address) if channel == EMAIL else address}"
         pseudonym = hmac.new(self._destination_key, key.encode(), hashlib.sha256).hexdigest()[:32]
         return Destination(channel, address, pseudonym, mask(channel, address))

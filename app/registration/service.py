@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from app import errors
 from app.accounts import Accounts, Customer
 from app.codes import Challenge, Claim, Codes, Failure, FailureReason, Status, new_identifier
-from app.identity import EMAIL, PHONE, Contact, ContactPolicy
+from app.identity import EMAIL, PHONE, Contact, ContactPolicy, email_key
 from app.models import utcnow
 from app.schemas import CustomerSchema
 from app.tokens import Session, TokenService
@@ -34,7 +34,7 @@ class Registration(Contact):
 
     def details(self) -> dict[str, str | None]:
         """What the customer typed, to tell two requests apart: not the case of their email."""
-        return {**vars(self), "email": self.email.lower() if self.email else None}
+        return {**vars(self), "email": email_key(self.email) if self.email else None}
 
 
 @dataclass

@@ -4,8 +4,8 @@ from flask import current_app
 from flask.views import MethodView
 from marshmallow import Schema, fields
 
-from app.errors import BODY_ERRORS, InvalidToken
-from app.http import Blueprint
+from app.errors import BODY_ERRORS, InvalidToken, ServiceUnavailable
+from app.http import Blueprint, bearer_token
 from app.schemas import TokensSchema
 
 blp = Blueprint("tokens", __name__, description="Access and refresh tokens.")
@@ -34,6 +34,17 @@ class Logout(MethodView):
     def post(self, body):
         """Sign out: revoke the refresh token's family (the access token simply expires)"""
         current_app.extensions["registrar"].tokens.revoke(body["refresh_token"])
+
+
+@blp.route("/auth/logout/all")
+class LogoutEverywhere(MethodView):
+    @blp.response(204, description="Signed out everywhere: every refresh token of the customer is revoked.")
+    @blp.raises(InvalidToken, ServiceUnavailable)
+    @blp.doc(security=[{"bearerAuth": []}])
+    def post(self):
+        """Sign out everywhere: revoke every refresh token of the access token's customer"""
+        tokens = current_app.extensions["registrar"].tokens
+        tokens.revoke_all(tokens.customer_id(bearer_token()))
 
 
 @blp.route("/.well-known/jwks.json")

@@ -41,10 +41,20 @@ class TokenPolicy:
     audience: str = "storefront"
     access_ttl: int = 900
     refresh_ttl: int = 2592000
+    family_max_age: int = 7776000  # from the sign-in, however often its tokens rotate
 
     @classmethod
     def from_config(cls, config) -> "TokenPolicy":
-        return cls(config.JWT_ISSUER, config.JWT_AUDIENCE, config.ACCESS_TOKEN_TTL, config.REFRESH_TOKEN_TTL)
+        ttls = (config.ACCESS_TOKEN_TTL, config.REFRESH_TOKEN_TTL, config.REFRESH_FAMILY_MAX_AGE)
+        return cls(config.JWT_ISSUER, config.JWT_AUDIENCE, *ttls)
+
+
+@dataclass(frozen=True)
+class Family:
+    """The refresh tokens descended from one sign-in."""
+
+    id: str
+    started_at: datetime
 
 
 def _hash(refresh_token: str) -> str:
@@ -60,22 +70,26 @@ class TokenService:
     accounts: Accounts
     policy: TokenPolicy
 
-    def issue(self, connection: Connection, customer_id: str, *, family_id: str | None = None) -> Tokens:
+    def issue(self, connection: Connection, customer_id: str, *, family: Family | None = None) -> Tokens:
         """New tokens for a customer; the refresh token joins `connection`'s transaction."""
-        tokens, row = self.mint(customer_id, family_id=family_id)
+        tokens, row = self.mint(customer_id, family=family)
         connection.execute(insert(refresh_tokens), row)
         return tokens
 
-    def mint(self, customer_id: str, *, family_id: str | None = None) -> tuple[Tokens, dict]:
-        """New tokens, and the `refresh_tokens` row that makes the refresh token valid once inserted."""
+    def mint(self, customer_id: str, *, family: Family | None = None) -> tuple[Tokens, dict]:
+        """New tokens (of a new family, unless given), and the `refresh_tokens` row that makes the
+        refresh token valid once inserted; it expires with its family at the latest."""
         now = utcnow()
+        family = family or Family(uuid.uuid4().hex, now)
         refresh_token = "rt_" + secrets.token_urlsafe(32)
+        family_end = family.started_at + timedelta(seconds=self.policy.family_max_age)
         row = {
             "token_hash": _hash(refresh_token),
-            "family_id": family_id or uuid.uuid4().hex,
+            "family_id": family.id,
             "customer_id": customer_id,
             "created_at": now,
-            "expires_at": now + timedelta(seconds=self.policy.refresh_ttl),
+            "family_started_at": family.started_at,
+            "expires_at": min(now + timedelta(seconds=self.policy.refresh_ttl), family_end),
         }
         return Tokens(self._access_token(customer_id, now), refresh_token, self.policy.access_ttl), row
 
@@ -115,24 +129,26 @@ class TokenService:
         return claims["sub"]
 
     def refresh(self, refresh_token: str) -> tuple[str, Tokens]:
-        """Trade a refresh token, once, for new tokens of the same family. Presenting it again
-        means it leaked (or two clients raced with it): the family is revoked, the request refused."""
+        """Trade a refresh token, once, for new tokens of the same family, while the family is younger
+        than REFRESH_FAMILY_MAX_AGE. Presenting it again means it leaked (or two clients raced with it):
+        the family is revoked, the request refused."""
         now = utcnow()
+        oldest_family = now - timedelta(seconds=self.policy.family_max_age)
         tokens = refresh_tokens.c
         with self.engine.begin() as connection:
             token = connection.execute(
                 select(refresh_tokens).where(tokens.token_hash == _hash(refresh_token))
             ).one_or_none()
-            if token is not None and token.revoked_at is None and token.expires_at > now:
+            live = token is not None and token.revoked_at is None and token.expires_at > now
+            if live and token.family_started_at > oldest_family:
                 rotated = connection.execute(
                     update(refresh_tokens)
                     .where(tokens.id == token.id, tokens.rotated_at.is_(None), tokens.revoked_at.is_(None))
                     .values(rotated_at=now)
                 )
                 if rotated.rowcount == 1:
-                    return token.customer_id, self.issue(
-                        connection, token.customer_id, family_id=token.family_id
-                    )
+                    family = Family(token.family_id, token.family_started_at)
+                    return token.customer_id, self.issue(connection, token.customer_id, family=family)
                 self._revoke_family(connection, token.family_id, now)
         raise InvalidToken()
 
@@ -146,6 +162,16 @@ class TokenService:
             ).scalar_one_or_none()
             if family_id is not None:
                 self._revoke_family(connection, family_id, utcnow())
+
+    def revoke_all(self, customer_id: str) -> None:
+        """Sign a customer out everywhere: revoke every refresh token they hold."""
+        tokens = refresh_tokens.c
+        with self.engine.begin() as connection:
+            connection.execute(
+                update(refresh_tokens)
+                .where(tokens.customer_id == customer_id, tokens.revoked_at.is_(None))
+                .values(revoked_at=utcnow())
+            )
 
     @staticmethod
     def _revoke_family(connection: Connection, family_id: str, now: datetime) -> None:

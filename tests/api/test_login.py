@@ -120,6 +120,17 @@ def test_a_customer_signs_in_by_email_whatever_its_case(client, outbox):
     assert me(client, session["access_token"]).status_code == 200
 
 
+def test_a_customer_signs_in_by_email_whatever_the_case_of_its_accented_letters(client, outbox):
+    """Unicode case folding, on every database (SQLite's lower() folds only ASCII)."""
+    account = register(client, outbox, email_registration(email="Émile.Zoë@example.com"))
+
+    sent = len(outbox.messages)
+    challenge = begin(client, {"verified_by": "email", "email": "éMILE.ZOË@EXAMPLE.COM"})
+    session = enter(client, challenge["login_id"], code_of(outbox, sent)).get_json()
+
+    assert session["customer"]["id"] == account["customer"]["id"]
+
+
 def test_an_unknown_identity_gets_the_same_answer_and_no_message(client, outbox):
     register(client, outbox, phone_registration())
     sent = len(outbox.messages)

@@ -476,6 +476,20 @@ class TestSallaStyleFinalisation:
         assert response.status_code == 201
 
 
+@pytest.mark.parametrize("other_case", ["émile@example.com", "ÉMILE@EXAMPLE.COM", "Émile@Example.com"])
+def test_an_email_that_differs_only_in_the_case_of_accented_letters_is_the_same_identity(
+    client, outbox, other_case
+):
+    first = start(client, email_registration(email="Émile@example.com"))
+    assert verify(client, first["registration_id"], outbox.last_code()).status_code == 201
+
+    second = start(client, email_registration(email=other_case, first_name="Someone"))
+    conflict = verify(client, second["registration_id"], outbox.last_code())
+
+    assert conflict.status_code == 409
+    assert conflict.get_json()["code"] == "already_registered"
+
+
 class TestExistingAccounts:
     def register(self, client, outbox, payload):
         registration_id = start(client, payload)["registration_id"]

@@ -150,6 +150,58 @@ def test_refresh_tokens_are_stored_only_as_hashes(app, registered):
     assert not any(registered["refresh_token"] in str(value) for row in rows for value in row)
 
 
+def test_a_family_lives_no_longer_than_refresh_family_max_age_however_often_it_rotates(make_app, outbox):
+    client = make_app(REFRESH_FAMILY_MAX_AGE="2").test_client()
+    registration_id = start(client, phone_registration())["registration_id"]
+    signed_in = verify(client, registration_id, outbox.last_code()).get_json()
+    rotated = refresh(client, signed_in["refresh_token"])
+    assert rotated.status_code == 200
+
+    time.sleep(2.1)  # the family's age, not the token's (REFRESH_TOKEN_TTL is 30 days)
+    too_old = refresh(client, rotated.get_json()["refresh_token"])
+
+    assert too_old.status_code == 401
+    assert too_old.get_json()["code"] == "invalid_token"
+
+
+def sign_in(client, outbox) -> dict:
+    started = client.post(
+        "/auth/login", json={"verified_by": "phone", "phone": "0551234567", "country_code": "SA"}
+    )
+    assert started.status_code == 202
+    response = client.post(
+        f"/auth/login/{started.get_json()['login_id']}/verify", json={"code": outbox.last_code()}
+    )
+    assert response.status_code == 200
+    return response.get_json()
+
+
+def test_logout_all_revokes_every_session_of_the_customer_and_no_one_elses(client, outbox, registered):
+    other_device = sign_in(client, outbox)
+    other = start(client, phone_registration(phone="0559876543", first_name="Other"))
+    someone_else = verify(client, other["registration_id"], outbox.last_code()).get_json()
+
+    response = client.post(
+        "/auth/logout/all", headers={"Authorization": f"Bearer {registered['access_token']}"}
+    )
+
+    assert response.status_code == 204
+    assert refresh(client, registered["refresh_token"]).status_code == 401
+    assert refresh(client, other_device["refresh_token"]).status_code == 401
+    assert refresh(client, someone_else["refresh_token"]).status_code == 200
+
+
+@pytest.mark.parametrize("authorization", [None, "Bearer", "Bearer not-a-jwt", "Basic abc"])
+def test_logout_all_needs_a_valid_access_token(client, registered, authorization):
+    headers = {"Authorization": authorization} if authorization else {}
+
+    response = client.post("/auth/logout/all", headers=headers)
+
+    assert response.status_code == 401
+    assert response.get_json()["code"] == "invalid_token"
+    assert refresh(client, registered["refresh_token"]).status_code == 200
+
+
 def test_refresh_requires_the_token_field(client):
     response = client.post("/auth/token/refresh", json={})
     assert response.status_code == 422

@@ -5,6 +5,7 @@ from sqlalchemy import insert
 
 from app.accounts import Accounts, Customer
 from app.codes import new_identifier
+from app.identity import email_key
 from app.models import customers
 
 
@@ -15,10 +16,12 @@ def accounts(engine) -> Accounts:
 
 def add_customer(engine, **fields) -> str:
     identifier = new_identifier("cus")
+    key = email_key(fields["email"]) if fields.get("email") else None
     with engine.begin() as connection:
         connection.execute(
             insert(customers),
-            {"id": identifier, "first_name": "Sara", "verified_by": "phone", "locale": "ar", **fields},
+            {"id": identifier, "first_name": "Sara", "verified_by": "phone", "locale": "ar", "email_key": key}
+            | fields,
         )
     return identifier
 

@@ -39,6 +39,7 @@ def account(phone: str = PHONE_NUMBER, *, registration_id: str | None = None) ->
         "family_id": new_identifier("fam"),
         "customer_id": customer.id,
         "created_at": now,
+        "family_started_at": now,
         "expires_at": now,
     }
     event_row = Outbox.registered(registration_id or new_identifier("reg"), {"id": customer.id}, "sms", now)
