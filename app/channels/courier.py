@@ -3,6 +3,8 @@
 import contextvars
 import logging
 import math
+import threading
+import time
 from concurrent.futures import Executor
 from dataclasses import dataclass
 
@@ -34,25 +36,44 @@ class Courier:
         self.senders[channel].send(to, message)
 
 
-@dataclass(frozen=True)
 class BackgroundCourier:
     """Sends codes in an executor and returns at once, so that an answer never waits for a
-    channel. A code the channel refuses is only logged, under the request's log context."""
+    channel. A code the channel refuses is only logged, under the request's log context. At
+    most `max_queued` codes wait or leave at once (a flood is dropped, not held in memory),
+    and a code that expired while it waited is dropped: the customer asks for a new one."""
 
-    courier: Courier
-    executor: Executor
+    def __init__(self, courier: Courier, executor: Executor, max_queued: int = 1000):
+        self.courier = courier
+        self.executor = executor
+        self.max_queued = max_queued
+        self._room = threading.BoundedSemaphore(max_queued)
 
     def send_code(self, channel: str, to: str, code: str, locale: str) -> None:
+        if not self._room.acquire(blocking=False):
+            waiting = self.max_queued
+            log.warning("%s code dropped: %d sign-in codes are on their way already", channel, waiting)
+            return
+        expires_at = time.monotonic() + self.courier.code_ttl
+
         def send() -> None:
             try:
+                if time.monotonic() >= expires_at:
+                    log.warning("%s code dropped: it expired before a sender was free", channel)
+                    return
                 self.courier.send_code(channel, to, code, locale)
             except DeliveryFailed as failure:
                 # The reason names the provider and what it did, never the destination.
                 log.warning("%s code not delivered: %s", channel, failure)
             except Exception as error:
                 log.error("%s code not sent: %s", channel, type(error).__name__)
+            finally:
+                self._room.release()
 
-        self.executor.submit(contextvars.copy_context().run, send)
+        try:
+            self.executor.submit(contextvars.copy_context().run, send)
+        except RuntimeError:  # shut down
+            self._room.release()
+            raise
 
     def close(self) -> None:
         """Let the codes still queued leave (within gunicorn's graceful timeout)."""

@@ -3,12 +3,14 @@
 import base64
 import ssl
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import parse_qs
 
 import pytest
 
 from app.channels import DeliveryFailed, create_senders
+from app.channels.courier import BackgroundCourier, Courier
 from app.channels.http_sms import HttpSmsSender, TwilioSender
 from app.channels.messages import code_message
 from app.channels.smtp import SmtpSender
@@ -324,3 +326,36 @@ class TestTwilio:
     def test_missing_settings_are_named_at_start_up(self):
         with pytest.raises(ConfigError, match="TWILIO_AUTH_TOKEN, TWILIO_FROM"):
             create_senders(Config.load({"SMS_CHANNEL": "twilio", "TWILIO_ACCOUNT_SID": "AC123"}))
+
+
+class TestSignInCodesInTheBackground:
+    """Sign-in codes leave through BackgroundCourier: a flood is bounded, a stale code dropped."""
+
+    def courier(self, gateway: Gateway, *, code_ttl: int, max_queued: int) -> BackgroundCourier:
+        sender = HttpSmsSender.create_service(TestHttpGateway().config(gateway))
+        courier = Courier({"phone": sender}, "Registrar", code_ttl, None)
+        return BackgroundCourier(courier, ThreadPoolExecutor(1), max_queued=max_queued)
+
+    def test_codes_beyond_the_queue_are_dropped_instead_of_piling_up(self, gateway, caplog):
+        gateway.delay = 0.3
+        background = self.courier(gateway, code_ttl=300, max_queued=2)
+
+        for _ in range(5):
+            background.send_code("phone", PHONE, "123456", "en")
+        background.close()
+
+        assert len(gateway.requests) == 2
+        assert caplog.text.count("sign-in codes are on their way already") == 3
+        assert PHONE not in caplog.text
+
+    def test_a_code_that_expired_while_it_waited_is_not_sent(self, gateway, caplog):
+        gateway.delay = 1.5  # the first code holds the only sender past the second's expiry
+        background = self.courier(gateway, code_ttl=1, max_queued=10)
+
+        background.send_code("phone", PHONE, "111111", "en")
+        background.send_code("phone", PHONE, "222222", "en")
+        background.close()
+
+        [sent] = gateway.requests
+        assert "111111" in sent.json()["body"]
+        assert "expired before a sender was free" in caplog.text
