@@ -112,16 +112,16 @@ class Codes:
     ) -> Claim:
         """A right code's claim, to `finish` or `release`; else the contract's error. With `details`, a
         verification started with other details is not found. Every check counts as a guess from `client_ip`,
-        and a wrong code as a failure of its identity: either spent, 429 and no code is checked."""
+        and a wrong code as a failure of its identity: either budget spent, 429 and no code is checked."""
         code = normalise_code(typed_code)
         if code is None or len(code) != self.store.policy.length:
             raise self._not_a_code(verification_id)
         code_hash = self.hasher.code(verification_id, code)
         fingerprint = self.hasher.fingerprint(details) if details is not None else ""
-        reserved = self._reserve_failure(verification_id, client_ip)
+        checked = self._check_limits(verification_id, client_ip)
         check = self.store.check(verification_id, self.purpose.name, code_hash, fingerprint)
-        if check.outcome not in (Outcome.WRONG, Outcome.LOCKED_NOW):
-            self.limits.give_back(reserved)
+        if check.outcome in (Outcome.WRONG, Outcome.LOCKED_NOW):
+            self.limits.count_failure(checked)
         match check.outcome:
             case Outcome.OK:
                 return check.claim
@@ -135,9 +135,8 @@ class Codes:
                 raise errors.CodeExpired(attempts_left=check.attempts_left)
         raise self._closed(check.outcome)
 
-    def _reserve_failure(self, verification_id: str, client_ip: str | None) -> Plan | None:
-        """Count a guess, and take a failure of the verification's identity ahead of its check (given back
-        unless the code is wrong), so that concurrent guesses never spend more than the budget."""
+    def _check_limits(self, verification_id: str, client_ip: str | None) -> Plan | None:
+        """Count a guess from `client_ip` and check the failure budgets of the verification's identity."""
         if not self.limits.policy.enabled:
             return None
         pseudonym, masked = self.store.redis.hmget(self.store.key(verification_id), ("dest", "masked"))

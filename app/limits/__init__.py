@@ -160,8 +160,8 @@ class Limits:
         return plan
 
     def guess_plan(self, pseudonym: str | None, masked: str, *, client_ip: str | None) -> Plan | None:
-        """What checking one typed code takes: a guess from its client, and a failure of its identity
-        (`pseudonym`, if it is known) reserved ahead, to give back if the code was not wrong."""
+        """What checking one typed code takes: a guess from its client. The failure budgets of its identity
+        (`pseudonym`, if known) are only checked: `count_failure` spends them once the code proved wrong."""
         policy = self.policy
         if not policy.enabled:
             return None
@@ -173,8 +173,8 @@ class Limits:
             day = now // DAY_MS
             if client_network is not None:
                 key = f"failures:{pseudonym}:{client_network}:{day}"
-                plan.count("failures", key, policy.failures_per_network, DAY_MS)
-            plan.count("failures", f"failures:{pseudonym}:{day}", policy.failures_per_day, DAY_MS)
+                plan.count("failures", key, policy.failures_per_network, DAY_MS, take=False)
+            plan.count("failures", f"failures:{pseudonym}:{day}", policy.failures_per_day, DAY_MS, take=False)
         return plan
 
     def queue(self, pipe: Pipeline, plan: Plan) -> None:
@@ -196,9 +196,20 @@ class Limits:
             self.settle(plan, self._take(plan.keys, plan.arguments), resending=resending)
         return plan
 
+    def count_failure(self, checked: Plan | None) -> None:
+        """Count a wrong code against the failure budgets of its identity that `checked` checked. Each wrong
+        code counts once, in a command of its own: the code's check ran in its verification's slot."""
+        if checked is None:
+            return
+        pipe = self.redis.pipeline(transaction=False)
+        for index, (name, key) in enumerate(zip(checked.names, checked.keys, strict=True)):
+            if name == "failures":
+                pipe.set(key, 0, px=checked.arguments[3 * index + 1], nx=True)
+                pipe.incr(key)
+        pipe.execute()
+
     def give_back(self, taken: Plan | None) -> None:
-        """Undo a take whose code was not sent, or whose guess was not wrong: no charge, no cooldown. The
-        request still counts for its client."""
+        """Undo a take whose code was not sent: no charge, no cooldown (the start still counts for its IP)."""
         if taken is None:
             return
         pipe = self.redis.pipeline(transaction=False)

@@ -11,7 +11,6 @@ from tests.api.test_concurrency import start as start_registration
 from tests.api.test_limits import refused
 from tests.support import PHONE, email_registration, phone_registration, start, verify, wrong
 
-ANSWERS_TO_A_WRONG_CODE = {"invalid_code", "too_many_attempts", "rate_limited"}
 BY_PHONE = {"verified_by": "phone", "phone": "0551234567", "country_code": "SA"}
 
 
@@ -182,18 +181,25 @@ class TestDailyFailureBudget:
         assert client.post("/auth/register", json=phone_registration()).status_code == 202, "others go on"
 
     @pytest.mark.server
-    def test_concurrent_wrong_codes_spend_exactly_the_budget(self, start_server):
-        server = start_server(MAX_FAILED_CODES_PER_DAY="7", RATE_LIMIT_VERIFY="1000/minute")
-        guesses = []
-        for name in ("A", "B", "C", "D"):
-            registration_id, code = start_registration(server, phone_registration(first_name=name))
-            guesses += [(f"{server.url}/auth/register/{registration_id}", wrong(code))] * 10
+    def test_concurrent_wrong_codes_each_count_once_against_the_budget(self, start_server):
+        server = start_server(
+            MAX_FAILED_CODES_PER_DAY="11", MAX_FAILED_CODES_PER_NETWORK="100", RATE_LIMIT_VERIFY="1000/minute"
+        )
+        first, second, third = (
+            start_registration(server, phone_registration(first_name=name)) for name in ("A", "B", "C")
+        )
+        guesses = [(f"{server.url}/auth/register/{id_}/verify", wrong(code)) for id_, code in (first, second)]
 
-        answers = all_at_once(40, taking_turns([(f"{url}/verify", code) for url, code in guesses]))
+        answers = all_at_once(40, taking_turns(guesses * 20))
 
-        assert set(Counter(answer.json()["code"] for answer in answers)) <= ANSWERS_TO_A_WRONG_CODE
-        attempts_left = [requests.get(url, timeout=10).json()["attempts_left"] for url, _ in guesses[::10]]
-        assert sum(5 - left for left in attempts_left) == 7, attempts_left
+        assert Counter(answer.json()["code"] for answer in answers) == {
+            "invalid_code": 8,
+            "too_many_attempts": 32,
+        }, "two registrations' five attempts, and nothing refused before the budget is spent"
+        url, code = f"{server.url}/auth/register/{third[0]}/verify", third[1]
+        the_eleventh = requests.post(url, json={"code": wrong(code)}, timeout=10)
+        assert the_eleventh.status_code == 400, "the ten wrong codes counted once each, the locked ones not"
+        assert requests.post(url, json={"code": code}, timeout=10).status_code == 429
 
 
 class TestGuessesPerClient:
