@@ -134,8 +134,8 @@ def build_registrar(config: Config) -> Registrar:
     REDIS_URL the embedded Redis starts. Registration and login share one code budget per destination."""
     redis, engine = make_redis(config), make_engine(config.DATABASE_URL)
     store = CodeStore(redis, CodePolicy.from_config(config))
-    limits = Limits(redis, LimitPolicy.from_config(config))
     hasher = CodeHasher(server_secret(config))
+    limits = Limits(redis, LimitPolicy.from_config(config), hasher.prefix)
     courier = Courier(create_senders(config), config.STORE_NAME, config.OTP_TTL, config.WEBOTP_DOMAIN)
     # Sign-in codes leave in the background, so that the answer takes as long whether a
     # code is sent or not: its time tells nobody who has an account.

@@ -127,6 +127,10 @@ class Config(BaseSettings):
     MAX_CODES_PER_DESTINATION: int = _whole(5, 1)
     SMS_PREFIX_HOURLY_LIMIT: int = _whole(20, 1)
     SMS_COUNTRY_HOURLY_LIMIT: int = _whole(1000, 1)
+    SMS_GLOBAL_HOURLY_LIMIT: int = _whole(5000, 1)
+    MAX_CODES_PER_DESTINATION_ALL_NETWORKS: int = _whole(20, 1)
+    MAX_FAILED_CODES_PER_NETWORK: int = _whole(10, 1)
+    MAX_FAILED_CODES_PER_DAY: int = _whole(30, 1)
     WEBHOOK_RETRY_SCHEDULE: Annotated[
         tuple[Annotated[int, Field(ge=0)], ...], _from_text(lambda text: text.split(","))
     ] = Field((5, 300, 1800, 7200, 18000, 36000, 36000), description="comma-separated whole seconds")
@@ -135,6 +139,9 @@ class Config(BaseSettings):
     DEFAULT_LOCALE: Annotated[Locale, Lowered] = Field("en", description="one of en, ar")
     RATE_LIMIT_REGISTER: Annotated[list[RateLimitItem], _from_text(parse_many)] = Field(
         "20/minute", description="limits such as '20/minute' or '5 per 10 seconds', separated by ';'"
+    )
+    RATE_LIMIT_VERIFY: Annotated[list[RateLimitItem], _from_text(parse_many)] = Field(
+        "30/minute", description="limits such as '30/minute' or '5 per 10 seconds', separated by ';'"
     )
     RATE_LIMITS_ENABLED: Flag = True
     TRUSTED_PROXIES: int = _whole(0, 0, 10)

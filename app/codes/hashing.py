@@ -52,3 +52,9 @@ class CodeHasher:
         key = f"{channel}:{email_key(address) if channel == EMAIL else address}"
         pseudonym = hmac.new(self._destination_key, key.encode(), hashlib.sha256).hexdigest()[:32]
         return Destination(channel, address, pseudonym, mask(channel, address))
+
+    def prefix(self, number_prefix: str) -> str:
+        """A 64-bit keyed pseudonym of a phone number's prefix, for the SMS budget it names."""
+        return hmac.new(
+            self._destination_key, f"prefix:{number_prefix}".encode(), hashlib.sha256
+        ).hexdigest()[:16]

@@ -81,9 +81,10 @@ class Codes:
         return challenge
 
     def _write(self, verification: NewVerification, client_ip: str | None) -> tuple[Challenge, Plan | None]:
-        """Write a new verification and take its limits in one round trip; a refusal takes it back."""
-        country = verification.payload.get("country_code")
-        plan = self.limits.plan(verification.destination, country, client_ip=client_ip)
+        """Write a new verification and take its limits in one round trip; a refusal takes it back. A silent
+        one only checks the SMS budgets: a start that sends nothing must not spend them."""
+        country, sending = verification.payload.get("country_code"), not verification.silent
+        plan = self.limits.plan(verification.destination, country, client_ip=client_ip, sending=sending)
         pipe = self.store.redis.pipeline(transaction=False)
         if plan is not None:
             self.limits.queue(pipe, plan)
@@ -101,15 +102,26 @@ class Codes:
             raise
         return challenge, plan
 
-    def claim(self, verification_id: str, typed_code: str, *, details: dict | None = None) -> Claim:
-        """A right code's claim, to `finish` or `release`; else the contract's error. With
-        `details`, a verification started with other details is not found."""
+    def claim(
+        self,
+        verification_id: str,
+        typed_code: str,
+        *,
+        details: dict | None = None,
+        client_ip: str | None = None,
+    ) -> Claim:
+        """A right code's claim, to `finish` or `release`; else the contract's error. With `details`, a
+        verification started with other details is not found. Every check counts as a guess from `client_ip`,
+        and a wrong code as a failure of its identity: either budget spent, 429 and no code is checked."""
         code = normalise_code(typed_code)
         if code is None or len(code) != self.store.policy.length:
             raise self._not_a_code(verification_id)
         code_hash = self.hasher.code(verification_id, code)
         fingerprint = self.hasher.fingerprint(details) if details is not None else ""
+        checked = self._check_limits(verification_id, client_ip)
         check = self.store.check(verification_id, self.purpose.name, code_hash, fingerprint)
+        if check.outcome in (Outcome.WRONG, Outcome.LOCKED_NOW):
+            self.limits.count_failure(checked)
         match check.outcome:
             case Outcome.OK:
                 return check.claim
@@ -123,6 +135,13 @@ class Codes:
             case Outcome.EXPIRED:
                 raise errors.CodeExpired(attempts_left=check.attempts_left)
         raise self._closed(check.outcome)
+
+    def _check_limits(self, verification_id: str, client_ip: str | None) -> Plan | None:
+        """Count a guess from `client_ip` and check the failure budgets of the verification's identity."""
+        if not self.limits.policy.enabled:
+            return None
+        pseudonym, masked = self.store.redis.hmget(self.store.key(verification_id), ("dest", "masked"))
+        return self.limits.take(self.limits.guess_plan(pseudonym, masked or "", client_ip=client_ip))
 
     def _not_a_code(self, verification_id: str) -> errors.RegistrarError:
         """The error for something typed that is no code: the verification's own state first
@@ -155,14 +174,14 @@ class Codes:
         """Give back a claim that could not be finished, so the same code works again."""
         self.store.release(claim)
 
-    def resend(self, verification_id: str) -> Challenge:
+    def resend(self, verification_id: str, *, client_ip: str | None = None) -> Challenge:
         """Send a new code in place of the current one, if one is left and due."""
         code = generate_code(self.store.policy.length)
         code_hash = self.hasher.code(verification_id, code)
         resend = self.store.resend(verification_id, self.purpose.name, code_hash)
         match resend.outcome:
             case Outcome.OK:
-                self._send_again(verification_id, code, code_hash, resend)
+                self._send_again(resend, code, code_hash, client_ip)
                 return resend.challenge
             case Outcome.TOO_SOON:
                 raise errors.with_retry_after(errors.ResendTooSoon, resend.retry_after)
@@ -172,15 +191,18 @@ class Codes:
                 raise errors.TooManyResends(resends_left=0)
         raise self._closed(resend.outcome)
 
-    def _send_again(self, verification_id: str, code: str, code_hash: str, resend: Resend) -> None:
+    def _send_again(self, resend: Resend, code: str, code_hash: str, client_ip: str | None) -> None:
         """Send a resend's code; on a refusal by the limits or the channel it is undone."""
         taken = None
+        plan = self.limits.plan(
+            resend.destination, resend.country, client_ip=client_ip, starting=False, sending=not resend.silent
+        )
         try:
-            taken = self.limits.take(resend.destination, resend.country, client_ip=None, resending=True)
+            taken = self.limits.take(plan, resending=True)
             if not resend.silent:
                 self._send(resend.destination, code, resend.locale)
         except errors.RegistrarError:
-            self.store.restore(verification_id, code_hash)
+            self.store.restore(resend.challenge.id, code_hash)
             self.limits.give_back(taken)
             raise
 
@@ -201,8 +223,9 @@ class Codes:
         return verification_id
 
     def count_start(self, destination: Destination, country: str | None, *, client_ip: str | None) -> None:
-        """Count a start that sends nothing against the limits, as a start would."""
-        self.limits.give_back(self.limits.take(destination, country, client_ip=client_ip))
+        """Count a start that sends nothing: checked as a start, it spends its client's and destination's."""
+        plan = self.limits.plan(destination, country, client_ip=client_ip, sending=False, cooling=False)
+        self.limits.take(plan)
 
     def _send(self, destination: Destination, code: str, locale: str) -> None:
         try:

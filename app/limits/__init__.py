@@ -1,10 +1,15 @@
 """The limits and budgets of API.md §6 (README.md: *Security*), checked and taken together by one Lua script,
 so that a refused request costs nothing. Every key carries the hash tag `{rl}` (Redis Cluster) and names a
-destination by its pseudonym; the SMS budgets per number prefix and country stop SMS pumping."""
+destination, or a number's prefix, by a keyed pseudonym; the SMS budgets per prefix, country and service stop
+SMS pumping, and are spent only by codes really sent, so that nobody can spend them without sending a message.
+A client is counted by its network (an IPv6 address by its /64), and the per-destination budgets per network
+as well as in all, so that one network cannot lock a customer out."""
 
+import ipaddress
+import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -17,21 +22,46 @@ from app.codes.values import Destination
 from app.identity import PHONE
 from app.scripts import Script, pairs
 
+log = logging.getLogger("registrar.limits")
 HOUR_MS = 3_600_000
+DAY_MS = 24 * HOUR_MS
 PREFIX = "{rl}"
-COOLDOWN = "cooldown"  # the name of the first limit a plan checks
+COOLDOWN = "cooldown"
+PER_REQUEST = ("ip", "guesses")  # counted when asked, never given back
+
+
+def network(client_ip: str) -> str:
+    """The network a client is counted by: an IPv4 address itself, an IPv6 address's /64."""
+    try:
+        address = ipaddress.ip_address(client_ip)
+    except ValueError:
+        return client_ip
+    if address.version == 4:
+        return str(address)
+    if address.ipv4_mapped is not None:
+        return str(address.ipv4_mapped)
+    return str(ipaddress.IPv6Network((address, 64), strict=False))
+
+
+def _subject(what: str, masked: str, client_network: str | None) -> str:
+    return f"{what} {masked or 'an unknown verification'} from {client_network or 'no client'}"
 
 
 @dataclass(frozen=True)
 class LimitPolicy:
-    """The limits' settings; `enabled=False` (benchmarks) turns every one off."""
+    """The limits' settings; `enabled=False` (benchmarks) turns every one off. Hourly unless named daily."""
 
     per_ip: list[RateLimitItem]
     cooldown: int  # seconds
-    codes_per_destination: int
+    codes_per_destination: int  # from one client network
     sms_per_prefix: int
     sms_per_country: int
     enabled: bool = True
+    codes_per_destination_all_networks: int = 20
+    sms_global: int = 5000
+    guesses_per_ip: list[RateLimitItem] = field(default_factory=list)
+    failures_per_network: int = 10  # a day, per identity and client network
+    failures_per_day: int = 30  # per identity
 
     @classmethod
     def from_config(cls, config) -> "LimitPolicy":
@@ -42,49 +72,109 @@ class LimitPolicy:
             config.SMS_PREFIX_HOURLY_LIMIT,
             config.SMS_COUNTRY_HOURLY_LIMIT,
             config.RATE_LIMITS_ENABLED,
+            config.MAX_CODES_PER_DESTINATION_ALL_NETWORKS,
+            config.SMS_GLOBAL_HOURLY_LIMIT,
+            config.RATE_LIMIT_VERIFY,
+            config.MAX_FAILED_CODES_PER_NETWORK,
+            config.MAX_FAILED_CODES_PER_DAY,
         )
 
 
 @dataclass(frozen=True)
 class Plan:
-    """One take: the script's keys (the cooldown's first), its arguments, and each key's name."""
+    """One take: the script's keys, its arguments (limit, window, whether taken) and each key's name."""
 
-    keys: list[str]
-    arguments: list[int]
-    names: list[str]
+    subject: str  # what the plan is for, as the log names it
+    keys: list[str] = field(default_factory=list)
+    arguments: list[int] = field(default_factory=list)
+    names: list[str] = field(default_factory=list)
 
-    def count(self, name: str, key: str, limit: int, window_ms: int = HOUR_MS) -> None:
+    def count(self, name: str, key: str, limit: int, window_ms: int = HOUR_MS, *, take: bool = True) -> None:
         self.names.append(name)
         self.keys.append(f"{PREFIX}:{key}")
-        self.arguments.extend((limit, window_ms))
+        self.arguments.extend((limit, window_ms, int(take)))
+
+    def per_client(self, name: str, items: list[RateLimitItem], client_network: str, now: int) -> None:
+        for item in items:
+            window = item.get_expiry() * 1000
+            self.count(
+                name,
+                f"{name}:{client_network}:{item.amount}/{item.get_expiry()}s:{now // window}",
+                item.amount,
+                window,
+            )
+
+    def taken(self, index: int) -> bool:
+        return self.arguments[3 * index + 2] == 1
 
 
 class Limits:
-    """Checks and takes the limits of one code (and of the start that asks for it)."""
+    """Checks and takes the limits of one code (and of the start that asks for it), and of code guesses."""
 
-    def __init__(self, redis: Redis, policy: LimitPolicy, clock: Callable[[], float] = time.time):
+    def __init__(
+        self,
+        redis: Redis,
+        policy: LimitPolicy,
+        prefix_pseudonym: Callable[[str], str],
+        clock: Callable[[], float] = time.time,
+    ):
         self.redis = redis
         self.policy = policy
+        self.prefix_pseudonym = prefix_pseudonym  # keyed, so that no key holds a phone's digits
         self.clock = clock
         self._take = Script(redis, Path(__file__).with_name("take.lua"))
 
-    def plan(self, destination: Destination, country: str | None, *, client_ip: str | None) -> Plan | None:
-        """What one code to `destination` and one start from `client_ip` take; None if the limits are off."""
+    def plan(
+        self,
+        destination: Destination,
+        country: str | None,
+        *,
+        client_ip: str | None,
+        starting: bool = True,
+        sending: bool = True,
+        cooling: bool = True,
+    ) -> Plan | None:
+        """What one code to `destination` takes; None if the limits are off. A `starting` one also counts
+        against its client's starts; one not `sending` (a login for no account) is checked against the SMS
+        budgets but spends none; one not `cooling` checks the cooldown without starting it."""
         policy = self.policy
         if not policy.enabled:
             return None
-        now = int(self.clock() * 1000)
-        plan = Plan([f"{PREFIX}:cooldown:{destination.pseudonym}"], [policy.cooldown * 1000], [COOLDOWN])
-        for item in policy.per_ip if client_ip is not None else ():
-            window = item.get_expiry() * 1000
-            key = f"ip:{client_ip}:{item.amount}/{item.get_expiry()}s:{now // window}"
-            plan.count("ip", key, item.amount, window)
+        client_network = network(client_ip) if client_ip is not None else None
+        now, plan = int(self.clock() * 1000), Plan(_subject("a code to", destination.masked, client_network))
+        if policy.cooldown:
+            plan.count(COOLDOWN, f"cooldown:{destination.pseudonym}", 1, policy.cooldown * 1000, take=cooling)
+        if starting and client_network is not None:
+            plan.per_client("ip", policy.per_ip, client_network, now)
         hour = now // HOUR_MS
-        plan.count("destination", f"codes:{destination.pseudonym}:{hour}", policy.codes_per_destination)
+        codes = f"codes:{destination.pseudonym}"
+        if client_network is not None:
+            plan.count("destination", f"{codes}:{client_network}:{hour}", policy.codes_per_destination)
+        plan.count("destination", f"{codes}:{hour}", policy.codes_per_destination_all_networks)
         if destination.channel == PHONE:
-            plan.count("prefix", f"prefix:{destination.address[:-4]}:{hour}", policy.sms_per_prefix)
+            prefix = self.prefix_pseudonym(destination.address[:-4])
+            plan.count("prefix", f"prefix:{prefix}:{hour}", policy.sms_per_prefix, take=sending)
             if country:
-                plan.count("country", f"country:{country}:{hour}", policy.sms_per_country)
+                plan.count("country", f"country:{country}:{hour}", policy.sms_per_country, take=sending)
+            plan.count("global", f"sms:{hour}", policy.sms_global, take=sending)
+        return plan
+
+    def guess_plan(self, pseudonym: str | None, masked: str, *, client_ip: str | None) -> Plan | None:
+        """What checking one typed code takes: a guess from its client. The failure budgets of its identity
+        (`pseudonym`, if known) are only checked: `count_failure` spends them once the code proved wrong."""
+        policy = self.policy
+        if not policy.enabled:
+            return None
+        client_network = network(client_ip) if client_ip is not None else None
+        now, plan = int(self.clock() * 1000), Plan(_subject("a code check for", masked, client_network))
+        if client_network is not None:
+            plan.per_client("guesses", policy.guesses_per_ip, client_network, now)
+        if pseudonym:
+            day = now // DAY_MS
+            if client_network is not None:
+                key = f"failures:{pseudonym}:{client_network}:{day}"
+                plan.count("failures", key, policy.failures_per_network, DAY_MS, take=False)
+            plan.count("failures", f"failures:{pseudonym}:{day}", policy.failures_per_day, DAY_MS, take=False)
         return plan
 
     def queue(self, pipe: Pipeline, plan: Plan) -> None:
@@ -95,26 +185,39 @@ class Limits:
         """Raise the 429 if a queued take found a limit spent (resend_too_soon: a resend in the cooldown)."""
         reply = pairs(self._take.reply(result, plan.keys, plan.arguments))
         if reply["taken"] != 1:
-            too_soon = resending and plan.names[reply["refused_by"] - 1] == COOLDOWN
-            error = errors.ResendTooSoon if too_soon else errors.RateLimited
+            refused_by = plan.names[reply["refused_by"] - 1]
+            log.info("%s refused by the %s limit", plan.subject, refused_by)
+            error = errors.ResendTooSoon if resending and refused_by == COOLDOWN else errors.RateLimited
             raise errors.with_retry_after(error, -(-int(reply["retry_after_ms"]) // 1000))
 
-    def take(
-        self, destination: Destination, country: str | None, *, client_ip: str | None, resending: bool = False
-    ) -> Plan | None:
-        """Take at once, in a round trip of its own; the plan taken, or None when the limits are off."""
-        plan = self.plan(destination, country, client_ip=client_ip)
+    def take(self, plan: Plan | None, *, resending: bool = False) -> Plan | None:
+        """Take `plan` at once, in a round trip of its own; the plan taken (None when the limits are off)."""
         if plan is not None:
             self.settle(plan, self._take(plan.keys, plan.arguments), resending=resending)
         return plan
+
+    def count_failure(self, checked: Plan | None) -> None:
+        """Count a wrong code against the failure budgets of its identity that `checked` checked. Each wrong
+        code counts once, in a command of its own: the code's check ran in its verification's slot."""
+        if checked is None:
+            return
+        pipe = self.redis.pipeline(transaction=False)
+        for index, (name, key) in enumerate(zip(checked.names, checked.keys, strict=True)):
+            if name == "failures":
+                pipe.set(key, 0, px=checked.arguments[3 * index + 1], nx=True)
+                pipe.incr(key)
+        pipe.execute()
 
     def give_back(self, taken: Plan | None) -> None:
         """Undo a take whose code was not sent: no charge, no cooldown (the start still counts for its IP)."""
         if taken is None:
             return
         pipe = self.redis.pipeline(transaction=False)
-        pipe.delete(taken.keys[0])
-        for name, key in zip(taken.names, taken.keys, strict=True):
-            if name not in (COOLDOWN, "ip"):
+        for index, (name, key) in enumerate(zip(taken.names, taken.keys, strict=True)):
+            if not taken.taken(index) or name in PER_REQUEST:
+                continue
+            if name == COOLDOWN:
+                pipe.delete(key)
+            else:
                 pipe.decr(key)
         pipe.execute()

@@ -1,20 +1,13 @@
--- Check every limit of one request, and take from all of them only if none refuses.
--- KEYS[1]     the destination's cooldown key
--- KEYS[2..n]  fixed-window counters (each key names its window)
--- ARGV[1]     the cooldown, ms (0: none)
--- ARGV[2..]   for each counter: its limit, then its window, ms
+-- Check every limit of one request, and take from those it spends only if none refuses.
+-- KEYS[i]           fixed-window counters (each key names its window; a cooldown is a counter of 1)
+-- ARGV[3i-2 .. 3i]  for each counter: its limit, its window in ms, and 1 to take from it or 0 to
+--                   check it only (a budget that a request which sends nothing must not spend)
 -- Returns {'taken', 1} or {'taken', 0, 'retry_after_ms', ms, 'refused_by', index of the first refusing key}.
-local cooldown = tonumber(ARGV[1])
 local refused, retry = 0, 0
 
-if cooldown > 0 then
-  local left = redis.call('PTTL', KEYS[1])
-  if left > 0 then refused, retry = 1, left end
-end
-for i = 2, #KEYS do
-  local limit = tonumber(ARGV[2 * i - 2])
+for i = 1, #KEYS do
   local used = tonumber(redis.call('GET', KEYS[i]) or '0')
-  if used >= limit then
+  if used >= tonumber(ARGV[3 * i - 2]) then
     local left = redis.call('PTTL', KEYS[i])
     if refused == 0 then refused = i end
     if left > retry then retry = left end
@@ -22,10 +15,9 @@ for i = 2, #KEYS do
 end
 if refused > 0 then return {'taken', 0, 'retry_after_ms', retry, 'refused_by', refused} end
 
-if cooldown > 0 then redis.call('SET', KEYS[1], 1, 'PX', cooldown) end
-for i = 2, #KEYS do
-  if redis.call('INCR', KEYS[i]) == 1 then
-    redis.call('PEXPIRE', KEYS[i], tonumber(ARGV[2 * i - 1]))
+for i = 1, #KEYS do
+  if ARGV[3 * i] == '1' and redis.call('INCR', KEYS[i]) == 1 then
+    redis.call('PEXPIRE', KEYS[i], tonumber(ARGV[3 * i - 1]))
   end
 end
 return {'taken', 1}

@@ -64,7 +64,7 @@ class LoginVerification(MethodView):
     @blp.raises(*errors.BODY_ERRORS, *errors.CODE_ERRORS, errors.LoginNotFound)
     def post(self, body, login_id):
         """Check the code and sign the customer in"""
-        return service().verify(login_id, body["code"])
+        return service().verify(login_id, body["code"], client_ip=request.remote_addr)
 
 
 @blp.route("/<login_id>/resend")
@@ -74,4 +74,4 @@ class LoginResend(MethodView):
     @blp.raises(*errors.RESEND_ERRORS, errors.LoginNotFound)
     def post(self, _body, login_id):
         """Send a new code; older codes stop working"""
-        return code_sent(service().codes.resend(login_id))
+        return code_sent(service().codes.resend(login_id, client_ip=request.remote_addr))

@@ -37,10 +37,10 @@ class LoginService:
         payload = {"customer_id": customer_id, "country_code": contact.country_code}
         return self.codes.start(destination, locale, payload, client_ip=client_ip, silent=customer_id is None)
 
-    def verify(self, login_id: str, code: str) -> Session:
+    def verify(self, login_id: str, code: str, *, client_ip: str | None = None) -> Session:
         """Check the code and open a session (new tokens, a new family). The code is spent before the
         refresh token commits, by the request still holding its claim: it never opens two sessions."""
-        claim = self.codes.claim(login_id, code)
+        claim = self.codes.claim(login_id, code, client_ip=client_ip)
         try:
             customer_id = claim.payload.get("customer_id")
             customer = self.accounts.get(customer_id) if customer_id else None

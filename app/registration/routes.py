@@ -48,7 +48,11 @@ class Registrations(MethodView):
     def post(self, start: StartRequest):
         """Start a registration, or finalise one when the body carries `code`"""
         if start.code is not None:
-            return jsonify(_session.dump(service().finalise(start.registration, start.code))), 201
+            return jsonify(
+                _session.dump(
+                    service().finalise(start.registration, start.code, client_ip=request.remote_addr)
+                )
+            ), 201
         return code_sent(service().start(start.registration, request.locale, client_ip=request.remote_addr))
 
 
@@ -70,7 +74,7 @@ class RegistrationVerification(MethodView):
     )
     def post(self, body, registration_id):
         """Check the code and create the account"""
-        return service().verify(registration_id, body["code"])
+        return service().verify(registration_id, body["code"], client_ip=request.remote_addr)
 
 
 @blp.route("/<registration_id>/resend")
@@ -80,4 +84,4 @@ class RegistrationResend(MethodView):
     @blp.raises(*errors.RESEND_ERRORS, errors.RegistrationNotFound, errors.AlreadyRegistered)
     def post(self, _body, registration_id):
         """Send a new code; older codes stop working"""
-        return code_sent(service().codes.resend(registration_id))
+        return code_sent(service().codes.resend(registration_id, client_ip=request.remote_addr))

@@ -60,18 +60,21 @@ class RegistrationService:
             destination, locale, payload, details=registration.details(), client_ip=client_ip
         )
 
-    def finalise(self, registration: Registration, code: str) -> Session:
+    def finalise(self, registration: Registration, code: str, *, client_ip: str | None = None) -> Session:
         """Salla-style: verify the newest pending registration of this destination started with these
         same details: a code proves the destination, not the names somebody else gave, and nobody's
         competing start with other details comes between a customer and their code."""
         self.contacts.check(registration)
         destination = self.codes.destination(registration.verified_by, registration.address)
         details = registration.details()
-        return self.verify(self.codes.newest_pending(destination, details), code, details=details)
+        registration_id = self.codes.newest_pending(destination, details)
+        return self.verify(registration_id, code, details=details, client_ip=client_ip)
 
-    def verify(self, registration_id: str, code: str, *, details: dict | None = None) -> Session:
+    def verify(
+        self, registration_id: str, code: str, *, details: dict | None = None, client_ip: str | None = None
+    ) -> Session:
         """Check the code and, if it is right, create the account and its tokens."""
-        claim = self.codes.claim(registration_id, code, details=details)
+        claim = self.codes.claim(registration_id, code, details=details, client_ip=client_ip)
         registration = Registration.from_payload(claim.payload)
         customer = Customer(
             id=new_identifier("cus"),

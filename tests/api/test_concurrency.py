@@ -55,7 +55,7 @@ def customers(database_url: str) -> int:
 
 
 def test_a_hundred_concurrent_wrong_guesses_get_no_more_than_the_allowed_attempts(start_server):
-    server = start_server(OTP_MAX_ATTEMPTS="5")
+    server = start_server(OTP_MAX_ATTEMPTS="5", RATE_LIMIT_VERIFY="1000/minute")
     registration_id, code = start(server, phone_registration())
     url = f"{server.url}/auth/register/{registration_id}/verify"
 
