@@ -44,7 +44,14 @@ def network(client_ip: str) -> str:
 
 
 def _subject(what: str, masked: str, client_network: str | None) -> str:
-    return f"{what} {masked or 'an unknown verification'} from {client_network or 'no client'}"
+    """What a refusal's log line names: the masked destination, and the client's network only as
+    wide as logs may show it (an IPv4 address's /24, an IPv6 address's /48), so no line holds an IP."""
+    try:
+        wide = ipaddress.ip_network(client_network or "", strict=False)
+        source = str(wide.supernet(new_prefix=24 if wide.version == 4 else 48))
+    except ValueError:
+        source = "no client" if client_network is None else "a client"
+    return f"{what} {masked or 'an unknown verification'} from {source}"
 
 
 @dataclass(frozen=True)

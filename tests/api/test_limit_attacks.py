@@ -133,6 +133,18 @@ class TestLockOut:
 
         assert signed_in.status_code == 200, signed_in.get_json()
 
+    def test_a_refusal_is_logged_with_the_masked_destination_and_the_clients_network_not_its_address(
+        self, make_app, caplog
+    ):
+        client = make_app(TRUSTED_PROXIES="1", MAX_CODES_PER_DESTINATION="1").test_client()
+        start(client, phone_registration(), headers=from_ip("203.0.113.66"))
+
+        refused(client.post("/auth/register", json=phone_registration(), headers=from_ip("203.0.113.66")))
+
+        assert "a code to +966 55••••567 from 203.0.113.0/24 refused by the" in caplog.text
+        assert "203.0.113.66" not in caplog.text
+        assert PHONE not in caplog.text
+
     def test_a_destination_has_a_ceiling_over_every_network(self, make_app):
         client = make_app(
             TRUSTED_PROXIES="1", MAX_CODES_PER_DESTINATION="2", MAX_CODES_PER_DESTINATION_ALL_NETWORKS="3"
