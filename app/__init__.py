@@ -82,6 +82,8 @@ def create_app(config: Config | None = None) -> Flask:
     if config.TRUSTED_PROXIES:
         # The client is the address the nearest trusted proxy saw, and no other header counts.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=config.TRUSTED_PROXIES, x_proto=config.TRUSTED_PROXIES)
+    else:
+        http.warn_once_of_forwarded_requests(app)
     if config.CORS_ORIGINS:
         CORS(app, origins=list(config.CORS_ORIGINS), **CORS_OPTIONS)
 

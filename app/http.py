@@ -3,6 +3,7 @@ Every error (ours, werkzeug's, marshmallow's, an outage, a bug) leaves as JSON, 
 
 import json
 import logging
+import threading
 import traceback
 from collections import defaultdict
 from functools import cached_property
@@ -213,6 +214,25 @@ def secure(response: Response) -> Response:
     if response.status_code == 204:
         del response.headers["Content-Type"]
     return response
+
+
+def warn_once_of_forwarded_requests(app: Flask) -> None:
+    """With TRUSTED_PROXIES=0, log once per process that requests come through a proxy: the
+    limits would count every client behind it as the proxy's one address."""
+    warned, lock = threading.Event(), threading.Lock()
+
+    def check() -> None:
+        if warned.is_set() or "X-Forwarded-For" not in request.headers:
+            return
+        with lock:
+            if not warned.is_set():
+                warned.set()
+                log.warning(
+                    "a request came with X-Forwarded-For but TRUSTED_PROXIES=0: behind a proxy or load "
+                    "balancer every client shares one IP's limits; set TRUSTED_PROXIES to the proxies in front"
+                )
+
+    app.before_request(check)
 
 
 def register(app: Flask) -> None:

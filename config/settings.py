@@ -14,6 +14,8 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from config import production
+
 ROOT = Path(__file__).resolve().parent.parent
 Locale = Literal["en", "ar"]
 LOCALES: tuple[str, ...] = get_args(Locale)
@@ -53,6 +55,10 @@ def _database_url(url: str) -> str:
 def _whole(default: int, low: int, high: int | None = None) -> Any:
     allowed = f"from {low} to {high}" if high is not None else f"of at least {low}"
     return Field(default, ge=low, le=high, description=f"a whole number {allowed}")
+
+
+def _names(text: str) -> tuple[str, ...]:
+    return tuple(filter(None, map(str.strip, text.split(","))))
 
 
 Flag = Annotated[bool, Field(description="true or false")]
@@ -137,9 +143,8 @@ class Config(BaseSettings):
     )
     RATE_LIMITS_ENABLED: Flag = True
     TRUSTED_PROXIES: int = _whole(0, 0, 10)
-    CORS_ORIGINS: Annotated[
-        tuple[str, ...], _from_text(lambda text: tuple(filter(None, map(str.strip, text.split(",")))))
-    ] = ()
+    CORS_ORIGINS: Annotated[tuple[str, ...], _from_text(_names)] = ()
+    ALLOW_INSECURE: Annotated[tuple[str, ...], _from_text(lambda text: _names(text.upper()))] = ()
 
     # Flask and flask-smorest settings, the same for every deployment.
     MAX_CONTENT_LENGTH: ClassVar[int] = 64 * 1024
@@ -180,6 +185,8 @@ class Config(BaseSettings):
     def _check_together(self) -> Self:
         """The rules across variables, and the defaults that follow from other variables."""
         given = self.model_fields_set
+        if refusal := production.unknown_allowances(self.ALLOW_INSECURE):
+            raise ConfigError(refusal)
         if self.REGISTRATION_TTL < self.OTP_TTL:
             raise ConfigError(
                 f"REGISTRATION_TTL ({self.REGISTRATION_TTL}) must be at least OTP_TTL ({self.OTP_TTL})"
@@ -198,6 +205,8 @@ class Config(BaseSettings):
                     )
             if missing := [name for name in PRODUCTION_REQUIRES if name not in given]:
                 raise ConfigError(f"REGISTRAR_ENV=production requires {', '.join(missing)} to be set")
+            if refusal := production.unsafe_setting(self):
+                raise ConfigError(refusal)
         if "DATABASE_URL" not in given:
             self.DATABASE_URL = f"sqlite:///{self.INSTANCE_PATH / 'registrar.db'}"
         return self

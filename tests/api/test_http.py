@@ -199,3 +199,29 @@ def test_an_unexpected_error_logs_its_stack_but_not_its_message(app, client, mon
     assert "explode" in logged, "the stack is logged"
     assert "551234567" not in logged
     assert all(record.exc_info is None for record in caplog.records)
+
+
+FORWARDED_WARNING = "X-Forwarded-For but TRUSTED_PROXIES=0"
+
+
+def forwarded_warnings(caplog) -> list[str]:
+    return [r.getMessage() for r in caplog.records if FORWARDED_WARNING in r.getMessage()]
+
+
+def test_requests_through_a_proxy_that_is_not_trusted_are_warned_of_once(make_app, caplog):
+    """Behind a load balancer with TRUSTED_PROXIES=0 every client shares the balancer's limits."""
+    client = make_app().test_client()
+    with caplog.at_level("WARNING", logger="registrar.http"):
+        client.get("/healthz")
+        assert forwarded_warnings(caplog) == []
+        for address in ("203.0.113.7", "198.51.100.9", "203.0.113.7"):
+            assert client.get("/healthz", headers={"X-Forwarded-For": address}).status_code == 200
+    [warning] = forwarded_warnings(caplog)
+    assert "TRUSTED_PROXIES" in warning and "203.0.113.7" not in warning
+
+
+def test_trusted_proxies_are_not_warned_of(make_app, caplog):
+    client = make_app(TRUSTED_PROXIES="1").test_client()
+    with caplog.at_level("WARNING", logger="registrar.http"):
+        client.get("/healthz", headers={"X-Forwarded-For": "203.0.113.7"})
+    assert forwarded_warnings(caplog) == []
