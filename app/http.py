@@ -228,8 +228,9 @@ def warn_once_of_forwarded_requests(app: Flask) -> None:
             if not warned.is_set():
                 warned.set()
                 log.warning(
-                    "a request came with X-Forwarded-For but TRUSTED_PROXIES=0: behind a proxy or load "
-                    "balancer every client shares one IP's limits; set TRUSTED_PROXIES to the proxies in front"
+                    "a request came with X-Forwarded-For but TRUSTED_PROXIES=0: behind a proxy or load"
+                    " balancer every client shares one IP's limits; set TRUSTED_PROXIES to the proxies"
+                    " in front"
                 )
 
     app.before_request(check)

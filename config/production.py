@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+REQUIRES = ("SECRET_KEY", "JWT_PRIVATE_KEY", "DATABASE_URL", "REDIS_URL")
 # Gateway and provider API URLs that carry codes or credentials; more as channels arrive
 # (SMS_HOOK_URL, META_GRAPH_BASE).
 GATEWAY_URLS = ("SMS_HTTP_URL", "TWILIO_API_BASE")
@@ -61,8 +62,18 @@ def unknown_allowances(allowed: tuple[str, ...]) -> str | None:
     return None
 
 
-def unsafe_setting(config: Any) -> str | None:
-    """The refusal for the first unsafe setting that ALLOW_INSECURE does not keep, else None."""
+def refusal(config: Any) -> str | None:
+    """Why production cannot run with `config`, else None: a console channel first (it logs
+    every code), then every secret and server not set, then the first unsafe setting that
+    ALLOW_INSECURE does not keep."""
+    for variable in ("SMS_CHANNEL", "EMAIL_CHANNEL"):
+        if getattr(config, variable) == "console":
+            return (
+                f"{variable}=console writes every code to the log: "
+                "REGISTRAR_ENV=production needs a real channel"
+            )
+    if missing := [name for name in REQUIRES if name not in config.model_fields_set]:
+        return f"REGISTRAR_ENV=production requires {', '.join(missing)} to be set"
     for rule in RULES:
         if rule.variable not in config.ALLOW_INSECURE and rule.unsafe(config):
             separator = "" if rule.why.startswith("=") else " "

@@ -19,7 +19,6 @@ from config import production
 ROOT = Path(__file__).resolve().parent.parent
 Locale = Literal["en", "ar"]
 LOCALES: tuple[str, ...] = get_args(Locale)
-PRODUCTION_REQUIRES = ("SECRET_KEY", "JWT_PRIVATE_KEY", "DATABASE_URL", "REDIS_URL")
 
 
 class ConfigError(ValueError):
@@ -195,18 +194,8 @@ class Config(BaseSettings):
             self.SMTP_SSL = self.SMTP_PORT == 465
         if self.SMTP_SSL and self.SMTP_STARTTLS and "SMTP_STARTTLS" in given:
             raise ConfigError("SMTP_SSL and SMTP_STARTTLS exclude each other: choose one")
-        if self.ENVIRONMENT == "production":
-            # A console channel first (it logs every code), then every secret and server not set.
-            for variable in ("SMS_CHANNEL", "EMAIL_CHANNEL"):
-                if getattr(self, variable) == "console":
-                    raise ConfigError(
-                        f"{variable}=console writes every code to the log: "
-                        "REGISTRAR_ENV=production needs a real channel"
-                    )
-            if missing := [name for name in PRODUCTION_REQUIRES if name not in given]:
-                raise ConfigError(f"REGISTRAR_ENV=production requires {', '.join(missing)} to be set")
-            if refusal := production.unsafe_setting(self):
-                raise ConfigError(refusal)
+        if self.ENVIRONMENT == "production" and (refusal := production.refusal(self)):
+            raise ConfigError(refusal)
         if "DATABASE_URL" not in given:
             self.DATABASE_URL = f"sqlite:///{self.INSTANCE_PATH / 'registrar.db'}"
         return self

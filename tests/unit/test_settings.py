@@ -288,7 +288,7 @@ class TestProductionRefusesUnsafeSettings:
     @pytest.mark.parametrize(("unsafe", "variable"), UNSAFE.values(), ids=list(UNSAFE))
     def test_allow_insecure_keeps_that_one_setting_on_purpose(self, unsafe, variable):
         config = Config.load({**PRODUCTION, **unsafe, "ALLOW_INSECURE": variable.lower()})
-        assert config.ALLOW_INSECURE == (variable,)
+        assert (variable,) == config.ALLOW_INSECURE
 
     @pytest.mark.parametrize(("unsafe", "variable"), UNSAFE.values(), ids=list(UNSAFE))
     def test_development_keeps_every_such_setting(self, unsafe, variable):
@@ -296,7 +296,7 @@ class TestProductionRefusesUnsafeSettings:
 
     def test_allow_insecure_keeps_only_what_it_names(self):
         both = {"RATE_LIMITS_ENABLED": "false", "WEBHOOK_ALLOW_PRIVATE_URLS": "true"}
-        with pytest.raises(ConfigError, match="^WEBHOOK_ALLOW_PRIVATE_URLS"):
+        with pytest.raises(ConfigError, match=r"^WEBHOOK_ALLOW_PRIVATE_URLS"):
             Config.load({**PRODUCTION, **both, "ALLOW_INSECURE": "RATE_LIMITS_ENABLED"})
         allowed = "RATE_LIMITS_ENABLED, WEBHOOK_ALLOW_PRIVATE_URLS"
         assert Config.load({**PRODUCTION, **both, "ALLOW_INSECURE": allowed}).ALLOW_INSECURE == (
@@ -312,7 +312,7 @@ class TestProductionRefusesUnsafeSettings:
         assert str(refused.value).endswith("not RATE_LIMIT_ENABLED")
 
     def test_allow_insecure_does_not_keep_a_console_channel(self):
-        with pytest.raises(ConfigError, match="^ALLOW_INSECURE may name"):
+        with pytest.raises(ConfigError, match=r"^ALLOW_INSECURE may name"):
             Config.load({**PRODUCTION, "SMS_CHANNEL": "console", "ALLOW_INSECURE": "SMS_CHANNEL"})
 
     def test_every_country_named_with_a_star_is_explicit(self):
