@@ -9,6 +9,17 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from config.settings import ROOT
 
+# Production with every secret and server (base_environment gives the two servers): any channel
+# but console gets past Config, whose refusals come before the channels are built.
+PRODUCTION = {
+    "REGISTRAR_ENV": "production",
+    "SECRET_KEY": "s" * 32,
+    "JWT_PRIVATE_KEY": "not read before Config's refusals",
+    "SMS_CHANNEL": "sms-gateway",
+    "EMAIL_CHANNEL": "mail-relay",
+    "SMS_ALLOWED_COUNTRIES": "SA",
+}
+
 
 def migrate(base_environment, **settings: str) -> subprocess.CompletedProcess:
     return subprocess.run(
@@ -58,6 +69,16 @@ def test_migrate_with_good_settings_succeeds(base_environment):
             {"REGISTRAR_ENV": "production", "SMS_CHANNEL": "sms-gateway"},
             ["EMAIL_CHANNEL=console"],
             id="production with the console email channel",
+        ),
+        pytest.param(
+            {**PRODUCTION, "WEBHOOK_ALLOW_PRIVATE_URLS": "true"},
+            ["WEBHOOK_ALLOW_PRIVATE_URLS=true", "ALLOW_INSECURE=WEBHOOK_ALLOW_PRIVATE_URLS"],
+            id="production with webhooks to private addresses",
+        ),
+        pytest.param(
+            {**PRODUCTION, "ALLOW_INSECURE": "WEBHOOK_ALLOW_PRIVATE_URL"},
+            ["ALLOW_INSECURE may name", "not WEBHOOK_ALLOW_PRIVATE_URL"],
+            id="production allowing what no rule refuses",
         ),
         pytest.param({"DATABASE_URL": "garbage://x"}, ["DATABASE_URL"], id="a database url of no dialect"),
         pytest.param({"DATABASE_URL": "not a url"}, ["DATABASE_URL"], id="a database url that is no url"),
