@@ -153,7 +153,8 @@ class Config(BaseSettings):
     OPENAPI_URL_PREFIX: ClassVar[str] = "/"
     OPENAPI_JSON_PATH: ClassVar[str] = "openapi.json"
     OPENAPI_SWAGGER_UI_PATH: ClassVar[str] = "docs"
-    OPENAPI_SWAGGER_UI_URL: ClassVar[str] = "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/"
+    # Swagger UI's files come from the swagger-ui-bundle package, served by app.http: no CDN.
+    OPENAPI_SWAGGER_UI_URL: ClassVar[str] = "/docs/assets/"
 
     @classmethod
     def load(cls, environ: Mapping[str, str] | None = None) -> "Config":
