@@ -423,8 +423,14 @@ class KeptAliveClient:
 
     @property
     def connections(self) -> int:
-        pool = self.session.get_adapter(self.base_url).poolmanager.connection_from_url(self.base_url)
-        return pool.num_connections
+        """Connections the session opened, in every pool of every adapter."""
+        total = 0
+        for adapter in self.session.adapters.values():
+            manager = adapter.poolmanager
+            for key in manager.pools.keys():  # noqa: SIM118 (the container refuses iteration)
+                if (pool := manager.pools.get(key)) is not None:
+                    total += pool.num_connections
+        return total
 
     def assert_no_connection_was_dropped(self) -> None:
         assert self.connections <= 1 + self.announced_closes, (
