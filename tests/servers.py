@@ -388,16 +388,30 @@ class Answer:
 
 class KeptAliveClient:
     """One requests session to a real server, posting like Flask's test client. It counts the
-    connections it opens: after the first, each must follow an answer that said
+    TCP connections it opens: after the first, each must follow an answer that said
     `Connection: close`. Any other is a connection the server dropped while promising to keep
     it (API.md §4), which a client sending its next request at that moment sees unanswered."""
 
     def __init__(self, base_url: str):
         import requests
+        from urllib3 import HTTPConnectionPool
+        from urllib3.connection import HTTPConnection
 
         self.base_url = base_url
-        self.session = requests.Session()
+        self.connections = 0
         self.announced_closes = 0
+        client = self
+
+        class CountedConnection(HTTPConnection):
+            def connect(self) -> None:
+                super().connect()
+                client.connections += 1
+
+        class CountedPool(HTTPConnectionPool):
+            ConnectionCls = CountedConnection
+
+        self.session = requests.Session()
+        self.session.get_adapter(base_url).poolmanager.pool_classes_by_scheme = {"http": CountedPool}
 
     def post(self, path: str, data=None, json=None, content_type=None, headers=None) -> Answer:
         headers = dict(headers or {})
@@ -420,17 +434,6 @@ class KeptAliveClient:
         on this session, such as schemathesis')."""
         if response.headers.get("Connection", "").lower() == "close":
             self.announced_closes += 1
-
-    @property
-    def connections(self) -> int:
-        """Connections the session opened, in every pool of every adapter."""
-        total = 0
-        for adapter in self.session.adapters.values():
-            manager = adapter.poolmanager
-            for key in manager.pools.keys():  # noqa: SIM118 (the container refuses iteration)
-                if (pool := manager.pools.get(key)) is not None:
-                    total += pool.num_connections
-        return total
 
     def assert_no_connection_was_dropped(self) -> None:
         assert self.connections <= 1 + self.announced_closes, (
