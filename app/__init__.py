@@ -13,7 +13,7 @@ from redis.retry import Retry
 from sqlalchemy import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from app import embedded_redis, http, logs
+from app import edge, embedded_redis, http, logs
 from app.accounts import Accounts
 from app.channels import create_senders
 from app.channels.courier import BackgroundCourier, Courier
@@ -82,6 +82,8 @@ def create_app(config: Config | None = None) -> Flask:
     if config.TRUSTED_PROXIES:
         # The client is the address the nearest trusted proxy saw, and no other header counts.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=config.TRUSTED_PROXIES, x_proto=config.TRUSTED_PROXIES)
+    else:
+        edge.warn_once_of_forwarded_requests(app)
     if config.CORS_ORIGINS:
         CORS(app, origins=list(config.CORS_ORIGINS), **CORS_OPTIONS)
 

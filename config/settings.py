@@ -14,10 +14,11 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from config import production
+
 ROOT = Path(__file__).resolve().parent.parent
 Locale = Literal["en", "ar"]
 LOCALES: tuple[str, ...] = get_args(Locale)
-PRODUCTION_REQUIRES = ("SECRET_KEY", "JWT_PRIVATE_KEY", "DATABASE_URL", "REDIS_URL")
 
 
 class ConfigError(ValueError):
@@ -53,6 +54,10 @@ def _database_url(url: str) -> str:
 def _whole(default: int, low: int, high: int | None = None) -> Any:
     allowed = f"from {low} to {high}" if high is not None else f"of at least {low}"
     return Field(default, ge=low, le=high, description=f"a whole number {allowed}")
+
+
+def _names(text: str) -> tuple[str, ...]:
+    return tuple(filter(None, map(str.strip, text.split(","))))
 
 
 Flag = Annotated[bool, Field(description="true or false")]
@@ -145,9 +150,8 @@ class Config(BaseSettings):
     )
     RATE_LIMITS_ENABLED: Flag = True
     TRUSTED_PROXIES: int = _whole(0, 0, 10)
-    CORS_ORIGINS: Annotated[
-        tuple[str, ...], _from_text(lambda text: tuple(filter(None, map(str.strip, text.split(",")))))
-    ] = ()
+    CORS_ORIGINS: Annotated[tuple[str, ...], _from_text(_names)] = ()
+    ALLOW_INSECURE: Annotated[tuple[str, ...], _from_text(lambda text: _names(text.upper()))] = ()
 
     # Flask and flask-smorest settings, the same for every deployment.
     MAX_CONTENT_LENGTH: ClassVar[int] = 64 * 1024
@@ -157,7 +161,8 @@ class Config(BaseSettings):
     OPENAPI_URL_PREFIX: ClassVar[str] = "/"
     OPENAPI_JSON_PATH: ClassVar[str] = "openapi.json"
     OPENAPI_SWAGGER_UI_PATH: ClassVar[str] = "docs"
-    OPENAPI_SWAGGER_UI_URL: ClassVar[str] = "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/"
+    # Swagger UI's files come from the swagger-ui-bundle package, served by app.http: no CDN.
+    OPENAPI_SWAGGER_UI_URL: ClassVar[str] = "/docs/assets/"
 
     @classmethod
     def load(cls, environ: Mapping[str, str] | None = None) -> "Config":
@@ -188,6 +193,8 @@ class Config(BaseSettings):
     def _check_together(self) -> Self:
         """The rules across variables, and the defaults that follow from other variables."""
         given = self.model_fields_set
+        if refusal := production.unknown_allowances(self.ALLOW_INSECURE):
+            raise ConfigError(refusal)
         if self.REGISTRATION_TTL < self.OTP_TTL:
             raise ConfigError(
                 f"REGISTRATION_TTL ({self.REGISTRATION_TTL}) must be at least OTP_TTL ({self.OTP_TTL})"
@@ -196,16 +203,8 @@ class Config(BaseSettings):
             self.SMTP_SSL = self.SMTP_PORT == 465
         if self.SMTP_SSL and self.SMTP_STARTTLS and "SMTP_STARTTLS" in given:
             raise ConfigError("SMTP_SSL and SMTP_STARTTLS exclude each other: choose one")
-        if self.ENVIRONMENT == "production":
-            # A console channel first (it logs every code), then every secret and server not set.
-            for variable in ("SMS_CHANNEL", "EMAIL_CHANNEL"):
-                if getattr(self, variable) == "console":
-                    raise ConfigError(
-                        f"{variable}=console writes every code to the log: "
-                        "REGISTRAR_ENV=production needs a real channel"
-                    )
-            if missing := [name for name in PRODUCTION_REQUIRES if name not in given]:
-                raise ConfigError(f"REGISTRAR_ENV=production requires {', '.join(missing)} to be set")
+        if self.ENVIRONMENT == "production" and (refusal := production.refusal(self)):
+            raise ConfigError(refusal)
         if "DATABASE_URL" not in given:
             self.DATABASE_URL = f"sqlite:///{self.INSTANCE_PATH / 'registrar.db'}"
         return self

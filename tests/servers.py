@@ -365,3 +365,85 @@ class TcpProxy:
             for end in (source, sink):
                 with contextlib.suppress(OSError):
                     end.shutdown(socket.SHUT_RDWR)
+
+
+class Answer:
+    """A requests response, read the way Flask's test client reads its own."""
+
+    def __init__(self, response):
+        self.status_code = response.status_code
+        self.headers = response.headers
+        self.mimetype = response.headers.get("Content-Type", "").split(";")[0].strip()
+        self._body = response.content
+
+    def get_data(self, as_text: bool = False):
+        return self._body.decode("utf-8", "replace") if as_text else self._body
+
+    def get_json(self):
+        try:
+            return json.loads(self._body)
+        except ValueError:
+            return None
+
+
+class KeptAliveClient:
+    """One requests session to a real server, posting like Flask's test client. It counts the
+    TCP connections it opens: after the first, each must follow an answer that said
+    `Connection: close`. Any other is a connection the server dropped while promising to keep
+    it (API.md §4), which a client sending its next request at that moment sees unanswered."""
+
+    def __init__(self, base_url: str):
+        import requests
+        from urllib3 import HTTPConnectionPool
+        from urllib3.connection import HTTPConnection
+
+        self.base_url = base_url
+        self.connections = 0
+        self.announced_closes = 0
+        client = self
+
+        class CountedConnection(HTTPConnection):
+            def connect(self) -> None:
+                super().connect()
+                client.connections += 1
+
+        class CountedPool(HTTPConnectionPool):
+            ConnectionCls = CountedConnection
+
+        self.session = requests.Session()
+        self.session.get_adapter(base_url).poolmanager.pool_classes_by_scheme = {"http": CountedPool}
+
+    def post(self, path: str, data=None, json=None, content_type=None, headers=None) -> Answer:
+        headers = dict(headers or {})
+        if json is not None:
+            data, content_type = _json_dumps(json), "application/json"
+        if content_type is not None:
+            headers["Content-Type"] = content_type
+        return self.request("POST", path, data=data, headers=headers)
+
+    def get(self, path: str, headers=None) -> Answer:
+        return self.request("GET", path, headers=headers)
+
+    def request(self, method: str, path: str, **kwargs) -> Answer:
+        response = self.session.request(method, f"{self.base_url}{path}", timeout=30, **kwargs)
+        self.count(response)
+        return Answer(response)
+
+    def count(self, response) -> None:
+        """Note an answer that announced closing its connection (for answers got elsewhere
+        on this session, such as schemathesis')."""
+        if response.headers.get("Connection", "").lower() == "close":
+            self.announced_closes += 1
+
+    def assert_no_connection_was_dropped(self) -> None:
+        assert self.connections <= 1 + self.announced_closes, (
+            f"{self.connections} connections for {self.announced_closes} announced closes: "
+            "the server dropped a kept-alive connection"
+        )
+
+    def close(self) -> None:
+        self.session.close()
+
+
+def _json_dumps(value) -> bytes:
+    return json.dumps(value).encode()

@@ -62,6 +62,22 @@ def test_a_json_body_that_is_not_an_object_is_a_bad_request(client, path, body):
     assert_error(client.post(path, data=body, content_type="application/json"), 400, "bad_request")
 
 
+@pytest.mark.parametrize("path", [*POST_PATHS, "/auth/login", "/auth/login/log_x/resend"])
+@pytest.mark.parametrize("body", ["", " \r\n\t "], ids=["empty", "whitespace"])
+def test_an_empty_body_where_a_json_object_is_expected_is_a_bad_request(client, path, body):
+    """API.md §4: an empty body is not the JSON object `{}`, even for resend, whose body is `{}`."""
+    response = client.post(path, data=body, content_type="application/json")
+    assert_error(response, 400, "bad_request")
+
+
+def test_a_body_less_resend_is_a_bad_request_and_costs_nothing(client, outbox):
+    started = client.post("/auth/register", json=phone_registration()).get_json()
+    resend = f"/auth/register/{started['registration_id']}/resend"
+    assert_error(client.post(resend), 400, "bad_request")
+    assert client.get(f"/auth/register/{started['registration_id']}").get_json()["resends_left"] == 3
+    assert len(outbox.messages) == 1
+
+
 def test_json_with_a_charset_or_a_json_suffix_is_accepted(client):
     for content_type in ("application/json; charset=utf-8", "application/merge-patch+json"):
         response = client.post("/auth/register", data='{"first_name": "Sara"}', content_type=content_type)
@@ -184,6 +200,24 @@ def test_the_openapi_document_and_the_docs_are_served(client):
     assert "swagger" in docs.get_data(as_text=True).lower()
 
 
+def test_the_docs_load_swagger_ui_from_this_service_alone(client):
+    """API.md §5: no CDN. Every script and style of /docs is same-origin and answers 200."""
+    import re
+
+    docs = client.get("/docs")
+    html = docs.get_data(as_text=True)
+    assets = re.findall(r'(?:src|href)="([^"]+)"', html)
+    assert {asset.rsplit("/", 1)[-1] for asset in assets} >= {"swagger-ui-bundle.js", "swagger-ui.css"}
+    for asset in assets:
+        assert asset.startswith("/") and not asset.startswith("//"), asset
+        answer = client.get(asset)
+        assert answer.status_code == 200, asset
+        assert answer.mimetype in ("text/javascript", "application/javascript", "text/css"), asset
+    csp = docs.headers["Content-Security-Policy"]
+    assert "http" not in csp and "script-src 'self'" in csp
+    assert_error(client.get("/docs/assets/../../app/__init__.py"), 404, "not_found")
+
+
 def test_an_unexpected_error_logs_its_stack_but_not_its_message(app, client, monkeypatch, caplog):
     """A database's message can quote the phone or email of the row it refused."""
 
@@ -199,3 +233,29 @@ def test_an_unexpected_error_logs_its_stack_but_not_its_message(app, client, mon
     assert "explode" in logged, "the stack is logged"
     assert "551234567" not in logged
     assert all(record.exc_info is None for record in caplog.records)
+
+
+FORWARDED_WARNING = "X-Forwarded-For but TRUSTED_PROXIES=0"
+
+
+def forwarded_warnings(caplog) -> list[str]:
+    return [r.getMessage() for r in caplog.records if FORWARDED_WARNING in r.getMessage()]
+
+
+def test_requests_through_a_proxy_that_is_not_trusted_are_warned_of_once(make_app, caplog):
+    """Behind a load balancer with TRUSTED_PROXIES=0 every client shares the balancer's limits."""
+    client = make_app().test_client()
+    with caplog.at_level("WARNING", logger="registrar.http"):
+        client.get("/healthz")
+        assert forwarded_warnings(caplog) == []
+        for address in ("203.0.113.7", "198.51.100.9", "203.0.113.7"):
+            assert client.get("/healthz", headers={"X-Forwarded-For": address}).status_code == 200
+    [warning] = forwarded_warnings(caplog)
+    assert "TRUSTED_PROXIES" in warning and "203.0.113.7" not in warning
+
+
+def test_trusted_proxies_are_not_warned_of(make_app, caplog):
+    client = make_app(TRUSTED_PROXIES="1").test_client()
+    with caplog.at_level("WARNING", logger="registrar.http"):
+        client.get("/healthz", headers={"X-Forwarded-For": "203.0.113.7"})
+    assert forwarded_warnings(caplog) == []

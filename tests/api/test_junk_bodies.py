@@ -7,6 +7,9 @@ is one of the contract's statuses, as JSON, and an error carries `code` and `mes
 
 Endpoints that take a registration, a login, a webhook or a delivery are tried on a real one and on
 an unknown one. A few hypothesis runs throw arbitrary JSON at the same endpoints.
+
+Everything is sent to a real gunicorn on one kept-alive session, and no connection may drop:
+after each test, every connection but the first followed an answer that said it would close.
 """
 
 import json
@@ -21,7 +24,9 @@ from hypothesis import strategies as st
 from app import create_app
 from app.webhooks.worker import DeliveryWorker
 from config.settings import Config
-from tests.support import phone_registration
+from tests.conftest import Server
+from tests.servers import KeptAliveClient
+from tests.support import MASKED_PHONE, phone_registration
 
 ADMIN_KEY = "junk-admin-key-0123456789abcdef"
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
@@ -237,8 +242,24 @@ FIELD_SPECIFIC_JUNK: dict[str, dict[str, object]] = {
 }
 
 
-# The app, built once for the module (each test still starts from flushed Redis and empty
-# tables: the conftest's clean_state).
+# gunicorn and the app, started once for the module (each test still starts from flushed
+# Redis and empty tables: the conftest's clean_state). The app in this process only runs the
+# webhook worker's fan-out; every request goes to gunicorn, on one session.
+SETTINGS = {
+    "ADMIN_API_KEY": ADMIN_KEY,
+    # A session idle between tests must not reach gunicorn's keep-alive timeout.
+    "GUNICORN_CMD_ARGS": "--keep-alive 300",
+}
+
+
+@pytest.fixture(scope="module")
+def junk_server(base_environment, tmp_path_factory) -> Iterator[Server]:
+    log_path = tmp_path_factory.mktemp("junk") / "gunicorn.log"
+    server = Server({**base_environment, **SETTINGS}, log_path).start()
+    yield server
+    server.stop()
+
+
 @pytest.fixture(scope="module")
 def junk_app(base_environment) -> Iterator[Flask]:
     app = create_app(Config.load({**base_environment, "ADMIN_API_KEY": ADMIN_KEY}))
@@ -246,9 +267,17 @@ def junk_app(base_environment) -> Iterator[Flask]:
     app.extensions["registrar"].close()
 
 
+@pytest.fixture(scope="module")
+def session(junk_server) -> Iterator[KeptAliveClient]:
+    client = KeptAliveClient(junk_server.url)
+    yield client
+    client.close()
+
+
 @pytest.fixture
-def client(junk_app):
-    return junk_app.test_client()
+def client(session) -> Iterator[KeptAliveClient]:
+    yield session
+    session.assert_no_connection_was_dropped()
 
 
 @pytest.fixture
@@ -266,11 +295,12 @@ def resolve(request, junk_app, client) -> Callable[[Endpoint], tuple[str, dict]]
         return response.get_json()["login_id"]
 
     def real_delivery() -> dict:
-        outbox = request.getfixturevalue("outbox")
+        server = request.getfixturevalue("junk_server")
         hook = client.post("/webhooks", json={"url": PUBLIC_URL, "events": ["onRegistered"]}, headers=ADMIN)
         assert hook.status_code == 201, hook.get_json()
         registration_id = pending_registration()
-        verified = client.post(f"/auth/register/{registration_id}/verify", json={"code": outbox.last_code()})
+        code = server.codes_for(MASKED_PHONE)[-1]
+        verified = client.post(f"/auth/register/{registration_id}/verify", json={"code": code})
         assert verified.status_code == 201, verified.get_json()
         registrar = junk_app.extensions["registrar"]
         DeliveryWorker(

@@ -11,9 +11,14 @@ Each answer is also held to the contract (API.md §4): a status it names, and fo
 its envelope: a machine code of that status, a message, `errors` as field → list of
 messages, `Retry-After` where it says so.
 
+The fuzzed requests go to a real gunicorn on one kept-alive session, and no connection may
+drop: every connection but the first follows an answer that said it would close.
+
 A second test walks the happy path the fuzzer cannot reach (it cannot guess a code, a token
 or a delivery id) and checks those answers against the document the same way.
 """
+
+from collections.abc import Iterator
 
 import pytest
 import schemathesis
@@ -27,6 +32,8 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from app.webhooks.worker import DeliveryWorker
+from tests.conftest import Server
+from tests.servers import KeptAliveClient
 from tests.support import phone_registration, wrong
 
 ADMIN_KEY = "fuzz-admin-key-0123456789abcdef"
@@ -107,11 +114,7 @@ def schemathesis_config(access_token: str) -> schemathesis.Config:
 
 
 def fuzzed_app(make_app):
-    return make_app(
-        ADMIN_API_KEY=ADMIN_KEY,
-        # No DNS lookups for the random hosts of webhook URLs: the run stays offline and fast.
-        WEBHOOK_ALLOW_PRIVATE_URLS="true",
-    )
+    return make_app(**FUZZED_SETTINGS)
 
 
 def register(client, outbox) -> dict:
@@ -124,16 +127,39 @@ def register(client, outbox) -> dict:
     return verified.get_json()
 
 
+FUZZED_SETTINGS = {
+    "ADMIN_API_KEY": ADMIN_KEY,
+    # No DNS lookups for the random hosts of webhook URLs: the run stays offline and fast.
+    "WEBHOOK_ALLOW_PRIVATE_URLS": "true",
+}
+
+
+@pytest.fixture(scope="module")
+def fuzzed_server(base_environment, tmp_path_factory) -> Iterator[Server]:
+    log_path = tmp_path_factory.mktemp("fuzz") / "gunicorn.log"
+    # A session idle between operations must not reach gunicorn's keep-alive timeout.
+    environment = {**base_environment, **FUZZED_SETTINGS, "GUNICORN_CMD_ARGS": "--keep-alive 300"}
+    server = Server(environment, log_path).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def kept_alive(fuzzed_server) -> Iterator[KeptAliveClient]:
+    client = KeptAliveClient(fuzzed_server.url)
+    yield client
+    client.close()
+
+
 @pytest.fixture
-def api_schema(make_app, outbox, request):
+def api_schema(make_app, outbox, request, fuzzed_server):
     # schemathesis 4.32's lazy schemas read and write `node._nodeid`, which pytest 9 no longer
     # has (it keeps the id elsewhere); give it one, or every run fails before it starts.
     if not hasattr(request.node, "_nodeid"):
         request.node._nodeid = request.node.nodeid
-    app = fuzzed_app(make_app)
-    session = register(app.test_client(), outbox)
-    return schemathesis.openapi.from_wsgi(
-        "/openapi.json", app, config=schemathesis_config(session["access_token"])
+    session = register(fuzzed_app(make_app).test_client(), outbox)
+    return schemathesis.openapi.from_url(
+        f"{fuzzed_server.url}/openapi.json", config=schemathesis_config(session["access_token"])
     )
 
 
@@ -148,8 +174,11 @@ schema = schemathesis.pytest.from_fixture("api_schema")
     database=None,
     suppress_health_check=list(HealthCheck),
 )
-def test_every_answer_keeps_the_document_and_the_contract(case):
-    case.call_and_validate(checks=CHECKS)
+def test_every_answer_keeps_the_document_and_the_contract(case, kept_alive):
+    response = case.call_and_validate(session=kept_alive.session, checks=CHECKS)
+    kept_alive.count(response)
+    assert kept_alive.connections >= 1, "the call went through the kept-alive session"
+    kept_alive.assert_no_connection_was_dropped()
 
 
 class Document:

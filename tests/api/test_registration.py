@@ -317,7 +317,7 @@ def test_resends_run_out_and_the_last_code_stays_valid(make_app, outbox):
     last_code = outbox.last_code()
 
     refused = client.post(f"/auth/register/{registration_id}/resend", json={})
-    refused_again = client.post(f"/auth/register/{registration_id}/resend")
+    refused_again = client.post(f"/auth/register/{registration_id}/resend", json={})
 
     assert refused.status_code == 429
     assert refused.get_json()["code"] == "too_many_resends"

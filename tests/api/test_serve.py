@@ -1,7 +1,10 @@
 """`make run` (`python -m app serve`): migrations, an embedded Redis and gunicorn, from nothing."""
 
+import http.client
+import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -16,6 +19,7 @@ from tests.servers import WebhookReceiver, free_port
 from tests.support import MASKED_PHONE, phone_registration
 
 pytestmark = pytest.mark.server
+JSON = {"Content-Type": "application/json"}
 
 
 def clean_environment(**settings: str) -> dict[str, str]:
@@ -130,3 +134,99 @@ def test_gunicorn_refuses_a_bad_setting_in_one_line(tmp_path):
     assert result.returncode != 0
     assert "registrar: OTP_LENGTH must be a whole number from 6 to 10, not '5'" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+# The HTTP edge as gunicorn serves it (API.md §4, issue #13 item 11).
+# Over the limit by less than gunicorn reads before it closes (64 KiB): a client still sending
+# when the connection closes would see it reset, before it could read the 413.
+OVERSIZED = json.dumps({"first_name": "x" * 100_000}).encode()
+
+
+def chunks(body: bytes, size: int = 16_384):
+    return iter([body[start : start + size] for start in range(0, len(body), size)])
+
+
+@pytest.fixture
+def served(start_server):
+    return start_server()
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
+def test_an_oversized_body_answers_413_and_the_next_request_on_the_connection_is_answered(served, chunked):
+    """A 413 leaves the rest of the body in the socket: the answer says the connection closes,
+    and the client's next request, on a new connection, is answered normally."""
+    connection = http.client.HTTPConnection("127.0.0.1", served.port, timeout=10)
+    for _ in range(3):
+        body = chunks(OVERSIZED) if chunked else OVERSIZED
+        connection.request("POST", "/auth/register", body=body, headers=JSON, encode_chunked=chunked)
+        refused = connection.getresponse()
+        assert refused.status == 413
+        assert json.loads(refused.read())["code"] == "payload_too_large"
+        assert refused.getheader("Connection") == "close"
+
+        connection.request("POST", "/auth/register", body=json.dumps(phone_registration()), headers=JSON)
+        started = connection.getresponse()
+        assert started.status == 202, started.read()
+        started.read()
+    connection.close()
+
+
+def test_after_a_413_the_server_closes_the_connection_it_announced_closing(served):
+    with socket.create_connection(("127.0.0.1", served.port), timeout=10) as raw:
+        head = "POST /auth/register HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        raw.sendall(f"{head}Content-Length: {len(OVERSIZED)}\r\n\r\n".encode() + OVERSIZED)
+        answer = read_until_closed(raw)
+    assert answer.startswith(b"HTTP/1.1 413 ")
+    assert b"\r\nConnection: close\r\n" in answer
+    assert answer.count(b"HTTP/1.1 ") == 1
+
+
+def test_a_body_that_fits_keeps_the_connection_alive(served):
+    connection = http.client.HTTPConnection("127.0.0.1", served.port, timeout=10)
+    for _ in range(3):
+        connection.request("POST", "/auth/register", body="[]", headers=JSON)
+        answer = connection.getresponse()
+        assert (answer.status, answer.getheader("Connection")) == (400, "keep-alive")
+        answer.read()
+    connection.close()
+
+
+GUNICORN_REFUSALS = {
+    "request-line-too-long": (b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 414),
+    "header-too-long": (b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-A: " + b"b" * 9000 + b"\r\n\r\n", 431),
+    "header-name-with-a-space": (b"GET /healthz HTTP/1.1\r\nHost: x\r\nBad Header: y\r\n\r\n", 400),
+    "not-http": (b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n", 400),
+}
+
+
+@pytest.mark.parametrize(("raw", "status"), GUNICORN_REFUSALS.values(), ids=list(GUNICORN_REFUSALS))
+def test_requests_gunicorn_itself_refuses_answer_json_not_html(served, raw, status):
+    with socket.create_connection(("127.0.0.1", served.port), timeout=10) as connection:
+        connection.sendall(raw)
+        answer = read_until_closed(connection)
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(f"HTTP/1.1 {status} ".encode()), answer[:300]
+    assert b"\r\nContent-Type: application/json; charset=utf-8" in head
+    error = json.loads(body)
+    assert set(error) == {"code", "message"} and error["message"]
+    assert b"<html" not in answer
+    if status == 400:
+        assert error["code"] == "bad_request"
+
+
+def test_a_malformed_chunk_is_a_bad_request_not_a_server_error(served):
+    with socket.create_connection(("127.0.0.1", served.port), timeout=10) as connection:
+        connection.sendall(
+            b"POST /auth/register HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Transfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n"
+        )
+        answer = read_until_closed(connection)
+    assert answer.startswith(b"HTTP/1.1 400 "), answer[:300]
+    assert json.loads(answer.partition(b"\r\n\r\n")[2])["code"] == "bad_request"
+
+
+def read_until_closed(connection: socket.socket) -> bytes:
+    answer = b""
+    while data := connection.recv(65536):
+        answer += data
+    return answer

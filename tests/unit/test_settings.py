@@ -203,8 +203,8 @@ def test_a_redis_url_of_another_scheme_is_refused_naming_redis_url(url):
 
 
 PRODUCTION_REQUIRES = ("SECRET_KEY", "JWT_PRIVATE_KEY", "DATABASE_URL", "REDIS_URL")
-# Only the console channel is built in so far; Config does not check the names against the
-# registry (create_senders does), so any other name gets past production's console check.
+# Config does not check channel names against the registry (create_senders does), so any
+# name but console gets past production's console check.
 REAL_CHANNELS = {"SMS_CHANNEL": "some-sms-gateway", "EMAIL_CHANNEL": "some-mail-relay"}
 PRODUCTION = {
     "REGISTRAR_ENV": "production",
@@ -212,6 +212,7 @@ PRODUCTION = {
     "JWT_PRIVATE_KEY": "-----BEGIN PRIVATE KEY-----\n…\n-----END PRIVATE KEY-----",
     "DATABASE_URL": "postgresql://registrar@db/registrar",
     "REDIS_URL": "redis://cache:6379/0",
+    "SMS_ALLOWED_COUNTRIES": "SA,AE",
     **REAL_CHANNELS,
 }
 
@@ -255,6 +256,84 @@ class TestProduction:
 
     def test_production_starts_with_everything_set(self):
         assert Config.load(PRODUCTION).ENVIRONMENT == "production"
+
+
+# Each unsafe setting production refuses (API.md §6, issue #13 items 2 and 7): the settings,
+# and the variable the one-line refusal names (and that ALLOW_INSECURE may keep).
+UNSAFE = {
+    "rate-limits-off": ({"RATE_LIMITS_ENABLED": "false"}, "RATE_LIMITS_ENABLED"),
+    "private-webhooks": ({"WEBHOOK_ALLOW_PRIVATE_URLS": "true"}, "WEBHOOK_ALLOW_PRIVATE_URLS"),
+    "no-sms-countries": ({"SMS_ALLOWED_COUNTRIES": ""}, "SMS_ALLOWED_COUNTRIES"),
+    "plain-http-gateway": (
+        {"SMS_CHANNEL": "http", "SMS_HTTP_URL": "http://sms.example/send"},
+        "SMS_HTTP_URL",
+    ),
+    "plain-http-twilio": ({"TWILIO_API_BASE": "HTTP://api.twilio.example"}, "TWILIO_API_BASE"),
+    "smtp-login-in-clear": (
+        {"EMAIL_CHANNEL": "smtp", "SMTP_USER": "mailer", "SMTP_STARTTLS": "false"},
+        "SMTP_STARTTLS",
+    ),
+}
+
+
+class TestProductionRefusesUnsafeSettings:
+    @pytest.mark.parametrize(("unsafe", "variable"), UNSAFE.values(), ids=list(UNSAFE))
+    def test_an_unsafe_setting_is_refused_in_one_line_naming_its_variable(self, unsafe, variable):
+        with pytest.raises(ConfigError) as refused:
+            Config.load({**PRODUCTION, **unsafe})
+        message = str(refused.value)
+        assert message.startswith(variable) and "\n" not in message
+        assert f"ALLOW_INSECURE={variable}" in message
+
+    @pytest.mark.parametrize(("unsafe", "variable"), UNSAFE.values(), ids=list(UNSAFE))
+    def test_allow_insecure_keeps_that_one_setting_on_purpose(self, unsafe, variable):
+        config = Config.load({**PRODUCTION, **unsafe, "ALLOW_INSECURE": variable.lower()})
+        assert (variable,) == config.ALLOW_INSECURE
+
+    @pytest.mark.parametrize(("unsafe", "variable"), UNSAFE.values(), ids=list(UNSAFE))
+    def test_development_keeps_every_such_setting(self, unsafe, variable):
+        assert Config.load(unsafe).ENVIRONMENT == "development"
+
+    def test_allow_insecure_keeps_only_what_it_names(self):
+        both = {"RATE_LIMITS_ENABLED": "false", "WEBHOOK_ALLOW_PRIVATE_URLS": "true"}
+        with pytest.raises(ConfigError, match=r"^WEBHOOK_ALLOW_PRIVATE_URLS"):
+            Config.load({**PRODUCTION, **both, "ALLOW_INSECURE": "RATE_LIMITS_ENABLED"})
+        allowed = "RATE_LIMITS_ENABLED, WEBHOOK_ALLOW_PRIVATE_URLS"
+        assert Config.load({**PRODUCTION, **both, "ALLOW_INSECURE": allowed}).ALLOW_INSECURE == (
+            "RATE_LIMITS_ENABLED",
+            "WEBHOOK_ALLOW_PRIVATE_URLS",
+        )
+
+    @pytest.mark.parametrize("environment", ["production", "development"])
+    def test_an_unknown_name_in_allow_insecure_is_itself_refused(self, environment):
+        with pytest.raises(ConfigError) as refused:
+            Config.load({**PRODUCTION, "REGISTRAR_ENV": environment, "ALLOW_INSECURE": "RATE_LIMIT_ENABLED"})
+        assert str(refused.value).startswith("ALLOW_INSECURE may name RATE_LIMITS_ENABLED, ")
+        assert str(refused.value).endswith("not RATE_LIMIT_ENABLED")
+
+    def test_allow_insecure_does_not_keep_a_console_channel(self):
+        with pytest.raises(ConfigError, match=r"^ALLOW_INSECURE may name"):
+            Config.load({**PRODUCTION, "SMS_CHANNEL": "console", "ALLOW_INSECURE": "SMS_CHANNEL"})
+
+    def test_every_country_named_with_a_star_is_explicit(self):
+        assert Config.load({**PRODUCTION, "SMS_ALLOWED_COUNTRIES": "*"}).SMS_ALLOWED_COUNTRIES is None
+
+    @pytest.mark.parametrize(
+        "tls",
+        [{}, {"SMTP_PORT": "465"}, {"SMTP_SSL": "true", "SMTP_STARTTLS": "false"}],
+        ids=["starttls", "implicit-465", "implicit"],
+    )
+    def test_smtp_that_logs_in_over_tls_is_accepted(self, tls):
+        smtp = {"EMAIL_CHANNEL": "smtp", "SMTP_USER": "mailer", "SMTP_PASSWORD": "p", **tls}
+        assert Config.load({**PRODUCTION, **smtp}).SMTP_USER == "mailer"
+
+    def test_smtp_without_tls_that_does_not_log_in_is_accepted(self):
+        relay = {"EMAIL_CHANNEL": "smtp", "SMTP_HOST": "relay", "SMTP_STARTTLS": "false"}
+        assert Config.load({**PRODUCTION, **relay}).SMTP_STARTTLS is False
+
+    def test_https_gateways_are_accepted(self):
+        gateways = {"SMS_HTTP_URL": "https://sms.example/send", "TWILIO_API_BASE": "https://api.twilio.com"}
+        assert Config.load({**PRODUCTION, **gateways}).SMS_HTTP_URL == "https://sms.example/send"
 
 
 class TestChannels:
