@@ -13,20 +13,7 @@ from collections.abc import Sequence
 from dataclasses import KW_ONLY, dataclass
 from datetime import timedelta
 
-from sqlalchemy import (
-    Connection,
-    Engine,
-    Row,
-    Select,
-    Update,
-    bindparam,
-    delete,
-    exists,
-    insert,
-    or_,
-    select,
-    update,
-)
+from sqlalchemy import Connection, Engine, Row, Select, Update, bindparam, insert, or_, select, update
 
 from app.codes import CodeStore, Failure
 from app.models import utcnow, webhook_deliveries, webhook_endpoints, webhook_events
@@ -125,7 +112,7 @@ class DeliveryWorker:
                 log.warning("sweep of lapsed registrations failed: %s", type(error).__name__)
         if now >= self._next_prune:
             self._next_prune = now + self.pacing.prune_every
-            self.prune()
+            self.outbox.prune(utcnow() - timedelta(seconds=self.event_retention), self.pacing.batch)
         recorded = self.record_ended()
         fanned = self.fan_out()
         claimed = self.deliver_due()
@@ -159,23 +146,6 @@ class DeliveryWorker:
             if len(notices) < self.pacing.batch:
                 break
         return written
-
-    def prune(self) -> int:
-        """Delete the events older than `event_retention` for which nothing is pending, with their
-        deliveries: their payloads hold customers' data. How many were deleted."""
-        cutoff = utcnow() - timedelta(seconds=self.event_retention)
-        settled = ~exists().where(deliveries.event_id == events.id, deliveries.status == PENDING)
-        old = select(events.id).where(events.fanned_out.is_(True), events.created_at < cutoff, settled)
-        pruned = 0
-        while True:
-            with self.engine.begin() as connection:
-                ids = connection.execute(old.limit(self.pacing.batch)).scalars().all()
-                if ids:
-                    connection.execute(delete(webhook_deliveries).where(deliveries.event_id.in_(ids)))
-                    connection.execute(delete(webhook_events).where(events.id.in_(ids)))
-            pruned += len(ids)
-            if len(ids) < self.pacing.batch:
-                return pruned
 
     def fan_out(self) -> int:
         """One delivery per new event and endpoint subscribed to its type."""
