@@ -4,9 +4,7 @@ from one attempt to the next."""
 
 import contextlib
 import logging
-import socket
 import threading
-import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -14,9 +12,9 @@ from datetime import UTC, datetime
 
 import urllib3
 from standardwebhooks.webhooks import Webhook
-from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.exceptions import NewConnectionError
 
+from app.webhooks.deadline import Deadline, Deadlines, Pool, TlsPool
 from app.webhooks.guard import DNS_TIMEOUT, IPAddress, Target, UnsafeUrl, parse_url, resolve
 
 log = logging.getLogger("registrar.webhooks")
@@ -40,88 +38,6 @@ class Attempt:
     attempts: int  # before this one
 
 
-class _Deadline:
-    """The end of one attempt: past it, the sockets of the connections it used are shut down,
-    which ends a read blocked on them. An answer trickled a byte at a time keeps each read under
-    the read timeout, never the whole."""
-
-    def __init__(self, seconds: float):
-        self.ends = time.monotonic() + seconds
-        self.passed = False
-        self._connections: list[HTTPConnection] = []
-        self._over = False
-        self._lock = threading.Lock()
-        self._timer = threading.Timer(seconds, self._pass)
-        self._timer.daemon = True
-        self._timer.start()
-
-    @property
-    def remaining(self) -> float:
-        return max(self.ends - time.monotonic(), 0.0)
-
-    def watch(self, connection: HTTPConnection) -> None:
-        with self._lock:
-            if not self._over:
-                self._connections.append(connection)
-            if self.passed:
-                _cut(connection)
-
-    def end(self) -> None:
-        """The attempt is over: its connections, back in the pool, are no longer watched."""
-        self._timer.cancel()
-        with self._lock:
-            self._over = True
-            self._connections.clear()
-
-    def _pass(self) -> None:
-        with self._lock:
-            self.passed = True
-            for connection in self._connections:
-                _cut(connection)
-
-
-def _cut(connection: HTTPConnection) -> None:
-    with contextlib.suppress(OSError, AttributeError):  # not connected yet, or closed already
-        # socket.socket's own shutdown, not SSLSocket's, which is not safe from another thread.
-        socket.socket.shutdown(connection.sock, socket.SHUT_RDWR)
-
-
-class _Deadlines(threading.local):
-    """The deadline of the attempt running in this thread, for its connections to report to."""
-
-    current: _Deadline | None = None
-
-    def watch(self, connection: HTTPConnection) -> None:
-        if self.current is not None:
-            self.current.watch(connection)
-
-
-class _WatchedConnection(HTTPConnection):
-    def __init__(self, *args, deadlines: _Deadlines, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.deadlines = deadlines
-
-    def connect(self) -> None:
-        self.deadlines.watch(self)
-        super().connect()
-
-    def request(self, *args, **kwargs) -> None:
-        self.deadlines.watch(self)
-        super().request(*args, **kwargs)
-
-
-class _WatchedTlsConnection(_WatchedConnection, HTTPSConnection):
-    pass
-
-
-class _Pool(urllib3.HTTPConnectionPool):
-    ConnectionCls = _WatchedConnection
-
-
-class _TlsPool(urllib3.HTTPSConnectionPool):
-    ConnectionCls = _WatchedTlsConnection
-
-
 class WebhookSender:
     """Sends attempts from many threads at once, each to an address checked for it, within
     `deadline` seconds in all; keeps connections for the next attempt to the same host at the same
@@ -141,7 +57,7 @@ class WebhookSender:
         self.resolve = resolver
         self.ca_certs = ca_certs
         self._timeout = urllib3.Timeout(connect=min(5, REQUEST_TIMEOUT), read=REQUEST_TIMEOUT)
-        self._deadlines = _Deadlines()
+        self._deadlines = Deadlines()
         self._pools: OrderedDict[tuple, urllib3.HTTPConnectionPool] = OrderedDict()
         self._pools_lock = threading.Lock()
 
@@ -149,31 +65,34 @@ class WebhookSender:
         """POST the event; the status it was answered with, or None if there was no answer in
         time. No redirect is followed and at most 64 KiB is read: a subscriber says a status, no
         more. A URL that is not safe now is never connected to."""
-        deadline = self._deadlines.current = _Deadline(self.deadline)
-        response = None
-        try:
-            target = parse_url(attempt.url)
-            addresses = self.resolve(
-                target, allow_private=self.allow_private_urls, timeout=min(DNS_TIMEOUT, deadline.remaining)
-            )
-            response = self._post(attempt, target, addresses)
-            response.read(MAX_ANSWER_READ)
-        except UnsafeUrl as refusal:
-            log.warning("delivery %s not sent: %s", attempt.id, refusal)
-            return None
-        except Exception as error:
-            cause = "deadline" if deadline.passed else type(error).__name__
-            log.info("delivery %s: no answer (%s)", attempt.id, cause)
-            return None
-        finally:
-            deadline.end()
-            self._deadlines.current = None
-            if response is not None:
-                _finish(response)
+        with self._deadlines.running(self.deadline) as deadline:
+            try:
+                response = self._exchange(attempt, deadline)
+            except UnsafeUrl as refusal:
+                log.warning("delivery %s not sent: %s", attempt.id, refusal)
+                return None
+            except Exception as error:
+                cause = "deadline" if deadline.passed else type(error).__name__
+                log.info("delivery %s: no answer (%s)", attempt.id, cause)
+                return None
+        # Out of the block the deadline watches the connection no more: back to its pool it goes.
+        _finish(response)
         if deadline.passed:  # cut short: what was read of the answer may look whole, and is not
             log.info("delivery %s: no answer (deadline)", attempt.id)
             return None
         return response.status
+
+    def _exchange(self, attempt: Attempt, deadline: Deadline) -> urllib3.BaseHTTPResponse:
+        target = parse_url(attempt.url)
+        timeout = min(DNS_TIMEOUT, deadline.remaining)
+        addresses = self.resolve(target, allow_private=self.allow_private_urls, timeout=timeout)
+        response = self._post(attempt, target, addresses)
+        try:
+            response.read(MAX_ANSWER_READ)
+        except BaseException:
+            response.close()
+            raise
+        return response
 
     def _post(self, attempt: Attempt, target: Target, addresses: list[IPAddress]) -> urllib3.BaseHTTPResponse:
         sent_at = datetime.now(UTC)
@@ -221,9 +140,9 @@ class WebhookSender:
     def _new_pool(self, target: Target, address: IPAddress) -> urllib3.HTTPConnectionPool:
         options = {"timeout": self._timeout, "maxsize": 4, "deadlines": self._deadlines}
         if target.scheme == "http":
-            return _Pool(str(address), target.port, **options)
+            return Pool(str(address), target.port, **options)
         # TLS to the address, for the name: SNI and the certificate's check are the name's.
-        return _TlsPool(
+        return TlsPool(
             str(address),
             target.port,
             server_hostname=target.host,

@@ -127,6 +127,7 @@ class DeliveryWorker:
             self._sends.wait(0.05)
             self.record_ended()
             self._sends.start()
+        self.record_ended()  # an outcome is queued before its send stops counting as running
 
     def sweep_lapsed(self, rounds: int = 10) -> int:
         """Announce lapsed registrations: `expired` if nothing else was said of them, or the
@@ -178,7 +179,7 @@ class DeliveryWorker:
             attempts = self._claim(token, limit=room, skip=self._sends.queued_for())
             claimed = [Flight(attempt, token, lease_ends) for attempt in attempts]
             self._sends.add(claimed)
-        self._sends.start()
+        self._sends.start()  # what was waiting, if nothing was claimed
         return len(claimed)
 
     def record_ended(self) -> int:
