@@ -173,4 +173,5 @@ def build_worker(config: Config) -> DeliveryWorker:
         schedule=config.WEBHOOK_RETRY_SCHEDULE,
         allow_private_urls=config.WEBHOOK_ALLOW_PRIVATE_URLS,
         pacing=Pacing(lease=config.WEBHOOK_LEASE),
+        event_retention=config.WEBHOOK_EVENT_RETENTION,
     )

@@ -141,6 +141,9 @@ class Config(BaseSettings):
     ] = Field((5, 300, 1800, 7200, 18000, 36000, 36000), description="comma-separated whole seconds")
     WEBHOOK_ALLOW_PRIVATE_URLS: Flag = False
     WEBHOOK_LEASE: int = _whole(60, 1, 3600)
+    # Past REGISTRATION_TTL's highest value (7 days): a verify asks the outbox whether its account
+    # was made, for as long as the registration lives.
+    WEBHOOK_EVENT_RETENTION: int = _whole(2592000, 691200)
     DEFAULT_LOCALE: Annotated[Locale, Lowered] = Field("en", description="one of en, ar")
     RATE_LIMIT_REGISTER: Annotated[list[RateLimitItem], _from_text(parse_many)] = Field(
         "20/minute", description="limits such as '20/minute' or '5 per 10 seconds', separated by ';'"

@@ -7,11 +7,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, exists, insert, literal, select
+from sqlalchemy import Engine, delete, exists, insert, literal, select
 from sqlalchemy.exc import IntegrityError
 
 from app.codes import Failure, FailureReason, new_identifier
-from app.models import utcnow, webhook_events
+from app.models import utcnow, webhook_deliveries, webhook_events
 
 REGISTERED, REGISTRATION_FAILED = "onRegistered", "onRegistrationFailed"
 EVENT_TYPES = (REGISTERED, REGISTRATION_FAILED)
@@ -87,6 +87,24 @@ class Outbox:
                 return connection.execute(insert(webhook_events).from_select(list(row), values)).rowcount == 1
         except IntegrityError:
             return False
+
+    def prune(self, created_before: datetime, batch: int = 100) -> int:
+        """Delete the events created before `created_before` that were fanned out and have no
+        delivery pending, with their deliveries, `batch` at a time: their payloads hold customers'
+        data (WEBHOOK_EVENT_RETENTION). How many were deleted."""
+        event, delivery = webhook_events.c, webhook_deliveries.c
+        settled = ~exists().where(delivery.event_id == event.id, delivery.status == PENDING)
+        old = select(event.id).where(event.fanned_out.is_(True), event.created_at < created_before, settled)
+        pruned = 0
+        while True:
+            with self.engine.begin() as connection:
+                ids = connection.execute(old.limit(batch)).scalars().all()
+                if ids:
+                    connection.execute(delete(webhook_deliveries).where(delivery.event_id.in_(ids)))
+                    connection.execute(delete(webhook_events).where(event.id.in_(ids)))
+            pruned += len(ids)
+            if len(ids) < batch:
+                return pruned
 
 
 def new_delivery(event_id: str, endpoint_id: str, now: datetime) -> dict:

@@ -1,7 +1,8 @@
-"""The delivery worker: fans events out to endpoints, delivers them signed, retries, and announces
-lapsed registrations. At least once: a delivery is leased while it is sent, so a worker killed at any
-moment only delays it, and one whose lease ran out cannot overwrite what the next one recorded.
-Claims are single UPDATEs (SKIP LOCKED on PostgreSQL), so workers side by side normally send it once."""
+"""The delivery worker: fans events out to endpoints, delivers them signed, retries, announces
+lapsed registrations and deletes old events. At least once: a delivery is leased while it is sent,
+so a worker killed at any moment only delays it, and one whose lease ran out cannot overwrite what
+the next one recorded. Claims are single UPDATEs (SKIP LOCKED on PostgreSQL), so workers side by
+side normally send it once. Each send is recorded as soon as it ends, whatever the others do."""
 
 import logging
 import random
@@ -9,7 +10,6 @@ import secrets
 import threading
 import time
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import KW_ONLY, dataclass
 from datetime import timedelta
 
@@ -17,6 +17,7 @@ from sqlalchemy import Connection, Engine, Row, Select, Update, bindparam, inser
 
 from app.codes import CodeStore, Failure
 from app.models import utcnow, webhook_deliveries, webhook_endpoints, webhook_events
+from app.webhooks.dispatch import Dispatcher, Flight, Outcome
 from app.webhooks.outbox import FAILED, PENDING, STATE_FIELDS, Outbox, after_attempt, new_delivery
 from app.webhooks.sender import REQUEST_TIMEOUT, Attempt, WebhookSender
 
@@ -31,7 +32,7 @@ _ATTEMPTS = (
     .join(webhook_endpoints, endpoints.id == deliveries.endpoint_id)
     .join(webhook_events, events.id == deliveries.event_id)
 )
-# A batch of outcomes, each applied only where this worker still holds the lease.
+# Outcomes, each applied only where its worker still holds the lease.
 _RECORD = (
     update(webhook_deliveries)
     .where(deliveries.id == bindparam("delivery"), deliveries.lease_token == bindparam("holder"))
@@ -45,11 +46,13 @@ class Pacing:
 
     lease: int = 60
     batch: int = 100
-    concurrency: int = 16
+    concurrency: int = 64  # sends at once, in all
+    per_endpoint: int = 2  # sends at once to one endpoint: a slow one holds few threads
     expiry_grace: int = 40  # before a lapse is announced, for a last-moment verify to commit
     sweep_every: float = 5.0
-    # An answer trickled byte by byte defeats per-read timeouts: past this, it counts as none.
-    attempt_deadline: float = 2 * REQUEST_TIMEOUT
+    prune_every: float = 60.0
+    # A whole attempt, an answer trickled byte by byte included: past it, the socket is shut.
+    attempt_deadline: float = REQUEST_TIMEOUT
 
 
 @dataclass
@@ -63,16 +66,23 @@ class DeliveryWorker:
     schedule: Sequence[int]
     allow_private_urls: bool
     pacing: Pacing = Pacing()
+    event_retention: int = 30 * 86400  # seconds an event is kept once nothing is pending for it
 
     def __post_init__(self) -> None:
-        self._next_sweep = 0.0
-        concurrency = self.pacing.concurrency
-        self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="webhook")
-        self.sender = WebhookSender(allow_private_urls=self.allow_private_urls, concurrency=concurrency)
+        self._next_sweep = self._next_prune = 0.0
+        self.sender = WebhookSender(
+            allow_private_urls=self.allow_private_urls, deadline=self.pacing.attempt_deadline
+        )
+        self._sends = Dispatcher(
+            lambda attempt: self.sender.send(attempt),
+            concurrency=self.pacing.concurrency,
+            per_endpoint=self.pacing.per_endpoint,
+        )
         self._skip_locked = self.engine.dialect.name == "postgresql"
 
     def run(self, stop: threading.Event, idle: float = 0.2) -> None:
-        """Work until `stop` is set, sleeping `idle` seconds whenever there is nothing to do."""
+        """Work until `stop` is set, waiting up to `idle` seconds (less if a send ends) whenever
+        there is nothing to do; then record the sends still running, and stop."""
         log.info("webhook worker started")
         while not stop.is_set():
             try:
@@ -81,21 +91,43 @@ class DeliveryWorker:
                 log.warning("webhook worker step failed: %s", type(error).__name__)
                 busy = False
             if not busy:
-                stop.wait(idle)
-        self._pool.shutdown(wait=False, cancel_futures=True)
+                self._sends.wait(idle)
+        self._sends.abandon()
+        try:
+            self.settle(timeout=self.pacing.attempt_deadline + 5)
+        except Exception as error:  # unrecorded, they are sent again once their lease runs out
+            log.warning("webhook worker could not record its last sends: %s", type(error).__name__)
+        self._sends.shutdown()
         log.info("webhook worker stopped")
 
     def step(self) -> bool:
-        """One round: sweep lapsed registrations (now and then), fan out, deliver what is due."""
-        if time.monotonic() >= self._next_sweep:
-            self._next_sweep = time.monotonic() + self.pacing.sweep_every
+        """One round: sweep lapsed registrations and delete old events (now and then), record the
+        sends that ended, fan out, claim and start what is due. Whether there was anything to do."""
+        now = time.monotonic()
+        if now >= self._next_sweep:
+            self._next_sweep = now + self.pacing.sweep_every
             try:
                 self.sweep_lapsed()
             except Exception as error:  # Redis away: lapses wait, deliveries (in SQL) go on
                 log.warning("sweep of lapsed registrations failed: %s", type(error).__name__)
+        if now >= self._next_prune:
+            self._next_prune = now + self.pacing.prune_every
+            self.outbox.prune(utcnow() - timedelta(seconds=self.event_retention), self.pacing.batch)
+        recorded = self.record_ended()
         fanned = self.fan_out()
-        delivered = self.deliver_due()
-        return bool(fanned or delivered)
+        claimed = self.deliver_due()
+        return bool(recorded or fanned or claimed)
+
+    def settle(self, timeout: float = 60) -> None:
+        """Until every delivery claimed was sent and recorded, or dropped with its lease."""
+        deadline = time.monotonic() + timeout
+        while self._sends.running or self._sends.waiting:
+            if time.monotonic() > deadline:
+                raise TimeoutError("the sends did not end in time")
+            self._sends.wait(0.05)
+            self.record_ended()
+            self._sends.start()
+        self.record_ended()  # an outcome is queued before its send stops counting as running
 
     def sweep_lapsed(self, rounds: int = 10) -> int:
         """Announce lapsed registrations: `expired` if nothing else was said of them, or the
@@ -122,7 +154,7 @@ class DeliveryWorker:
         claim = update(webhook_events).values(fanned_out=True).returning(events.id, events.type)
         now = utcnow()
         with self.engine.begin() as connection:
-            claimed = self._claim_first(connection, waiting, claim)
+            claimed = self._claim_first(connection, waiting, claim, self.pacing.batch)
             if not claimed:
                 return 0
             subscribers = connection.execute(select(endpoints.id, endpoints.events).where(_ENABLED)).all()
@@ -137,26 +169,37 @@ class DeliveryWorker:
         return len(claimed)
 
     def deliver_due(self) -> int:
-        """Claim due deliveries, send them at once, and record what each endpoint answered."""
-        token = secrets.token_hex(8)
-        attempts = self._claim(token)
-        if not attempts:
-            return 0
-        sending = {self._pool.submit(self.sender.send, attempt): attempt for attempt in attempts}
-        done, _late = wait(sending, timeout=self.pacing.attempt_deadline)
-        answers = {sending[future].id: future.result() for future in done}
-        self._record(token, [(attempt, answers.get(attempt.id)) for attempt in attempts])
-        return len(attempts)
+        """Claim due deliveries, none for an endpoint that has some waiting here already, and start
+        what the limits allow; each is recorded once it ends. How many were claimed."""
+        room = self.pacing.batch - self._sends.waiting
+        claimed: list[Flight] = []
+        if room > 0:
+            token = secrets.token_hex(8)
+            lease_ends = time.monotonic() + self.pacing.lease
+            attempts = self._claim(token, limit=room, skip=self._sends.queued_for())
+            claimed = [Flight(attempt, token, lease_ends) for attempt in attempts]
+            self._sends.add(claimed)
+        self._sends.start()  # what was waiting, if nothing was claimed
+        return len(claimed)
 
-    def _claim_first(self, connection: Connection, waiting: Select, claim: Update) -> Sequence[Row]:
-        """Apply `claim` to the first `batch` rows `waiting` selects, skipping those another
+    def record_ended(self) -> int:
+        """Record what the sends that ended since the last call were answered; how many."""
+        outcomes = self._sends.ended()
+        if outcomes:
+            self._record(outcomes)
+        return len(outcomes)
+
+    def _claim_first(
+        self, connection: Connection, waiting: Select, claim: Update, limit: int
+    ) -> Sequence[Row]:
+        """Apply `claim` to the first `limit` rows `waiting` selects, skipping those another
         worker holds locked (on PostgreSQL); what `claim` returns."""
-        waiting = waiting.limit(self.pacing.batch)
+        waiting = waiting.limit(limit)
         if self._skip_locked:
             waiting = waiting.with_for_update(skip_locked=True)
         return connection.execute(claim.where(claim.table.c.id.in_(waiting.scalar_subquery()))).all()
 
-    def _claim(self, token: str) -> list[Attempt]:
+    def _claim(self, token: str, limit: int | None = None, skip: set[str] = frozenset()) -> list[Attempt]:
         now = utcnow()
         due = select(deliveries.id).where(
             deliveries.status == PENDING,
@@ -164,24 +207,29 @@ class DeliveryWorker:
             or_(deliveries.lease_until.is_(None), deliveries.lease_until < now),
             deliveries.endpoint_id.in_(select(endpoints.id).where(_ENABLED)),
         )
+        if skip:
+            due = due.where(deliveries.endpoint_id.not_in(skip))
         lease = {"lease_until": now + timedelta(seconds=self.pacing.lease), "lease_token": token}
         claim = update(webhook_deliveries).values(lease).returning(deliveries.id)
         with self.engine.begin() as connection:
-            claimed = self._claim_first(connection, due.order_by(deliveries.next_attempt_at), claim)
+            waiting = due.order_by(deliveries.next_attempt_at)
+            claimed = self._claim_first(connection, waiting, claim, limit or self.pacing.batch)
             if not claimed:
                 return []
             rows = connection.execute(_ATTEMPTS.where(deliveries.id.in_([row.id for row in claimed]))).all()
         return [Attempt(**row._mapping) for row in rows]
 
-    def _record(self, token: str, outcomes: list[tuple[Attempt, int | None]]) -> None:
+    def _record(self, outcomes: Sequence[Outcome]) -> None:
         now = utcnow()
         gone: set[str] = set()
         states = []
-        for attempt, status_code in outcomes:
+        for outcome in outcomes:
+            attempt, status_code = outcome.flight.attempt, outcome.status_code
             state = after_attempt(attempt.attempts, status_code, self.schedule, now, random.uniform(0.9, 1.1))
-            states.append({**state, "delivery": attempt.id, "holder": token})
+            states.append({**state, "delivery": attempt.id, "holder": outcome.flight.token})
             if status_code == 410:
                 gone.add(attempt.endpoint_id)
+                self._sends.abandon(attempt.endpoint_id)
         with self.engine.begin() as connection:
             connection.execute(_RECORD, states)
             for endpoint_id in gone:  # 410 Gone: the subscriber says the endpoint is no more

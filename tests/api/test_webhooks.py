@@ -1,9 +1,17 @@
 """Webhooks (API.md §3): the admin API, and every event reaching a real, verifying receiver."""
 
+import base64
+import secrets
+import socket
 import time
+from datetime import timedelta
 
 import pytest
+from sqlalchemy import insert, select, update
 
+from app.codes import Failure, FailureReason
+from app.models import utcnow, webhook_endpoints, webhook_events
+from app.webhooks.dispatch import Flight, Outcome
 from app.webhooks.worker import DeliveryWorker, Pacing
 from tests.servers import Gateway, WebhookReceiver
 from tests.support import MASKED_PHONE, email_registration, phone_registration, start, verify, wrong
@@ -48,9 +56,12 @@ def worker_of(app, allow_private_urls: bool = True, **pacing) -> DeliveryWorker:
 
 
 def run_until_idle(worker: DeliveryWorker, rounds: int = 20) -> None:
-    """The worker's own rounds (sweeps included: `sweep_every` is 0 here) until nothing is left."""
+    """The worker's own rounds (sweeps included: `sweep_every` is 0 here), each waiting for its
+    sends to end and be recorded, until nothing is left."""
     for _ in range(rounds):
-        if not worker.step():
+        busy = worker.step()
+        worker.settle()
+        if not busy and not worker.step():
             return
 
 
@@ -129,6 +140,33 @@ class TestAdminApi:
         response = client.post("/webhooks", json={"url": url, "events": ["onRegistered"]}, headers=ADMIN)
         assert response.status_code == 422
         assert set(response.get_json()["errors"]) == {"url"}
+
+    @pytest.mark.parametrize(
+        "url",
+        [
+            "http://127.0.0.1\\x.attacker.example/hooks",  # the issue's: two parsers, two hosts
+            "http://hooks%2eexample.com/hooks",
+            "http://hooks.example.com%00/hooks",
+            "http://a..b/hooks",
+            "http://under_score.example.com/hooks",
+            "http://[fe80::1%25eth0]/hooks",
+            "http://2130706433/hooks",
+            "http://0x7f.1/hooks",
+        ],
+    )
+    def test_a_host_that_is_not_a_plain_name_or_address_is_refused_even_with_private_urls_allowed(
+        self, make_admin_app, url
+    ):
+        client = make_admin_app().test_client()
+        response = client.post("/webhooks", json={"url": url, "events": ["onRegistered"]}, headers=ADMIN)
+        assert response.status_code == 422
+        assert set(response.get_json()["errors"]) == {"url"}
+
+    def test_an_international_name_is_accepted_in_either_form(self, make_admin_app):
+        client = make_admin_app().test_client()
+        for url in ("https://bücher.example/hooks", "https://xn--bcher-kva.example/hooks"):
+            response = client.post("/webhooks", json={"url": url, "events": ["onRegistered"]}, headers=ADMIN)
+            assert response.status_code == 201, url
 
     def test_a_public_address_is_accepted(self, make_app):
         client = make_app(ADMIN_API_KEY="test-admin-key-0123456789").test_client()
@@ -501,9 +539,9 @@ class TestRobustness:
         app = make_admin_app(WEBHOOK_RETRY_SCHEDULE="0")
         client = app.test_client()
         broken = client.post(
-            "/webhooks", json={"url": "http://a..b/x", "events": ["onRegistered"]}, headers=ADMIN
+            "/webhooks", json={"url": "http://broken.invalid/x", "events": ["onRegistered"]}, headers=ADMIN
         )
-        assert broken.status_code == 201  # private URLs are allowed here, so only the form is checked
+        assert broken.status_code == 201  # private URLs are allowed here, so it is not looked up yet
         self.registered(app, outbox, receiver)
 
         run_until_idle(worker_of(app))
@@ -530,7 +568,9 @@ class TestRobustness:
             app = make_admin_app(WEBHOOK_RETRY_SCHEDULE="300")
             client = self.registered(app, outbox, silent)
             began = time.monotonic()
-            worker_of(app, attempt_deadline=1).step()
+            worker = worker_of(app, attempt_deadline=1)
+            worker.step()
+            worker.settle()
             took = time.monotonic() - began
         finally:
             silent.stop()
@@ -577,8 +617,9 @@ class TestRobustness:
         [attempt] = slow._claim("slow-token")
         time.sleep(1.1)  # the slow worker's lease runs out while it is still sending
         quick.deliver_due()
+        quick.settle()
 
-        slow._record("slow-token", [(attempt, 500)])
+        slow._record([Outcome(Flight(attempt, "slow-token", 0), 500)])
 
         endpoint_id = client.get("/webhooks", headers=ADMIN).get_json()[0]["id"]
         [entry] = client.get(f"/webhooks/{endpoint_id}/deliveries", headers=ADMIN).get_json()
@@ -618,3 +659,106 @@ class TestRobustness:
         run_until_idle(worker_of(app))
 
         assert [d.body["data"]["reason"] for d in receiver.deliveries] == ["too_many_attempts"]
+
+
+class TestWhereRequestsGo:
+    def test_a_delivery_to_a_name_reaches_its_address_with_the_name_as_host(self, make_admin_app, outbox):
+        gateway = Gateway()  # records every header; answers 200
+        try:
+            port = gateway.server.server_address[1]
+            app = make_admin_app()
+            client = app.test_client()
+            created = client.post(
+                "/webhooks",
+                json={"url": f"http://localhost:{port}/hooks?shop=1", "events": ["onRegistered"]},
+                headers=ADMIN,
+            )
+            assert created.status_code == 201
+            registration_id = start(client, phone_registration())["registration_id"]
+            assert verify(client, registration_id, outbox.last_code()).status_code == 201
+            run_until_idle(worker_of(app))
+        finally:
+            gateway.stop()
+
+        [request] = gateway.requests
+        assert request.headers["Host"] == f"localhost:{port}"
+        assert request.path == "/hooks?shop=1"
+        assert request.json()["type"] == "onRegistered"
+
+    def test_a_hostile_url_stored_before_the_check_is_never_connected_to(self, make_admin_app, outbox):
+        """`http://127.0.0.1\\x.attacker.example/`: urlsplit sees a name, urllib3 127.0.0.1:80."""
+        listener = socket.socket()
+        try:
+            listener.bind(("127.0.0.1", 80))
+        except OSError:
+            listener.close()
+            pytest.skip("port 80 of the loopback interface is not ours to listen on")
+        listener.listen(8)
+        try:
+            app = make_admin_app(WEBHOOK_RETRY_SCHEDULE="0")
+            client = app.test_client()
+            endpoint_id = store_endpoint(app, "http://127.0.0.1\\x.attacker.example/hooks")
+            registration_id = start(client, phone_registration())["registration_id"]
+            assert verify(client, registration_id, outbox.last_code()).status_code == 201
+
+            run_until_idle(worker_of(app, attempt_deadline=1))
+
+            listener.setblocking(False)
+            with pytest.raises(BlockingIOError):
+                listener.accept()  # a connection would be waiting here, accepted by the kernel
+        finally:
+            listener.close()
+        [entry] = client.get(f"/webhooks/{endpoint_id}/deliveries", headers=ADMIN).get_json()
+        assert (entry["status"], entry["attempts"], entry["last_status_code"]) == ("failed", 2, None)
+
+
+def store_endpoint(app, url: str) -> str:
+    """An endpoint written straight to the database, as one subscribed before today's checks."""
+    endpoint_id = "wh_stored" + secrets.token_hex(4)
+    row = {
+        "id": endpoint_id,
+        "url": url,
+        "events": "onRegistered,onRegistrationFailed",
+        "description": None,
+        "secret": "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode(),
+        "created_at": utcnow(),
+        "disabled_at": None,
+    }
+    with app.extensions["registrar"].engine.begin() as connection:
+        connection.execute(insert(webhook_endpoints), row)
+    return endpoint_id
+
+
+class TestRetention:
+    def test_old_settled_events_are_deleted_and_pending_ones_kept(self, make_admin_app, receiver):
+        app = make_admin_app(WEBHOOK_RETRY_SCHEDULE="300")
+        client = app.test_client()
+        endpoint = subscribe(client, receiver, events=["onRegistrationFailed"])
+        record = app.extensions["registrar"].registration.outbox.record
+        worker = worker_of(app)
+        record(
+            Failure("reg_delivered_long_ago", FailureReason.CODE_DELIVERY_FAILED, "phone", MASKED_PHONE, "SA")
+        )
+        run_until_idle(worker)
+        receiver.status = 500
+        record(Failure("reg_still_pending", FailureReason.CODE_DELIVERY_FAILED, "phone", MASKED_PHONE, "SA"))
+        run_until_idle(worker)
+        engine = app.extensions["registrar"].engine
+        with engine.begin() as connection:
+            connection.execute(update(webhook_events).values(created_at=utcnow() - timedelta(days=31)))
+        receiver.status = 200
+        record(
+            Failure("reg_delivered_today", FailureReason.CODE_DELIVERY_FAILED, "phone", MASKED_PHONE, "SA")
+        )
+
+        run_until_idle(worker_of(app))  # a worker's first round deletes what is past WEBHOOK_EVENT_RETENTION
+
+        with engine.connect() as connection:
+            kept = set(connection.execute(select(webhook_events.c.registration_id)).scalars())
+        assert kept == {"reg_still_pending", "reg_delivered_today"}
+        log = client.get(f"/webhooks/{endpoint['id']}/deliveries", headers=ADMIN).get_json()
+        assert sorted(entry["status"] for entry in log) == ["pending", "succeeded"]
+
+    def test_the_retention_is_a_setting(self, make_admin_app):
+        assert make_admin_app().config["WEBHOOK_EVENT_RETENTION"] == 30 * 86400
+        assert make_admin_app(WEBHOOK_EVENT_RETENTION="864000").config["WEBHOOK_EVENT_RETENTION"] == 864000

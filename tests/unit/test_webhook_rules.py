@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from app.webhooks.guard import UnsafeUrl, _public, check_url
+from app.webhooks.guard import UnsafeUrl, _public, check_url, parse_url
 from app.webhooks.outbox import FAILED, PENDING, STATE_FIELDS, SUCCEEDED, after_attempt
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
@@ -80,3 +80,33 @@ class TestAddresses:
             check_url("http://127.0.0.1/" + "a" * 2048, allow_private=True)
         with pytest.raises(UnsafeUrl, match="credentials"):
             check_url("http://me:secret@127.0.0.1/", allow_private=True)
+
+
+class TestWhatAUrlMeans:
+    def test_a_name_is_sent_in_ascii_with_its_port_unless_it_is_the_schemes_own(self):
+        target = parse_url("https://Bücher.Example:8443/hooks/ü?shop=1#part")
+        assert (target.scheme, target.host, target.port) == ("https", "xn--bcher-kva.example", 8443)
+        assert target.authority == "xn--bcher-kva.example:8443"
+        assert target.path == "/hooks/%C3%BC?shop=1"
+        assert parse_url("http://hooks.example").authority == "hooks.example"
+        assert parse_url("http://hooks.example").path == "/"
+
+    def test_ip_literals_are_addresses(self):
+        assert parse_url("http://[2606:2800:220:1::1]:8080/").authority == "[2606:2800:220:1::1]:8080"
+        assert str(parse_url("http://93.184.216.34/").address) == "93.184.216.34"
+        assert parse_url("http://hooks.example/").address is None
+
+    @pytest.mark.parametrize(
+        "url",
+        [
+            "http://127.0.0.1\\x.attacker.example/",
+            "http://hooks.example./",
+            "http://-hooks.example/",
+            "http://hooks.example:0/",
+            "http://[127.0.0.1]/",
+            "http://" + "a" * 64 + ".example/",
+        ],
+    )
+    def test_hosts_another_parser_could_read_otherwise_are_refused(self, url):
+        with pytest.raises(UnsafeUrl):
+            parse_url(url)

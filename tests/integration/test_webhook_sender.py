@@ -1,0 +1,96 @@
+"""Where a webhook request goes: to the address checked for it, once, with the endpoint's name in
+the Host header, in TLS's SNI and in the certificate's check."""
+
+import ssl
+
+import pytest
+
+from app.webhooks.guard import UnsafeUrl, parse_url, resolve
+from app.webhooks.sender import Attempt, WebhookSender
+from tests.servers import Gateway, self_signed_certificate
+
+SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+
+
+def attempt_to(url: str) -> Attempt:
+    return Attempt("dlv_1", "wh_1", "evt_1", url, SECRET, '{"type": "onRegistered"}', attempts=0)
+
+
+class Resolver:
+    """DNS as a name's owner runs it: its answers, in turn, and how often it was asked. The
+    second answer is a rebinding attack's, were anyone to ask twice."""
+
+    def __init__(self, *answers: str):
+        self.answers = list(answers)
+        self.asked = 0
+
+    def __call__(self, target, *, allow_private: bool, timeout: float):
+        answer = self.answers[min(self.asked, len(self.answers) - 1)]
+        self.asked += 1
+        return resolve(
+            type(target)(target.scheme, answer, target.port, target.path), allow_private=allow_private
+        )
+
+
+@pytest.fixture
+def gateway():
+    server = Gateway()
+    yield server
+    server.stop()
+
+
+def test_the_request_goes_to_the_address_looked_up_once_with_the_name_as_host(gateway):
+    port = gateway.server.server_address[1]
+    dns = Resolver("127.0.0.1", "10.9.9.9")
+    sender = WebhookSender(allow_private_urls=True, resolver=dns)
+
+    status = sender.send(attempt_to(f"http://hooks.shop.example:{port}/hooks"))
+
+    assert status == 200
+    assert dns.asked == 1, "the connection used the answer that was checked, and asked no more"
+    [request] = gateway.requests
+    assert request.headers["Host"] == f"hooks.shop.example:{port}"
+    assert request.path == "/hooks"
+
+
+def test_a_name_that_resolves_to_loopback_for_real_is_refused_and_not_connected(gateway):
+    port = gateway.server.server_address[1]
+    sender = WebhookSender(allow_private_urls=False)
+
+    assert sender.send(attempt_to(f"http://localhost:{port}/hooks")) is None
+    assert gateway.requests == []
+    with pytest.raises(UnsafeUrl, match="private"):
+        resolve(parse_url(f"http://localhost:{port}/hooks"), allow_private=False)
+
+
+class TestTls:
+    @pytest.fixture
+    def tls_gateway(self, tmp_path):
+        cert, key = self_signed_certificate(tmp_path)  # for localhost and 127.0.0.1
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(cert, key)
+        names: list[str | None] = []
+        context.sni_callback = lambda _socket, name, _context: names.append(name)
+        server = Gateway(tls=context)
+        server.sni_names, server.ca = names, str(cert)
+        yield server
+        server.stop()
+
+    def test_sni_and_the_certificate_are_checked_for_the_name_while_connecting_to_the_address(
+        self, tls_gateway
+    ):
+        port = tls_gateway.server.server_address[1]
+        sender = WebhookSender(allow_private_urls=True, ca_certs=tls_gateway.ca)
+
+        assert sender.send(attempt_to(f"https://localhost:{port}/hooks")) == 200
+
+        assert tls_gateway.sni_names == ["localhost"]
+        assert tls_gateway.requests[0].headers["Host"] == f"localhost:{port}"
+
+    def test_a_certificate_for_the_address_but_not_the_name_is_refused(self, tls_gateway):
+        port = tls_gateway.server.server_address[1]
+        dns = Resolver("127.0.0.1")  # the certificate names 127.0.0.1 and localhost, not this name
+        sender = WebhookSender(allow_private_urls=True, resolver=dns, ca_certs=tls_gateway.ca)
+
+        assert sender.send(attempt_to(f"https://hooks.shop.example:{port}/hooks")) is None
+        assert tls_gateway.requests == []
