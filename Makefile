@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench screenshots clean
 
 run: $(VENV)/.runtime
 	$(PY) -m app serve
@@ -18,6 +18,10 @@ lint: $(VENV)/.dev
 
 bench: $(VENV)/.dev
 	$(PY) bench/run.py
+
+# The README's pictures of <registration-form>, taken with Debian's chromium (Arabic needs fonts-noto-core).
+screenshots: $(VENV)/.dev
+	$(PY) docs/screenshots/take.py
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)

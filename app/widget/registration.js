@@ -86,7 +86,7 @@ input:not([type=radio]),select{box-sizing:border-box;width:100%;font:inherit;pad
  border:1px solid #757575;border-radius:var(--registrar-radius,8px);background:#fff;color:inherit}
 input:focus-visible,select:focus-visible,button:focus-visible{outline:2px solid var(--registrar-accent,#0b57d0);outline-offset:2px}
 [aria-invalid=true]{border-color:#b3261e}
-[name=code]{font-family:ui-monospace,monospace;font-size:1.5rem;letter-spacing:.4em;text-align:center}
+input[name=code]{font-family:ui-monospace,monospace;font-size:1.5rem;letter-spacing:.4em;text-align:center}
 [dir=ltr]{text-align:left}[dir=rtl] [dir=ltr]:not([name=code]){text-align:right}
 button{font:inherit;cursor:pointer;border-radius:var(--registrar-radius,8px);padding:.6rem 1rem}
 [part~=button]{border:0;background:var(--registrar-accent,#0b57d0);color:#fff;font-weight:600}
