@@ -1,12 +1,14 @@
 """<registration-form> on a shop's page, as its customers use it (API.md §7)."""
 
 import json
+import re
 
 import pytest
+import requests
 from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import events, wait_for_event
-from tests.support import wrong
+from tests.support import phone_registration, wrong
 
 pytestmark = pytest.mark.server
 
@@ -232,3 +234,46 @@ def test_no_token_is_left_in_storage_cookies_or_the_element(page, service):
         assert token not in kept["shadow"]
         assert token not in kept["properties"]
     assert "token" not in json.dumps(kept)
+
+
+def test_a_429_says_when_to_try_again(page, service):
+    for _ in range(5):  # MAX_CODES_PER_DESTINATION: the sixth code this hour is refused
+        assert requests.post(f"{service.url}/auth/register", json=phone_registration(), timeout=10).ok
+    page.goto(service.shop_page(f"<{FORM}></{FORM}>"))
+    page.locator(f"{FORM} [name=first_name]").fill("Sara")
+    page.locator(f"{FORM} [name=phone]").fill("0551234567")
+
+    page.locator(f"{FORM} [part=button]").click()
+
+    expect(page.locator(f"{FORM} [role=alert]")).to_have_text(
+        re.compile(r"^Too many tries\. Try again in \d+ seconds\.$")
+    )
+
+
+def test_a_503_says_to_try_again_shortly(page, service):
+    page.goto(service.shop_page(f"<{FORM}></{FORM}>", lang="ar"))
+    page.locator(f"{FORM} [name=first_name]").fill("سارة")
+    page.locator(f"{FORM} [name=phone]").fill("0551234567")
+    service.gateway.status = 500
+    try:
+        page.locator(f"{FORM} [part=button]").click()
+        expect(page.locator(f"{FORM} [role=alert]")).to_have_text("الخدمة مشغولة. حاول مرة أخرى بعد قليل.")
+    finally:
+        service.gateway.status = 200
+    assert events(page, "code-sent") == []
+
+
+def test_the_page_styles_the_element_with_custom_properties_and_parts(page, service):
+    style = (
+        "<style>registration-form { --registrar-accent: rgb(122, 31, 162); --registrar-radius: 3px; }"
+        "registration-form::part(button) { text-transform: uppercase; }"
+        "registration-form::part(code) { letter-spacing: 5px; }</style>"
+    )
+    page.goto(service.shop_page(f"{style}<{FORM}></{FORM}>"))
+    submit = page.locator(f"{FORM} [part=button]")
+
+    assert submit.evaluate("(b) => getComputedStyle(b).backgroundColor") == "rgb(122, 31, 162)"
+    assert submit.evaluate("(b) => getComputedStyle(b).borderTopLeftRadius") == "3px"
+    assert submit.evaluate("(b) => getComputedStyle(b).textTransform") == "uppercase"
+    fill_phone_form(page)
+    assert code_input(page).evaluate("(i) => getComputedStyle(i).letterSpacing") == "5px"

@@ -54,6 +54,7 @@ def test_the_resend_button_counts_down_is_announced_once_and_refusals_arrive_as_
     resend.click()
     too_soon = wait_for_event(page, "code-not-resent")
     assert too_soon["code"] == "resend_too_soon"
+    expect(page.locator(f"{FORM} [role=alert]")).to_contain_text("Try again in")
     expect(resend).to_be_disabled()
     expect(resend).to_be_enabled()
 
