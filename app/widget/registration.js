@@ -134,6 +134,10 @@ p{margin:0}[role=status]{color:#1e6b33;margin-top:.5rem}[role]:empty{margin:0}.r
 
     connectedCallback() {
       this.render();
+      if (this.step !== "code") return;
+      // Moved elsewhere in the page: the code step goes on where it was.
+      this.countDown(Math.max(0, Math.ceil((this.resendAt - Date.now()) / 1000)));
+      this.listenForSms();
     }
 
     disconnectedCallback() {
@@ -265,6 +269,7 @@ p{margin:0}[role=status]{color:#1e6b33;margin-top:.5rem}[role]:empty{margin:0}.r
 
     async start(form) {
       this.save();
+      this.values.code = "";
       for (const slot of form.querySelectorAll("[id^=e-]")) slot.textContent = "";
       for (const control of form.querySelectorAll("[aria-invalid]")) control.removeAttribute("aria-invalid");
       const answer = await this.post(this.path, this.payload(), true);
@@ -328,6 +333,7 @@ p{margin:0}[role=status]{color:#1e6b33;margin-top:.5rem}[role]:empty{margin:0}.r
       const input = h("input", {
         id: "f-code", name: "code", part: "input code", autocomplete: "one-time-code", inputmode: "numeric",
         dir: "ltr", enterkeyhint: "done", spellcheck: "false", "aria-describedby": "e-code",
+        value: this.values.code || null,
       });
       input.style.maxWidth = `${length * 1.4 + 3}em`; // through the CSSOM: a strict CSP allows it
       const typed = () => {
@@ -377,7 +383,7 @@ p{margin:0}[role=status]{color:#1e6b33;margin-top:.5rem}[role]:empty{margin:0}.r
 
     countDown(seconds) {
       clearInterval(this.timer);
-      const until = Date.now() + seconds * 1000;
+      const until = (this.resendAt = Date.now() + seconds * 1000);
       const tick = () => {
         const button = this.$("[part=resend]");
         const left = Math.ceil((until - Date.now()) / 1000);
@@ -446,6 +452,7 @@ p{margin:0}[role=status]{color:#1e6b33;margin-top:.5rem}[role]:empty{margin:0}.r
     finish(failure) {
       this.endCodeStep();
       this.challenge = null;
+      this.values.code = "";
       this.step = failure ? "form" : "done";
       this.show();
       this.say("");

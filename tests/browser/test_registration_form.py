@@ -277,3 +277,16 @@ def test_the_page_styles_the_element_with_custom_properties_and_parts(page, serv
     assert submit.evaluate("(b) => getComputedStyle(b).textTransform") == "uppercase"
     fill_phone_form(page)
     assert code_input(page).evaluate("(i) => getComputedStyle(i).letterSpacing") == "5px"
+
+
+def test_a_customer_who_typed_the_wrong_number_goes_back_to_the_form_with_the_details_kept(page, service):
+    page.goto(service.shop_page(f"<{FORM}></{FORM}>"))
+    fill_phone_form(page, phone="0559876543")
+
+    page.get_by_role("button", name="Change my details").click()
+
+    expect(page.locator(f"{FORM} [name=first_name]")).to_have_value("Sara")
+    page.locator(f"{FORM} [name=phone]").fill("0551234567")
+    page.locator(f"{FORM} [part=button]").click()
+    assert wait_for_event(page, "code-sent", count=2)["destination"] == "+966 55••••567"
+    expect(code_input(page)).to_have_value("")
