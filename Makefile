@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test lint bench lock clean
+.PHONY: run test lint bench lock screenshots clean
 
 run: $(VENV)/.runtime
 	$(PY) -m app serve
@@ -19,6 +19,10 @@ lint: $(VENV)/.dev
 
 bench: $(VENV)/.dev
 	$(PY) bench/run.py
+
+# The README's pictures of <registration-form>, taken with Debian's chromium (Arabic needs fonts-noto-core).
+screenshots: $(VENV)/.dev
+	$(PY) docs/screenshots/take.py
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)

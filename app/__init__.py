@@ -36,6 +36,7 @@ from app.webhooks.cli import webhooks as webhooks_cli
 from app.webhooks.outbox import Outbox
 from app.webhooks.service import WebhookAdmin
 from app.webhooks.worker import DeliveryWorker, Pacing
+from app.widget import routes as widget_routes
 from config.settings import Config
 
 CORS_OPTIONS = {
@@ -97,6 +98,7 @@ def create_app(config: Config | None = None) -> Flask:
     api.register_blueprint(customers_routes.blp)
     api.register_blueprint(webhooks_routes.blp)
     api.register_blueprint(health_routes.blp)
+    app.register_blueprint(widget_routes.blp)  # a script and a page, not JSON: outside the OpenAPI document
     app.cli.add_command(webhooks_cli)
     return app
 

@@ -155,6 +155,7 @@ class Config(BaseSettings):
     TRUSTED_PROXIES: int = _whole(0, 0, 10)
     CORS_ORIGINS: Annotated[tuple[str, ...], _from_text(_names)] = ()
     ALLOW_INSECURE: Annotated[tuple[str, ...], _from_text(lambda text: _names(text.upper()))] = ()
+    DEMO_PAGE: Flag = True  # unless given, False in production (_check_together)
 
     # Flask and flask-smorest settings, the same for every deployment.
     MAX_CONTENT_LENGTH: ClassVar[int] = 64 * 1024
@@ -202,6 +203,8 @@ class Config(BaseSettings):
             raise ConfigError(
                 f"REGISTRATION_TTL ({self.REGISTRATION_TTL}) must be at least OTP_TTL ({self.OTP_TTL})"
             )
+        if "DEMO_PAGE" not in given:
+            self.DEMO_PAGE = self.ENVIRONMENT != "production"
         if "SMTP_SSL" not in given:
             self.SMTP_SSL = self.SMTP_PORT == 465
         if self.SMTP_SSL and self.SMTP_STARTTLS and "SMTP_STARTTLS" in given:
