@@ -1,7 +1,9 @@
 """Where a webhook request goes: to the address checked for it, once, with the endpoint's name in
 the Host header, in TLS's SNI and in the certificate's check."""
 
+import socket
 import ssl
+import threading
 
 import pytest
 
@@ -94,3 +96,21 @@ class TestTls:
 
         assert sender.send(attempt_to(f"https://hooks.shop.example:{port}/hooks")) is None
         assert tls_gateway.requests == []
+
+
+def test_a_name_whose_look_up_never_answers_is_given_up_within_the_timeout(monkeypatch):
+    """A resolver that never answers (the operating system's, as a dead DNS server leaves it)
+    costs the attempt its DNS timeout, not the worker's thread."""
+    answer = threading.Event()
+
+    def silent_resolver(*args, **kwargs):
+        answer.wait(30)
+        raise socket.gaierror("no answer")
+
+    monkeypatch.setattr(socket, "getaddrinfo", silent_resolver)
+    try:
+        # Waiting for the resolver would end in its own error ("does not resolve"), 30 s later.
+        with pytest.raises(UnsafeUrl, match="did not resolve in time"):
+            resolve(parse_url("https://hooks.example.com/x"), allow_private=False, timeout=0.3)
+    finally:
+        answer.set()
