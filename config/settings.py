@@ -51,7 +51,7 @@ def _database_url(url: str) -> str:
     return url
 
 
-def _whole(default: int, low: int, high: int | None = None) -> Any:
+def _whole(default: int | None, low: int, high: int | None = None) -> Any:
     allowed = f"from {low} to {high}" if high is not None else f"of at least {low}"
     return Field(default, ge=low, le=high, description=f"a whole number {allowed}")
 
@@ -133,7 +133,10 @@ class Config(BaseSettings):
     SMS_PREFIX_HOURLY_LIMIT: int = _whole(20, 1)
     SMS_COUNTRY_HOURLY_LIMIT: int = _whole(1000, 1)
     SMS_GLOBAL_HOURLY_LIMIT: int = _whole(5000, 1)
-    MAX_CODES_PER_DESTINATION_ALL_NETWORKS: int = _whole(20, 1)
+    # Unless given, MAX_CODES_PER_DESTINATION: no share per network (README.md: Lock-out).
+    MAX_CODES_PER_DESTINATION_PER_NETWORK: int | None = Field(
+        None, ge=1, description="a whole number of at least 1"
+    )
     MAX_FAILED_CODES_PER_NETWORK: int = _whole(10, 1)
     MAX_FAILED_CODES_PER_DAY: int = _whole(30, 1)
     WEBHOOK_RETRY_SCHEDULE: Annotated[

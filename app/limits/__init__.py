@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from limits import RateLimitItem
 from redis import Redis
@@ -60,59 +60,72 @@ class LimitPolicy:
 
     per_ip: list[RateLimitItem]
     cooldown: int  # seconds
-    codes_per_destination: int  # from one client network
+    codes_per_destination: int  # from every client network together (API.md §6)
+    codes_per_destination_per_network: int
     sms_per_prefix: int
     sms_per_country: int
-    enabled: bool = True
-    codes_per_destination_all_networks: int = 20
-    sms_global: int = 5000
+    sms_global: int
     guesses_per_ip: list[RateLimitItem] = field(default_factory=list)
     failures_per_network: int = 10  # a day, per identity and client network
-    failures_per_day: int = 30  # per identity
+    failures_per_day: int = 30  # per identity; then a network that fails again is refused for the day
+    enabled: bool = True
 
     @classmethod
     def from_config(cls, config) -> "LimitPolicy":
         return cls(
-            config.RATE_LIMIT_REGISTER,
-            config.RESEND_COOLDOWN,
-            config.MAX_CODES_PER_DESTINATION,
-            config.SMS_PREFIX_HOURLY_LIMIT,
-            config.SMS_COUNTRY_HOURLY_LIMIT,
-            config.RATE_LIMITS_ENABLED,
-            config.MAX_CODES_PER_DESTINATION_ALL_NETWORKS,
-            config.SMS_GLOBAL_HOURLY_LIMIT,
-            config.RATE_LIMIT_VERIFY,
-            config.MAX_FAILED_CODES_PER_NETWORK,
-            config.MAX_FAILED_CODES_PER_DAY,
+            per_ip=config.RATE_LIMIT_REGISTER,
+            cooldown=config.RESEND_COOLDOWN,
+            codes_per_destination=config.MAX_CODES_PER_DESTINATION,
+            codes_per_destination_per_network=(
+                config.MAX_CODES_PER_DESTINATION_PER_NETWORK or config.MAX_CODES_PER_DESTINATION
+            ),
+            sms_per_prefix=config.SMS_PREFIX_HOURLY_LIMIT,
+            sms_per_country=config.SMS_COUNTRY_HOURLY_LIMIT,
+            sms_global=config.SMS_GLOBAL_HOURLY_LIMIT,
+            guesses_per_ip=config.RATE_LIMIT_VERIFY,
+            failures_per_network=config.MAX_FAILED_CODES_PER_NETWORK,
+            failures_per_day=config.MAX_FAILED_CODES_PER_DAY,
+            enabled=config.RATE_LIMITS_ENABLED,
         )
+
+
+class Counter(NamedTuple):
+    """One fixed-window counter of a plan: which limit it is, its key, and whether the plan takes
+    from it or only checks it (a budget that a request which sends nothing must not spend)."""
+
+    name: str
+    key: str
+    limit: int
+    window_ms: int
+    take: bool
 
 
 @dataclass(frozen=True)
 class Plan:
-    """One take: the script's keys, its arguments (limit, window, whether taken) and each key's name."""
+    """One take: its counters, in the order the script checks them, and the failure counters (its
+    network's, then its identity's) that a wrong code spends afterwards."""
 
     subject: str  # what the plan is for, as the log names it
-    keys: list[str] = field(default_factory=list)
-    arguments: list[int] = field(default_factory=list)
-    names: list[str] = field(default_factory=list)
+    counters: list[Counter] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
 
     def count(self, name: str, key: str, limit: int, window_ms: int = HOUR_MS, *, take: bool = True) -> None:
-        self.names.append(name)
-        self.keys.append(f"{PREFIX}:{key}")
-        self.arguments.extend((limit, window_ms, int(take)))
+        self.counters.append(Counter(name, f"{PREFIX}:{key}", limit, window_ms, take))
 
     def per_client(self, name: str, items: list[RateLimitItem], client_network: str, now: int) -> None:
         for item in items:
             window = item.get_expiry() * 1000
-            self.count(
-                name,
-                f"{name}:{client_network}:{item.amount}/{item.get_expiry()}s:{now // window}",
-                item.amount,
-                window,
-            )
+            key = f"{name}:{client_network}:{item.amount}/{item.get_expiry()}s:{now // window}"
+            self.count(name, key, item.amount, window)
 
-    def taken(self, index: int) -> bool:
-        return self.arguments[3 * index + 2] == 1
+    @property
+    def keys(self) -> list[str]:
+        return [counter.key for counter in self.counters]
+
+    @property
+    def arguments(self) -> list[int]:
+        """take.lua's arguments: each counter's limit, window and whether it is taken."""
+        return [value for c in self.counters for value in (c.limit, c.window_ms, int(c.take))]
 
 
 class Limits:
@@ -155,9 +168,10 @@ class Limits:
             plan.per_client("ip", policy.per_ip, client_network, now)
         hour = now // HOUR_MS
         codes = f"codes:{destination.pseudonym}"
-        if client_network is not None:
-            plan.count("destination", f"{codes}:{client_network}:{hour}", policy.codes_per_destination)
-        plan.count("destination", f"{codes}:{hour}", policy.codes_per_destination_all_networks)
+        per_network = policy.codes_per_destination_per_network
+        if client_network is not None and per_network < policy.codes_per_destination:
+            plan.count("destination", f"{codes}:{client_network}:{hour}", per_network)
+        plan.count("destination", f"{codes}:{hour}", policy.codes_per_destination)
         if destination.channel == PHONE:
             prefix = self.prefix_pseudonym(destination.address[:-4])
             plan.count("prefix", f"prefix:{prefix}:{hour}", policy.sms_per_prefix, take=sending)
@@ -167,21 +181,20 @@ class Limits:
         return plan
 
     def guess_plan(self, pseudonym: str | None, masked: str, *, client_ip: str | None) -> Plan | None:
-        """What checking one typed code takes: a guess from its client. The failure budgets of its identity
-        (`pseudonym`, if known) are only checked: `count_failure` spends them once the code proved wrong."""
+        """What checking one typed code takes: a guess from its client, whose network's failures for the
+        identity (`pseudonym`, if known) are only checked: `count_failure` spends them once the code
+        proved wrong. The identity's own daily budget refuses no network that has not failed it."""
         policy = self.policy
-        if not policy.enabled:
+        if not policy.enabled or client_ip is None:
             return None
-        client_network = network(client_ip) if client_ip is not None else None
+        client_network = network(client_ip)
         now, plan = int(self.clock() * 1000), Plan(_subject("a code check for", masked, client_network))
-        if client_network is not None:
-            plan.per_client("guesses", policy.guesses_per_ip, client_network, now)
+        plan.per_client("guesses", policy.guesses_per_ip, client_network, now)
         if pseudonym:
             day = now // DAY_MS
-            if client_network is not None:
-                key = f"failures:{pseudonym}:{client_network}:{day}"
-                plan.count("failures", key, policy.failures_per_network, DAY_MS, take=False)
-            plan.count("failures", f"failures:{pseudonym}:{day}", policy.failures_per_day, DAY_MS, take=False)
+            key = f"failures:{pseudonym}:{client_network}:{day}"
+            plan.count("failures", key, policy.failures_per_network, DAY_MS, take=False)
+            plan.failures.extend((f"{PREFIX}:{key}", f"{PREFIX}:failures:{pseudonym}:{day}"))
         return plan
 
     def queue(self, pipe: Pipeline, plan: Plan) -> None:
@@ -192,7 +205,7 @@ class Limits:
         """Raise the 429 if a queued take found a limit spent (resend_too_soon: a resend in the cooldown)."""
         reply = pairs(self._take.reply(result, plan.keys, plan.arguments))
         if reply["taken"] != 1:
-            refused_by = plan.names[reply["refused_by"] - 1]
+            refused_by = plan.counters[reply["refused_by"] - 1].name
             log.info("%s refused by the %s limit", plan.subject, refused_by)
             error = errors.ResendTooSoon if resending and refused_by == COOLDOWN else errors.RateLimited
             raise errors.with_retry_after(error, -(-int(reply["retry_after_ms"]) // 1000))
@@ -204,27 +217,31 @@ class Limits:
         return plan
 
     def count_failure(self, checked: Plan | None) -> None:
-        """Count a wrong code against the failure budgets of its identity that `checked` checked. Each wrong
-        code counts once, in a command of its own: the code's check ran in its verification's slot."""
-        if checked is None:
+        """Count a wrong code against its network's and its identity's daily failures, once each, in a
+        round trip of its own (the code's check ran in its verification's slot). Once the identity's
+        budget is spent, the network that failed it is refused for the rest of the day; a network that
+        has not failed it is not, so that no crowd of attackers locks the customer out."""
+        if checked is None or not checked.failures:
             return
+        network_key, identity_key = checked.failures
         pipe = self.redis.pipeline(transaction=False)
-        for index, (name, key) in enumerate(zip(checked.names, checked.keys, strict=True)):
-            if name == "failures":
-                pipe.set(key, 0, px=checked.arguments[3 * index + 1], nx=True)
-                pipe.incr(key)
-        pipe.execute()
+        for key in (network_key, identity_key):
+            pipe.set(key, 0, px=DAY_MS, nx=True)
+            pipe.incr(key)
+        identity_failures = pipe.execute()[3]
+        if identity_failures >= self.policy.failures_per_day:
+            self.redis.set(network_key, self.policy.failures_per_network, keepttl=True)
 
     def give_back(self, taken: Plan | None) -> None:
         """Undo a take whose code was not sent: no charge, no cooldown (the start still counts for its IP)."""
         if taken is None:
             return
         pipe = self.redis.pipeline(transaction=False)
-        for index, (name, key) in enumerate(zip(taken.names, taken.keys, strict=True)):
-            if not taken.taken(index) or name in PER_REQUEST:
+        for counter in taken.counters:
+            if not counter.take or counter.name in PER_REQUEST:
                 continue
-            if name == COOLDOWN:
-                pipe.delete(key)
+            if counter.name == COOLDOWN:
+                pipe.delete(counter.key)
             else:
-                pipe.decr(key)
+                pipe.decr(counter.key)
         pipe.execute()

@@ -146,7 +146,7 @@ def make_codes(store, hasher, sender, redis_client) -> Callable[..., Codes]:
         if code_length != on.policy.length:
             on = CodeStore(on.redis, CodePolicy(**{**vars(on.policy), "length": code_length}))
         limits = Limits(
-            redis_client, LimitPolicy(parse_many("1/second"), 0, 1, 1, 1, enabled=False), hasher.prefix
+            redis_client, LimitPolicy(parse_many("1/second"), 0, 1, 1, 1, 1, 1, enabled=False), hasher.prefix
         )
         courier = Courier(
             {"phone": sender, "email": sender}, store_name="Registrar", code_ttl=300, webotp_domain=None
