@@ -10,7 +10,8 @@ import ipaddress
 import re
 import socket
 import string
-from concurrent.futures import ThreadPoolExecutor
+import threading
+from concurrent.futures import Future
 from concurrent.futures import TimeoutError as LookupTimeout
 from dataclasses import dataclass
 from urllib.parse import quote, urlsplit
@@ -23,8 +24,10 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 _LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
 # A last label of digits (or 0x…) is an IPv4 address to browsers and to getaddrinfo alike.
 _NUMERIC = re.compile(r"(0x[0-9a-f]*|[0-9]+)")
-# getaddrinfo in threads of its own, so that a look-up can be given up on; it reads /etc/hosts.
-_LOOKUPS = ThreadPoolExecutor(max_workers=8, thread_name_prefix="webhook-dns")
+# getaddrinfo (which reads /etc/hosts too) in a thread of its own per name, so that a look-up can be
+# given up on: a name whose DNS never answers holds one thread, and no other name waits behind it.
+_running_lookups: dict[tuple[str, int], Future] = {}
+_running_lookups_lock = threading.Lock()
 
 
 class UnsafeUrl(ValueError):
@@ -127,12 +130,30 @@ def check_url(url: str, *, allow_private: bool) -> Target:
     return target
 
 
-def _addresses(host: str, port: int, timeout: float) -> list[IPAddress]:
-    lookup = _LOOKUPS.submit(socket.getaddrinfo, host, port, type=socket.SOCK_STREAM)
+def _look_up(host: str, port: int) -> Future:
+    """The look-up of `host`, started now in a thread of its own, or the one already running."""
+    with _running_lookups_lock:
+        lookup = _running_lookups.get((host, port))
+        if lookup is None:
+            lookup = _running_lookups[(host, port)] = Future()
+            threading.Thread(target=_run, args=(host, port, lookup), name="webhook-dns", daemon=True).start()
+    return lookup
+
+
+def _run(host: str, port: int, lookup: Future) -> None:
     try:
-        infos = lookup.result(timeout=max(timeout, 0.001))
+        lookup.set_result(socket.getaddrinfo(host, port, type=socket.SOCK_STREAM))
+    except BaseException as error:
+        lookup.set_exception(error)
+    finally:
+        with _running_lookups_lock:
+            _running_lookups.pop((host, port), None)
+
+
+def _addresses(host: str, port: int, timeout: float) -> list[IPAddress]:
+    try:
+        infos = _look_up(host, port).result(timeout=max(timeout, 0.001))
     except LookupTimeout:
-        lookup.cancel()
         raise UnsafeUrl("This host did not resolve in time.") from None
     except (OSError, UnicodeError):
         raise UnsafeUrl("This host does not resolve.") from None

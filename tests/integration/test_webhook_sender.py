@@ -114,3 +114,30 @@ def test_a_name_whose_look_up_never_answers_is_given_up_within_the_timeout(monke
             resolve(parse_url("https://hooks.example.com/x"), allow_private=False, timeout=0.3)
     finally:
         answer.set()
+
+
+def test_names_whose_dns_never_answers_hold_up_no_other_name(monkeypatch):
+    """Endpoints whose DNS is down hold a look-up each, not the look-ups of every other endpoint."""
+    answer, resolve_for_real = threading.Event(), socket.getaddrinfo
+
+    def resolver(host, *args, **kwargs):
+        if host.startswith("slow"):
+            answer.wait(30)
+            raise socket.gaierror("no answer")
+        return resolve_for_real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolver)
+    try:
+        for number in range(20):
+            with pytest.raises(UnsafeUrl, match="did not resolve in time"):
+                resolve(parse_url(f"https://slow{number}.example.com/x"), allow_private=False, timeout=0.05)
+
+        addresses = resolve(parse_url("http://localhost:8080/hooks"), allow_private=True, timeout=2)
+
+        assert [str(address) for address in addresses] in (
+            ["127.0.0.1"],
+            ["::1", "127.0.0.1"],
+            ["127.0.0.1", "::1"],
+        )
+    finally:
+        answer.set()
