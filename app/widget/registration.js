@@ -99,9 +99,6 @@ p{margin:0}[role=status]{color:#1e6b33;margin-top:.5rem}[role]:empty{margin:0}.r
 
   const toAscii = (text) => String(text).replace(/[\u0660-\u0669\u06f0-\u06f9]/g, (d) => d.charCodeAt(0) & 15);
   const digitsOf = (text) => toAscii(text).replace(/\D/g, "");
-  // Answers after which a registration or sign-in cannot go on: the element goes back to its form.
-  const ENDINGS = ["too_many_attempts", "already_registered", "already_completed", "registration_not_found",
-    "login_not_found", "account_not_found", "email_taken", "phone_taken"];
   const newKey = () => Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, "0")).join("");
 
   function h(tag, attributes = {}, ...children) {
@@ -133,6 +130,7 @@ p{margin:0}[role=status]{color:#1e6b33;margin-top:.5rem}[role]:empty{margin:0}.r
     }
 
     connectedCallback() {
+      this.save();
       this.render();
       if (this.step !== "code") return;
       // Moved elsewhere in the page: the code step goes on where it was.
@@ -144,12 +142,15 @@ p{margin:0}[role=status]{color:#1e6b33;margin-top:.5rem}[role]:empty{margin:0}.r
       this.endCodeStep();
     }
 
-    attributeChangedCallback() {
-      if (this.body) this.render();
+    attributeChangedCallback(name) {
+      if (!this.body) return;
+      this.save();
+      if (name === "country") delete this.values.country_code; // the page's new choice wins
+      this.render();
     }
 
     get locale() {
-      const given = (this.getAttribute("locale") || document.documentElement.lang || "").slice(0, 2).toLowerCase();
+      const given = (this.getAttribute("locale") || document.documentElement.lang || "").split("-")[0].toLowerCase();
       return given in TEXTS ? given : "en";
     }
 
@@ -179,7 +180,6 @@ p{margin:0}[role=status]{color:#1e6b33;margin-top:.5rem}[role]:empty{margin:0}.r
     }
 
     render() {
-      this.save();
       const locale = this.locale;
       this.alert = h("p", { role: "alert", part: "error" });
       this.status = h("p", { role: "status" });
@@ -275,10 +275,12 @@ p{margin:0}[role=status]{color:#1e6b33;margin-top:.5rem}[role]:empty{margin:0}.r
       const answer = await this.post(this.path, this.payload(), true);
       if (!answer) return;
       if (answer.status !== 202) return this.refused(answer, form);
-      this.challenge = answer.body;
+      this.challenge = { ...answer.body };
       this.step = "code";
       this.show();
       this.codeSent(answer.body);
+      // Taken out of the page meanwhile: connectedCallback picks the code step up again.
+      if (!this.isConnected) return this.endCodeStep();
       this.$("[name=code]").focus();
       this.listenForSms();
     }
@@ -298,7 +300,7 @@ p{margin:0}[role=status]{color:#1e6b33;margin-top:.5rem}[role]:empty{margin:0}.r
         form.querySelector("[aria-invalid=true]")?.focus();
         this.alert.textContent = unplaced.join(" ");
       } else this.explain(answer);
-      if (ENDINGS.includes(answer.body.code)) this.emit(this.failure, answer.body);
+      if (this.endings.includes(answer.body.code)) this.emit(this.failure, answer.body);
     }
 
     explain(answer, extra = "") {
@@ -349,7 +351,9 @@ p{margin:0}[role=status]{color:#1e6b33;margin-top:.5rem}[role]:empty{margin:0}.r
         input.value = value.slice(0, from) + digitsOf(event.clipboardData.getData("text")) + value.slice(to);
         typed();
       });
-      const resend = h("button", { type: "button", part: "resend", disabled: true }, this.t("resend"), h("span", { "aria-hidden": "true" }));
+      // Drawn again (another language, say) after the countdown: enabled at once.
+      const waiting = !(Date.now() >= this.resendAt);
+      const resend = h("button", { type: "button", part: "resend", disabled: waiting }, this.t("resend"), h("span", { "aria-hidden": "true" }));
       resend.addEventListener("click", () => this.resend());
       const back = h("button", { type: "button", class: "link" }, this.t("back"));
       back.addEventListener("click", () => {
@@ -371,7 +375,7 @@ p{margin:0}[role=status]{color:#1e6b33;margin-top:.5rem}[role]:empty{margin:0}.r
     }
 
     codeSent(challenge) {
-      this.challenge = challenge;
+      this.challenge = { ...challenge }; // the page's copy of the event stays as it was sent
       this.emit("code-sent", challenge);
       this.say(this.t("code_sent"));
       this.countDown(challenge.resend_in);
@@ -399,6 +403,7 @@ p{margin:0}[role=status]{color:#1e6b33;margin-top:.5rem}[role]:empty{margin:0}.r
     }
 
     listenForSms() {
+      this.sms?.abort();
       if (!window.OTPCredential || !navigator.credentials?.get) return;
       const waiting = (this.sms = new AbortController());
       navigator.credentials.get({ otp: { transport: ["sms"] }, signal: waiting.signal }).then((otp) => {
@@ -422,7 +427,7 @@ p{margin:0}[role=status]{color:#1e6b33;margin-top:.5rem}[role]:empty{margin:0}.r
 
     async verify(code) {
       const answer = await this.post(this.codePath("verify"), { code });
-      if (!answer) return;
+      if (!answer || this.step !== "code") return; // the customer went back meanwhile
       const { status, body } = answer;
       if (status === 200 || status === 201) {
         this.finish();
@@ -432,7 +437,7 @@ p{margin:0}[role=status]{color:#1e6b33;margin-top:.5rem}[role]:empty{margin:0}.r
       input.value = "";
       input.setAttribute("aria-invalid", "true");
       input.focus();
-      if (ENDINGS.includes(body.code) || (body.code === "code_expired" && !this.challenge.resends_left)) {
+      if (this.endings.includes(body.code) || (body.code === "code_expired" && !this.challenge.resends_left)) {
         this.finish(answer);
         return this.emit(this.failure, body);
       }
@@ -442,11 +447,21 @@ p{margin:0}[role=status]{color:#1e6b33;margin-top:.5rem}[role]:empty{margin:0}.r
 
     async resend() {
       const answer = await this.post(this.codePath("resend"), {});
-      if (!answer) return;
-      if (answer.status === 202) return this.codeSent({ ...answer.body });
+      if (!answer || this.step !== "code") return; // the customer went back meanwhile
+      if (answer.status === 202) {
+        this.codeSent(answer.body);
+        return this.listenForSms(); // for the new SMS (the code typed meanwhile, if any, is the old one)
+      }
       this.explain(answer);
       if (answer.body.code === "resend_too_soon") this.countDown(answer.body.retry_after);
       this.emit("code-not-resent", answer.body);
+      if (this.endings.includes(answer.body.code)) {
+        this.finish(answer);
+        return this.emit(this.failure, answer.body);
+      }
+      // The code stays valid: one completed while the resend was on its way was not sent; send it now.
+      const typed = digitsOf(this.$("[name=code]")?.value || "");
+      if (typed.length === this.challenge.code_length) this.verify(typed);
     }
 
     finish(failure) {
@@ -467,6 +482,8 @@ p{margin:0}[role=status]{color:#1e6b33;margin-top:.5rem}[role]:empty{margin:0}.r
     names = ["first_name", "last_name", "phone", "email"];
     success = ["registered", "registered"];
     failure = "registration-failed";
+    // Answers after which the registration cannot go on: the element goes back to its form.
+    endings = ["too_many_attempts", "already_registered", "already_completed", "registration_not_found"];
 
     fields() {
       return [
@@ -483,6 +500,7 @@ p{margin:0}[role=status]{color:#1e6b33;margin-top:.5rem}[role]:empty{margin:0}.r
     names = ["phone", "email"];
     success = ["signed-in", "signed_in"];
     failure = "sign-in-failed";
+    endings = ["too_many_attempts", "already_completed", "login_not_found", "account_not_found"];
     onlyChosenChannel = true;
 
     fields() {

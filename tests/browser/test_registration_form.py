@@ -290,3 +290,39 @@ def test_a_customer_who_typed_the_wrong_number_goes_back_to_the_form_with_the_de
     page.locator(f"{FORM} [part=button]").click()
     assert wait_for_event(page, "code-sent", count=2)["destination"] == "+966 55••••567"
     expect(code_input(page)).to_have_value("")
+
+
+def test_the_resend_button_stays_usable_when_the_page_switches_language_after_the_countdown(page, service):
+    page.goto(service.shop_page(f"<{FORM}></{FORM}>"))
+    fill_phone_form(page)
+    resend = page.locator(f"{FORM} [part=resend]")
+    expect(resend).to_be_enabled()  # this service has no resend cooldown
+
+    page.locator(FORM).evaluate("element => element.setAttribute('locale', 'ar')")
+
+    expect(resend).to_have_text("إرسال رمز جديد")
+    expect(resend).to_be_enabled()
+
+
+def test_the_page_may_change_the_preselected_country(page, service):
+    page.goto(service.shop_page(f'<{FORM} country="SA"></{FORM}>'))
+    expect(page.locator(f"{FORM} [name=country_code]")).to_have_value("SA")
+
+    page.locator(FORM).evaluate("element => element.setAttribute('country', 'AE')")
+
+    expect(page.locator(f"{FORM} [name=country_code]")).to_have_value("AE")
+
+
+def test_a_resend_that_finds_the_registration_locked_ends_it_with_registration_failed(page, service):
+    page.goto(service.shop_page(f"<{FORM}></{FORM}>"))
+    fill_phone_form(page)
+    registration_id = events(page, "code-sent")[0]["detail"]["registration_id"]
+    bad = wrong(service.sms_code("+966551234567"))
+    for _ in range(5):  # locked elsewhere, say in another tab
+        requests.post(f"{service.url}/auth/register/{registration_id}/verify", json={"code": bad}, timeout=10)
+
+    page.locator(f"{FORM} [part=resend]").click()
+
+    assert wait_for_event(page, "code-not-resent")["code"] == "too_many_attempts"
+    assert wait_for_event(page, "registration-failed")["code"] == "too_many_attempts"
+    expect(page.locator(f"{FORM} [name=first_name]")).to_be_visible()
