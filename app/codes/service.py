@@ -11,6 +11,7 @@ from app.codes.hashing import CodeHasher, generate_code, new_identifier, normali
 from app.codes.store import CodeStore, NewVerification, Resend
 from app.codes.values import Challenge, Claim, Destination, Failure, FailureReason, Outcome, Purpose, Status
 from app.limits import Limits, Plan
+from app.limits.guesses import Guesses
 
 log = logging.getLogger("registrar.codes")
 NOT_A_CODE = "Enter every digit of the code we sent, and nothing else."
@@ -118,10 +119,11 @@ class Codes:
             raise self._not_a_code(verification_id)
         code_hash = self.hasher.code(verification_id, code)
         fingerprint = self.hasher.fingerprint(details) if details is not None else ""
-        checked = self._check_limits(verification_id, client_ip)
+        guesses, key = Guesses(self.limits), self.store.key(verification_id)
+        guess = guesses.take(client_ip, destination=lambda: self.store.redis.hmget(key, ("dest", "masked")))
         check = self.store.check(verification_id, self.purpose.name, code_hash, fingerprint)
-        if check.outcome in (Outcome.WRONG, Outcome.LOCKED_NOW):
-            self.limits.count_failure(checked)
+        if guess is not None and check.outcome in (Outcome.WRONG, Outcome.LOCKED_NOW):
+            guesses.count_failure(guess, check.pseudonym)
         match check.outcome:
             case Outcome.OK:
                 return check.claim
@@ -135,13 +137,6 @@ class Codes:
             case Outcome.EXPIRED:
                 raise errors.CodeExpired(attempts_left=check.attempts_left)
         raise self._closed(check.outcome)
-
-    def _check_limits(self, verification_id: str, client_ip: str | None) -> Plan | None:
-        """Count a guess from `client_ip` and check the failure budgets of the verification's identity."""
-        if not self.limits.policy.enabled:
-            return None
-        pseudonym, masked = self.store.redis.hmget(self.store.key(verification_id), ("dest", "masked"))
-        return self.limits.take(self.limits.guess_plan(pseudonym, masked or "", client_ip=client_ip))
 
     def _not_a_code(self, verification_id: str) -> errors.RegistrarError:
         """The error for something typed that is no code: the verification's own state first

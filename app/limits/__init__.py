@@ -43,7 +43,7 @@ def network(client_ip: str) -> str:
     return str(ipaddress.IPv6Network((address, 64), strict=False))
 
 
-def _subject(what: str, masked: str, client_network: str | None) -> str:
+def subject(what: str, masked: str, client_network: str | None) -> str:
     """What a refusal's log line names: the masked destination, and the client's network only as
     wide as logs may show it (an IPv4 address's /24, an IPv6 address's /48), so no line holds an IP."""
     try:
@@ -51,7 +51,7 @@ def _subject(what: str, masked: str, client_network: str | None) -> str:
         source = str(wide.supernet(new_prefix=24 if wide.version == 4 else 48))
     except ValueError:
         source = "no client" if client_network is None else "a client"
-    return f"{what} {masked or 'an unknown verification'} from {source}"
+    return f"{what} {masked} from {source}" if masked else f"{what} from {source}"
 
 
 @dataclass(frozen=True)
@@ -102,12 +102,10 @@ class Counter(NamedTuple):
 
 @dataclass(frozen=True)
 class Plan:
-    """One take: its counters, in the order the script checks them, and the failure counters (its
-    network's, then its identity's) that a wrong code spends afterwards."""
+    """One take: its counters, in the order the script checks them."""
 
     subject: str  # what the plan is for, as the log names it
     counters: list[Counter] = field(default_factory=list)
-    failures: list[str] = field(default_factory=list)
 
     def count(self, name: str, key: str, limit: int, window_ms: int = HOUR_MS, *, take: bool = True) -> None:
         self.counters.append(Counter(name, f"{PREFIX}:{key}", limit, window_ms, take))
@@ -161,7 +159,7 @@ class Limits:
         if not policy.enabled:
             return None
         client_network = network(client_ip) if client_ip is not None else None
-        now, plan = int(self.clock() * 1000), Plan(_subject("a code to", destination.masked, client_network))
+        now, plan = int(self.clock() * 1000), Plan(subject("a code to", destination.masked, client_network))
         if policy.cooldown:
             plan.count(COOLDOWN, f"cooldown:{destination.pseudonym}", 1, policy.cooldown * 1000, take=cooling)
         if starting and client_network is not None:
@@ -178,23 +176,6 @@ class Limits:
             if country:
                 plan.count("country", f"country:{country}:{hour}", policy.sms_per_country, take=sending)
             plan.count("global", f"sms:{hour}", policy.sms_global, take=sending)
-        return plan
-
-    def guess_plan(self, pseudonym: str | None, masked: str, *, client_ip: str | None) -> Plan | None:
-        """What checking one typed code takes: a guess from its client, whose network's failures for the
-        identity (`pseudonym`, if known) are only checked: `count_failure` spends them once the code
-        proved wrong. The identity's own daily budget refuses no network that has not failed it."""
-        policy = self.policy
-        if not policy.enabled or client_ip is None:
-            return None
-        client_network = network(client_ip)
-        now, plan = int(self.clock() * 1000), Plan(_subject("a code check for", masked, client_network))
-        plan.per_client("guesses", policy.guesses_per_ip, client_network, now)
-        if pseudonym:
-            day = now // DAY_MS
-            key = f"failures:{pseudonym}:{client_network}:{day}"
-            plan.count("failures", key, policy.failures_per_network, DAY_MS, take=False)
-            plan.failures.extend((f"{PREFIX}:{key}", f"{PREFIX}:failures:{pseudonym}:{day}"))
         return plan
 
     def queue(self, pipe: Pipeline, plan: Plan) -> None:
@@ -215,22 +196,6 @@ class Limits:
         if plan is not None:
             self.settle(plan, self._take(plan.keys, plan.arguments), resending=resending)
         return plan
-
-    def count_failure(self, checked: Plan | None) -> None:
-        """Count a wrong code against its network's and its identity's daily failures, once each, in a
-        round trip of its own (the code's check ran in its verification's slot). Once the identity's
-        budget is spent, the network that failed it is refused for the rest of the day; a network that
-        has not failed it is not, so that no crowd of attackers locks the customer out."""
-        if checked is None or not checked.failures:
-            return
-        network_key, identity_key = checked.failures
-        pipe = self.redis.pipeline(transaction=False)
-        for key in (network_key, identity_key):
-            pipe.set(key, 0, px=DAY_MS, nx=True)
-            pipe.incr(key)
-        identity_failures = pipe.execute()[3]
-        if identity_failures >= self.policy.failures_per_day:
-            self.redis.set(network_key, self.policy.failures_per_network, keepttl=True)
 
     def give_back(self, taken: Plan | None) -> None:
         """Undo a take whose code was not sent: no charge, no cooldown (the start still counts for its IP)."""

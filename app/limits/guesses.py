@@ -1,0 +1,82 @@
+"""Code guesses (README.md: *Lock-out*): each check of a typed code is a guess from its client's
+network (RATE_LIMIT_VERIFY), and each wrong one a failure of its identity, counted per network
+(MAX_FAILED_CODES_PER_NETWORK) and in all (MAX_FAILED_CODES_PER_DAY). Both are checked before a
+code is, so that a refused guess is never compared. A network that has typed no wrong code today,
+for anyone, cannot have spent an identity's failures: its guesses skip that look-up, and a right
+code costs one round trip before its check."""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from app.limits import DAY_MS, PREFIX, Limits, Plan, network, subject
+
+
+@dataclass(frozen=True)
+class Guess:
+    """A guess taken from a client's network, on one day (UTC)."""
+
+    network: str
+    day: int
+    network_failed_today: bool  # whether the network typed a wrong code today, for anyone
+
+    @property
+    def failing_key(self) -> str:
+        return f"{PREFIX}:failing:{self.network}:{self.day}"
+
+    def failures_key(self, pseudonym: str) -> str:
+        """The count of this network's wrong codes for one identity today."""
+        return f"{PREFIX}:failures:{pseudonym}:{self.network}:{self.day}"
+
+
+class Guesses:
+    """Takes guesses, checks and counts failures, on the limits' Redis and script."""
+
+    def __init__(self, limits: Limits):
+        self.limits = limits
+
+    def take(self, client_ip: str | None, destination: Callable[[], list]) -> Guess | None:
+        """Take a guess from `client_ip` (429 if its network's guesses are spent), learning in the same
+        round trip whether the network typed a wrong code today; if it did, check the failures left for
+        the identity `destination()` names (its pseudonym and masked text). None: the limits are off."""
+        limits = self.limits
+        if not limits.policy.enabled or client_ip is None:
+            return None
+        client_network, now = network(client_ip), int(limits.clock() * 1000)
+        plan = Plan(subject("a code check", "", client_network))
+        plan.per_client("guesses", limits.policy.guesses_per_ip, client_network, now)
+        guess = Guess(client_network, now // DAY_MS, network_failed_today=False)
+        pipe = limits.redis.pipeline(transaction=False)
+        limits.queue(pipe, plan)
+        pipe.get(guess.failing_key)
+        taken, failed = pipe.execute(raise_on_error=False)
+        limits.settle(plan, taken)
+        if isinstance(failed, Exception):
+            raise failed
+        guess = Guess(guess.network, guess.day, network_failed_today=bool(failed and int(failed)))
+        if guess.network_failed_today:
+            pseudonym, masked = destination()
+            if pseudonym:
+                self.check_failures(guess, pseudonym, masked or "")
+        return guess
+
+    def check_failures(self, guess: Guess, pseudonym: str, masked: str) -> None:
+        """429 if the guess's network has spent its wrong codes for this identity today."""
+        limits = self.limits
+        plan = Plan(subject("a code check for", masked, guess.network))
+        key = guess.failures_key(pseudonym).removeprefix(f"{PREFIX}:")
+        plan.count("failures", key, limits.policy.failures_per_network, DAY_MS, take=False)
+        limits.take(plan)
+
+    def count_failure(self, guess: Guess, pseudonym: str) -> None:
+        """Count a wrong code, once, against its network's and its identity's day, in a round trip of
+        its own (the check ran in its verification's slot). Once the identity's budget is spent, the
+        network that failed it is refused for the rest of the day; a network that has not failed it
+        is not, so that no crowd of attackers locks the customer out."""
+        limits, network_key = self.limits, guess.failures_key(pseudonym)
+        pipe = limits.redis.pipeline(transaction=False)
+        for key in (network_key, f"{PREFIX}:failures:{pseudonym}:{guess.day}", guess.failing_key):
+            pipe.set(key, 0, px=DAY_MS, nx=True)
+            pipe.incr(key)
+        identity_failures = pipe.execute()[3]
+        if identity_failures >= limits.policy.failures_per_day:
+            limits.redis.set(network_key, limits.policy.failures_per_network, keepttl=True)
