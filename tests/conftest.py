@@ -263,3 +263,13 @@ def start_server(base_environment, tmp_path):
     yield start
     for server in servers:
         server.stop()
+
+
+def kept_alive_server(environment: dict[str, str], log_folder: Path) -> Iterator[Server]:
+    """gunicorn for a whole module whose requests share one kept-alive session: a session idle
+    between tests must not reach gunicorn's keep-alive timeout."""
+    server = Server(
+        {**environment, "GUNICORN_CMD_ARGS": "--keep-alive 300"}, log_folder / "gunicorn.log"
+    ).start()
+    yield server
+    server.stop()

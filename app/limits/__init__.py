@@ -2,8 +2,8 @@
 so that a refused request costs nothing. Every key carries the hash tag `{rl}` (Redis Cluster) and names a
 destination, or a number's prefix, by a keyed pseudonym; the SMS budgets per prefix, country and service stop
 SMS pumping, and are spent only by codes really sent, so that nobody can spend them without sending a message.
-A client is counted by its network (an IPv6 address by its /64), and the per-destination budgets per network
-as well as in all, so that one network cannot lock a customer out."""
+A client is counted by its network (an IPv6 address by its /64); a destination's codes may also be shared out
+per network (MAX_CODES_PER_DESTINATION_PER_NETWORK). Code guesses and failures: app/limits/guesses.py."""
 
 import ipaddress
 import logging

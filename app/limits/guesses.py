@@ -17,7 +17,6 @@ class Guess:
 
     network: str
     day: int
-    network_failed_today: bool  # whether the network typed a wrong code today, for anyone
 
     @property
     def failing_key(self) -> str:
@@ -44,16 +43,15 @@ class Guesses:
         client_network, now = network(client_ip), int(limits.clock() * 1000)
         plan = Plan(subject("a code check", "", client_network))
         plan.per_client("guesses", limits.policy.guesses_per_ip, client_network, now)
-        guess = Guess(client_network, now // DAY_MS, network_failed_today=False)
+        guess = Guess(client_network, now // DAY_MS)
         pipe = limits.redis.pipeline(transaction=False)
         limits.queue(pipe, plan)
-        pipe.get(guess.failing_key)
-        taken, failed = pipe.execute(raise_on_error=False)
+        pipe.get(guess.failing_key)  # the network's wrong codes today, for anyone
+        taken, failed_today = pipe.execute(raise_on_error=False)
         limits.settle(plan, taken)
-        if isinstance(failed, Exception):
-            raise failed
-        guess = Guess(guess.network, guess.day, network_failed_today=bool(failed and int(failed)))
-        if guess.network_failed_today:
+        if isinstance(failed_today, Exception):
+            raise failed_today
+        if failed_today and int(failed_today):
             pseudonym, masked = destination()
             if pseudonym:
                 self.check_failures(guess, pseudonym, masked or "")

@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from app import create_app
 from app.webhooks.worker import DeliveryWorker
 from config.settings import Config
-from tests.conftest import Server
+from tests.conftest import Server, kept_alive_server
 from tests.servers import KeptAliveClient
 from tests.support import MASKED_PHONE, phone_registration
 
@@ -245,19 +245,10 @@ FIELD_SPECIFIC_JUNK: dict[str, dict[str, object]] = {
 # gunicorn and the app, started once for the module (each test still starts from flushed
 # Redis and empty tables: the conftest's clean_state). The app in this process only runs the
 # webhook worker's fan-out; every request goes to gunicorn, on one session.
-SETTINGS = {
-    "ADMIN_API_KEY": ADMIN_KEY,
-    # A session idle between tests must not reach gunicorn's keep-alive timeout.
-    "GUNICORN_CMD_ARGS": "--keep-alive 300",
-}
-
-
 @pytest.fixture(scope="module")
 def junk_server(base_environment, tmp_path_factory) -> Iterator[Server]:
-    log_path = tmp_path_factory.mktemp("junk") / "gunicorn.log"
-    server = Server({**base_environment, **SETTINGS}, log_path).start()
-    yield server
-    server.stop()
+    environment = {**base_environment, "ADMIN_API_KEY": ADMIN_KEY}
+    yield from kept_alive_server(environment, tmp_path_factory.mktemp("junk"))
 
 
 @pytest.fixture(scope="module")

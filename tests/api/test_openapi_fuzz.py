@@ -32,7 +32,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from app.webhooks.worker import DeliveryWorker
-from tests.conftest import Server
+from tests.conftest import Server, kept_alive_server
 from tests.servers import KeptAliveClient
 from tests.support import phone_registration, wrong
 
@@ -136,12 +136,7 @@ FUZZED_SETTINGS = {
 
 @pytest.fixture(scope="module")
 def fuzzed_server(base_environment, tmp_path_factory) -> Iterator[Server]:
-    log_path = tmp_path_factory.mktemp("fuzz") / "gunicorn.log"
-    # A session idle between operations must not reach gunicorn's keep-alive timeout.
-    environment = {**base_environment, **FUZZED_SETTINGS, "GUNICORN_CMD_ARGS": "--keep-alive 300"}
-    server = Server(environment, log_path).start()
-    yield server
-    server.stop()
+    yield from kept_alive_server({**base_environment, **FUZZED_SETTINGS}, tmp_path_factory.mktemp("fuzz"))
 
 
 @pytest.fixture(scope="module")
