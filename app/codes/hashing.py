@@ -43,9 +43,9 @@ class CodeHasher:
         return hmac.new(self._key, f"{verification_id}:{code}".encode(), hashlib.sha256).hexdigest()
 
     def fingerprint(self, details: Mapping[str, str | None]) -> str:
-        """A keyed digest of a payload, to tell whether two requests carried the same one."""
+        """A keyed 64-bit digest of a payload, to tell whether two requests carried the same one."""
         canonical = json.dumps(details, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-        return hmac.new(self._key, b"details:" + canonical.encode(), hashlib.sha256).hexdigest()[:32]
+        return hmac.new(self._key, b"details:" + canonical.encode(), hashlib.sha256).hexdigest()[:16]
 
     def destination(self, channel: str, address: str) -> Destination:
         """The destination of a phone or email, with a stable 128-bit pseudonym (an email's case aside)."""

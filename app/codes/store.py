@@ -108,8 +108,9 @@ class CodeStore:
 
     @staticmethod
     def pending_key(pseudonym: str, purpose: str, fingerprint: str = "") -> str:
-        """The ids started for a destination and purpose, with the details of `fingerprint` if any."""
-        return f"dest:{{{pseudonym}}}:{purpose}" + (f":{fingerprint}" if fingerprint else "")
+        """The ids started for a destination and purpose, or with the details of `fingerprint` (which only
+        registrations have: it stands for the purpose, and the key stays in Redis's smaller allocation)."""
+        return f"dest:{{{pseudonym}}}:{fingerprint or purpose}"
 
     def queue_create(self, pipe: Pipeline, verification: NewVerification) -> Challenge:
         """Queue a new verification's writes on `pipe`; the challenge it is once the pipeline has run."""

@@ -93,9 +93,9 @@ DETAILS = {"first_name": "Sara", "last_name": None, "phone": "+966551234567", "v
 
 
 class TestFingerprints:
-    def test_a_fingerprint_is_32_hex_characters_that_do_not_reveal_the_details(self):
+    def test_a_fingerprint_is_16_hex_characters_that_do_not_reveal_the_details(self):
         fingerprint = CodeHasher(SECRET).fingerprint(DETAILS)
-        assert re.fullmatch(r"[0-9a-f]{32}", fingerprint)
+        assert re.fullmatch(r"[0-9a-f]{16}", fingerprint)
         assert "551234567" not in fingerprint
 
     def test_the_same_details_in_any_order_have_the_same_fingerprint_on_every_server(self):
