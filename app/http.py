@@ -11,6 +11,7 @@ from typing import Any
 import flask
 import flask_smorest
 from flask import Flask, Response, current_app, jsonify, request
+from flask.sessions import SessionInterface
 from flask.typing import ResponseReturnValue
 from redis import exceptions as redis_errors
 from sqlalchemy import exc as sql_errors
@@ -109,6 +110,16 @@ def _unfit(body: dict) -> str | None:
             except UnicodeEncodeError:
                 return "The request body is not valid JSON."
     return None
+
+
+class NoSessions(SessionInterface):
+    """The service keeps no cookie session: none is read or written (Flask would sign one per request)."""
+
+    def open_session(self, app, request) -> None:
+        return None
+
+    def save_session(self, app, session, response) -> None:
+        return None
 
 
 class JsonObjectParser(FlaskParser):
@@ -212,6 +223,7 @@ def swagger_ui_asset(filename: str) -> Response:
 def register(app: Flask) -> None:
     """Install body parsing, error rendering and security headers; call after the Api."""
     app.request_class = Request
+    app.session_interface = NoSessions()
     # `//` in a path would otherwise answer with werkzeug's HTML redirect page.
     app.url_map.merge_slashes = False
     app.json.ensure_ascii = False

@@ -43,17 +43,6 @@ def network(client_ip: str) -> str:
     return str(ipaddress.IPv6Network((address, 64), strict=False))
 
 
-def subject(what: str, masked: str, client_network: str | None) -> str:
-    """What a refusal's log line names: the masked destination, and the client's network only as
-    wide as logs may show it (an IPv4 address's /24, an IPv6 address's /48), so no line holds an IP."""
-    try:
-        wide = ipaddress.ip_network(client_network or "", strict=False)
-        source = str(wide.supernet(new_prefix=24 if wide.version == 4 else 48))
-    except ValueError:
-        source = "no client" if client_network is None else "a client"
-    return f"{what} {masked} from {source}" if masked else f"{what} from {source}"
-
-
 @dataclass(frozen=True)
 class LimitPolicy:
     """The limits' settings; `enabled=False` (benchmarks) turns every one off. Hourly unless named daily."""
@@ -104,8 +93,21 @@ class Counter(NamedTuple):
 class Plan:
     """One take: its counters, in the order the script checks them."""
 
-    subject: str  # what the plan is for, as the log names it
+    what: str  # what the plan is for, as the log names it, with:
+    masked: str
+    client_network: str | None
     counters: list[Counter] = field(default_factory=list)
+
+    @property
+    def subject(self) -> str:
+        """What a refusal's log line names: the masked destination, and the client's network only as
+        wide as logs may show it (an IPv4 address's /24, an IPv6 address's /48), so no line holds an IP."""
+        try:
+            wide = ipaddress.ip_network(self.client_network or "", strict=False)
+            source = str(wide.supernet(new_prefix=24 if wide.version == 4 else 48))
+        except ValueError:
+            source = "no client" if self.client_network is None else "a client"
+        return f"{self.what} {self.masked} from {source}" if self.masked else f"{self.what} from {source}"
 
     def count(self, name: str, key: str, limit: int, window_ms: int = HOUR_MS, *, take: bool = True) -> None:
         self.counters.append(Counter(name, f"{PREFIX}:{key}", limit, window_ms, take))
@@ -159,7 +161,7 @@ class Limits:
         if not policy.enabled:
             return None
         client_network = network(client_ip) if client_ip is not None else None
-        now, plan = int(self.clock() * 1000), Plan(subject("a code to", destination.masked, client_network))
+        now, plan = int(self.clock() * 1000), Plan("a code to", destination.masked, client_network)
         if policy.cooldown:
             plan.count(COOLDOWN, f"cooldown:{destination.pseudonym}", 1, policy.cooldown * 1000, take=cooling)
         if starting and client_network is not None:

@@ -8,7 +8,7 @@ code costs one round trip before its check."""
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from app.limits import DAY_MS, PREFIX, Limits, Plan, network, subject
+from app.limits import DAY_MS, PREFIX, Limits, Plan, network
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,7 @@ class Guesses:
         if not limits.policy.enabled or client_ip is None:
             return None
         client_network, now = network(client_ip), int(limits.clock() * 1000)
-        plan = Plan(subject("a code check", "", client_network))
+        plan = Plan("a code check", "", client_network)
         plan.per_client("guesses", limits.policy.guesses_per_ip, client_network, now)
         guess = Guess(client_network, now // DAY_MS)
         pipe = limits.redis.pipeline(transaction=False)
@@ -60,7 +60,7 @@ class Guesses:
     def check_failures(self, guess: Guess, pseudonym: str, masked: str) -> None:
         """429 if the guess's network has spent its wrong codes for this identity today."""
         limits = self.limits
-        plan = Plan(subject("a code check for", masked, guess.network))
+        plan = Plan("a code check for", masked, guess.network)
         key = guess.failures_key(pseudonym).removeprefix(f"{PREFIX}:")
         plan.count("failures", key, limits.policy.failures_per_network, DAY_MS, take=False)
         limits.take(plan)
