@@ -14,7 +14,7 @@ def _plain_http(url: str | None) -> bool:
 
 
 # Each setting production refuses unless ALLOW_INSECURE names it: when it is unsafe, and why.
-# Gateway and provider URLs carry codes or credentials; more as channels arrive (SMS_HOOK_URL, META_GRAPH_BASE).
+# Gateway and provider URLs carry codes or credentials (more as channels arrive: SMS_HOOK_URL).
 RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "RATE_LIMITS_ENABLED": (
         lambda config: not config.RATE_LIMITS_ENABLED,
