@@ -13,13 +13,14 @@ from redis.retry import Retry
 from sqlalchemy import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from app import edge, embedded_redis, http, logs
+from app import edge, http, logs
 from app.accounts import Accounts
 from app.channels import create_senders
 from app.channels.courier import BackgroundCourier, Courier
 from app.codes import LOGIN, REGISTER, CodeHasher, CodePolicy, Codes, CodeStore
 from app.customers import routes as customers_routes
 from app.db import make_engine
+from app.embedded_redis import EmbeddedRedis
 from app.health import routes as health_routes
 from app.idempotency import IdempotencyStore
 from app.identity import ContactPolicy
@@ -114,7 +115,7 @@ def validate_config(config: Config | None = None) -> Config:
 def make_redis(config: Config) -> Redis:
     """A client with short timeouts, so that an outage answers 503 within 2 s. A dropped
     connection is retried once at once; a timeout is not (a hung Redis would cost twice)."""
-    url = config.REDIS_URL or embedded_redis.ensure_running(config.INSTANCE_PATH)
+    url = config.REDIS_URL or EmbeddedRedis(config.INSTANCE_PATH).start(detach=True)
     return Redis.from_url(
         url,
         decode_responses=True,

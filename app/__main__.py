@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 
 from app import build_worker, validate_config
 from app.db import make_engine, upgrade
@@ -49,7 +50,7 @@ def serve(config: Config) -> int:
     migrate(config)
     environment = dict(os.environ)
     embedded = EmbeddedRedis(config.INSTANCE_PATH)
-    if config.uses_embedded_redis:
+    if not config.REDIS_URL:
         environment["REDIS_URL"] = embedded.start()
         print(f"registrar: embedded Redis on {embedded.socket}", file=sys.stderr)
     gunicorn = ["gunicorn", "-c", str(ROOT / "config" / "gunicorn.conf.py"), "wsgi:app"]
@@ -57,10 +58,8 @@ def serve(config: Config) -> int:
         subprocess.Popen([sys.executable, "-m", *module], cwd=ROOT, env=environment)
         for module in (gunicorn, ["app", "worker"])
     ]
-    stopping = threading.Event()
 
     def stop(signum=signal.SIGTERM, _frame=None):
-        set_soon(stopping)
         for process in processes:
             if process.poll() is None:
                 process.send_signal(signum)
@@ -68,8 +67,8 @@ def serve(config: Config) -> int:
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
     try:
-        while not stopping.is_set() and all(process.poll() is None for process in processes):
-            stopping.wait(0.5)
+        while all(process.poll() is None for process in processes):
+            time.sleep(0.5)  # a signal stops both; one that stops alone stops the other below
         stop()
         return max(process.wait() for process in processes)
     finally:

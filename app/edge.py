@@ -58,18 +58,14 @@ def secure(response: Response) -> Response:
 def warn_once_of_forwarded_requests(app: Flask) -> None:
     """With TRUSTED_PROXIES=0, log once per process that requests come through a proxy: the
     limits would count every client behind it as the proxy's one address."""
-    warned, lock = threading.Event(), threading.Lock()
+    first = threading.Lock()  # taken by the first such request, never released
 
     def check() -> None:
-        if warned.is_set() or "X-Forwarded-For" not in request.headers:
-            return
-        with lock:
-            if not warned.is_set():
-                warned.set()
-                log.warning(
-                    "a request came with X-Forwarded-For but TRUSTED_PROXIES=0: behind a proxy or load"
-                    " balancer every client shares one IP's limits; set TRUSTED_PROXIES to the proxies"
-                    " in front"
-                )
+        if "X-Forwarded-For" in request.headers and first.acquire(blocking=False):
+            log.warning(
+                "a request came with X-Forwarded-For but TRUSTED_PROXIES=0: behind a proxy or load"
+                " balancer every client shares one IP's limits; set TRUSTED_PROXIES to the proxies"
+                " in front"
+            )
 
     app.before_request(check)

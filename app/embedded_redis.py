@@ -31,11 +31,8 @@ class EmbeddedRedis:
         if len(str(self.socket)) > _SOCKET_PATH_MAX:
             digest = hashlib.sha256(str(folder).encode()).hexdigest()[:16]
             self.socket = Path(tempfile.gettempdir()) / f"registrar-{digest}.sock"
+        self.url = f"unix://{self.socket}"
         self.process: subprocess.Popen | None = None
-
-    @property
-    def url(self) -> str:
-        return f"unix://{self.socket}"
 
     def answers(self) -> bool:
         """Whether a server answers PING on the socket now (one try, no retries)."""
@@ -47,7 +44,7 @@ class EmbeddedRedis:
         finally:
             client.close()
 
-    def start(self, *, detach: bool = False, timeout: float = 10) -> str:
+    def start(self, *, detach: bool = False) -> str:
         """Start the server unless one already answers on the socket; return its URL. `detach`
         lets it outlive this process (for `flask` commands run by hand); otherwise `stop` ends it."""
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -63,7 +60,7 @@ class EmbeddedRedis:
             self.process = subprocess.Popen(
                 command, stdin=DEVNULL, stdout=DEVNULL, stderr=DEVNULL, start_new_session=detach
             )
-            deadline = time.monotonic() + timeout
+            deadline = time.monotonic() + 10
             while not self.answers():
                 if self.process.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError(f"embedded Redis did not start on {self.socket}")
@@ -76,8 +73,3 @@ class EmbeddedRedis:
             self.process.terminate()
             self.process.wait(timeout=10)
         self.process = None
-
-
-def ensure_running(folder: Path) -> str:
-    """The URL of the embedded Redis in `folder`, starting a detached one if none answers."""
-    return EmbeddedRedis(folder).start(detach=True)

@@ -67,49 +67,27 @@ class ResendSchema(Schema):
     """An empty object."""
 
 
-_CHALLENGE = ("status", "verified_by", "destination", "code_length", "expires_in", "resend_in")
-_CHALLENGE += ("attempts_left", "resends_left")
-_STATUS = tuple(name for name in _CHALLENGE if name != "code_length")
+def _challenge_schemas(id_name: str, challenge: str, status: str) -> tuple[type[Schema], type[Schema]]:
+    """The schemas named `challenge` (a registration or sign-in waiting for its code, under
+    `id_name`) and `status` (where it stands: the same without `code_length`)."""
+    waiting = {
+        id_name: fields.String(required=True, attribute="id"),
+        "status": fields.String(required=True),
+        "verified_by": fields.String(required=True, attribute="channel"),
+        "destination": fields.String(required=True, attribute="masked"),
+        "code_length": fields.Integer(required=True),
+        "expires_in": fields.Integer(required=True),
+        "resend_in": fields.Integer(required=True),
+        "attempts_left": fields.Integer(required=True),
+        "resends_left": fields.Integer(required=True),
+    }
+    standing = {name: field for name, field in waiting.items() if name != "code_length"}
+    return Schema.from_dict(waiting, name=challenge), Schema.from_dict(standing, name=status)
 
 
-class _Challenge(Schema):
-    status = fields.String(required=True)
-    verified_by = fields.String(required=True, attribute="channel")
-    destination = fields.String(required=True, attribute="masked")
-    code_length = fields.Integer(required=True)
-    expires_in = fields.Integer(required=True)
-    resend_in = fields.Integer(required=True)
-    attempts_left = fields.Integer(required=True)
-    resends_left = fields.Integer(required=True)
-
-
-class ChallengeSchema(_Challenge):
-    """A registration waiting for its code."""
-
-    registration_id = fields.String(required=True, attribute="id")
-
-    class Meta:
-        fields = ("registration_id", *_CHALLENGE)
-
-
-class RegistrationStatusSchema(ChallengeSchema):
-    """Where a registration stands."""
-
-    class Meta:
-        fields = ("registration_id", *_STATUS)
-
-
-class LoginChallengeSchema(_Challenge):
-    """A sign-in waiting for its code."""
-
-    login_id = fields.String(required=True, attribute="id")
-
-    class Meta:
-        fields = ("login_id", *_CHALLENGE)
-
-
-class LoginStatusSchema(LoginChallengeSchema):
-    """Where a sign-in stands."""
-
-    class Meta:
-        fields = ("login_id", *_STATUS)
+ChallengeSchema, RegistrationStatusSchema = _challenge_schemas(
+    "registration_id", "ChallengeSchema", "RegistrationStatusSchema"
+)
+LoginChallengeSchema, LoginStatusSchema = _challenge_schemas(
+    "login_id", "LoginChallengeSchema", "LoginStatusSchema"
+)

@@ -4,13 +4,12 @@ other about a connection, and gunicorn's own error answers in the contract's JSO
 A 413 leaves the rest of an oversized body unread in the socket. gunicorn drains at most
 64 KiB of it before the next request; past that it drops the connection, after an answer
 that promised to keep it, and a client that sent its next request meanwhile gets no answer
-(API.md §4). So a refused body closes the connection: gunicorn's hook `pre_request` hands
-this thread its request, and the app, having refused the body, asks gunicorn to close, which
-it announces with `Connection: close` (a WSGI app may not set that header itself)."""
+(API.md §4). So a refused body closes the connection: the worker hands this thread its
+request, and the app, having refused the body, asks gunicorn to close, which it announces
+with `Connection: close` (a WSGI app may not set that header itself)."""
 
 import json
 import threading
-from typing import Any
 
 from gunicorn.http.errors import ParseException
 from gunicorn.workers.gthread import ThreadWorker
@@ -21,16 +20,6 @@ from app import errors
 # terminator): the client's fault, after which the connection cannot carry another request.
 UNREADABLE_BODY = ParseException
 _serving = threading.local()
-
-
-def remember_request(worker: Any, request: Any) -> None:
-    """gunicorn's `pre_request` hook: the request this thread is about to hand to the app."""
-    _serving.request = request
-
-
-def forget_request(worker: Any, request: Any, environ: dict, response: Any) -> None:
-    """gunicorn's `post_request` hook."""
-    _serving.request = None
 
 
 def close_connection_after_answer() -> None:
@@ -57,7 +46,14 @@ class JsonErrorWorker(ThreadWorker):
     """gunicorn's threaded worker, answering the requests gunicorn itself refuses (a request
     line or headers too long, a malformed request line or header, a bad chunk) with the
     contract's JSON envelope instead of an HTML page. gunicorn still decides the status and
-    logs the refusal; only the page is replaced."""
+    logs the refusal; only the page is replaced. The thread that runs a request knows it."""
+
+    def handle_request(self, req, conn) -> bool:
+        _serving.request = req
+        try:
+            return super().handle_request(req, conn)
+        finally:
+            _serving.request = None
 
     def handle_error(self, req, client, addr, exc) -> None:
         page = _Captured()

@@ -21,19 +21,6 @@ forwarded_allow_ips = "127.0.0.1"
 control_socket_disable = True
 
 
-def pre_request(worker, req):
-    """Hand the request to the app's thread, which closes the connection after refusing a body."""
-    from app.serving import remember_request
-
-    remember_request(worker, req)
-
-
-def post_request(worker, req, environ, resp):
-    from app.serving import forget_request
-
-    forget_request(worker, req, environ, resp)
-
-
 def on_starting(server):
     """Refuse to start, in one line naming the variable, when a setting is wrong."""
     from app import validate_config

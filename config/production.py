@@ -3,62 +3,44 @@ machine and unsafe in front of customers. Each refusal is one line naming the va
 ALLOW_INSECURE names those an operator keeps on purpose."""
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 REQUIRES = ("SECRET_KEY", "JWT_PRIVATE_KEY", "DATABASE_URL", "REDIS_URL")
-# Gateway and provider API URLs that carry codes or credentials; more as channels arrive
-# (SMS_HOOK_URL, META_GRAPH_BASE).
-GATEWAY_URLS = ("SMS_HTTP_URL", "TWILIO_API_BASE")
+_PLAIN_HTTP = "is plain http://: codes and credentials would cross the network unencrypted"
 
 
-@dataclass(frozen=True)
-class Rule:
-    """A setting production refuses unless ALLOW_INSECURE names `variable`."""
-
-    variable: str
-    unsafe: Callable[[Any], bool]
-    why: str
+def _plain_http(url: str | None) -> bool:
+    return str(url or "").lower().startswith("http://")
 
 
-def _plain_http(variable: str) -> Rule:
-    return Rule(
-        variable,
-        lambda config: str(getattr(config, variable) or "").lower().startswith("http://"),
-        "is plain http://: codes and credentials would cross the network unencrypted",
-    )
-
-
-RULES = (
-    Rule(
-        "RATE_LIMITS_ENABLED",
+# Each setting production refuses unless ALLOW_INSECURE names it: when it is unsafe, and why.
+# Gateway and provider URLs carry codes or credentials (more as channels arrive: SMS_HOOK_URL).
+RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "RATE_LIMITS_ENABLED": (
         lambda config: not config.RATE_LIMITS_ENABLED,
         "=false turns off every limit and budget: anyone could send SMS at the store's expense",
     ),
-    Rule(
-        "WEBHOOK_ALLOW_PRIVATE_URLS",
+    "WEBHOOK_ALLOW_PRIVATE_URLS": (
         lambda config: config.WEBHOOK_ALLOW_PRIVATE_URLS,
         "=true lets webhook endpoints reach loopback and private addresses (SSRF)",
     ),
-    Rule(
-        "SMS_ALLOWED_COUNTRIES",
+    "SMS_ALLOWED_COUNTRIES": (
         lambda config: bool(config.SMS_CHANNEL) and "SMS_ALLOWED_COUNTRIES" not in config.model_fields_set,
         "is not set: name the countries that may receive SMS, or '*' for every country on purpose",
     ),
-    *(_plain_http(variable) for variable in GATEWAY_URLS),
-    Rule(
-        "SMTP_STARTTLS",
+    "SMS_HTTP_URL": (lambda config: _plain_http(config.SMS_HTTP_URL), _PLAIN_HTTP),
+    "TWILIO_API_BASE": (lambda config: _plain_http(config.TWILIO_API_BASE), _PLAIN_HTTP),
+    "SMTP_STARTTLS": (
         lambda config: bool(config.SMTP_USER) and not (config.SMTP_STARTTLS or config.SMTP_SSL),
         "=false with SMTP_USER set sends the SMTP password unencrypted: use SMTP_STARTTLS or SMTP_SSL",
     ),
-)
-INSECURE_VARIABLES = tuple(rule.variable for rule in RULES)
+}
 
 
 def unknown_allowances(allowed: tuple[str, ...]) -> str | None:
     """The refusal for an ALLOW_INSECURE that names something no rule refuses, else None."""
-    if unknown := [name for name in allowed if name not in INSECURE_VARIABLES]:
-        return f"ALLOW_INSECURE may name {', '.join(INSECURE_VARIABLES)}, not {', '.join(unknown)}"
+    if unknown := [name for name in allowed if name not in RULES]:
+        return f"ALLOW_INSECURE may name {', '.join(RULES)}, not {', '.join(unknown)}"
     return None
 
 
@@ -74,11 +56,11 @@ def refusal(config: Any) -> str | None:
             )
     if missing := [name for name in REQUIRES if name not in config.model_fields_set]:
         return f"REGISTRAR_ENV=production requires {', '.join(missing)} to be set"
-    for rule in RULES:
-        if rule.variable not in config.ALLOW_INSECURE and rule.unsafe(config):
-            separator = "" if rule.why.startswith("=") else " "
+    for variable, (unsafe, why) in RULES.items():
+        if variable not in config.ALLOW_INSECURE and unsafe(config):
+            separator = "" if why.startswith("=") else " "
             return (
-                f"{rule.variable}{separator}{rule.why}; REGISTRAR_ENV=production refuses it "
-                f"unless ALLOW_INSECURE={rule.variable}"
+                f"{variable}{separator}{why}; REGISTRAR_ENV=production refuses it "
+                f"unless ALLOW_INSECURE={variable}"
             )
     return None

@@ -193,10 +193,6 @@ class Config(BaseSettings):
         }
         return {name: value for name, value in stripped.items() if value != ""}
 
-    @property
-    def uses_embedded_redis(self) -> bool:
-        return self.REDIS_URL is None
-
     def _check_together(self) -> Self:
         """The rules across variables, and the defaults that follow from other variables."""
         given = self.model_fields_set

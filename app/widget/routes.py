@@ -29,12 +29,6 @@ class Script:
     etag: str
 
 
-@dataclass(frozen=True)
-class DemoPage:
-    html: bytes
-    content_security_policy: str
-
-
 @cache
 def _script() -> Script:
     text = (_HERE / "registration.js").read_bytes()
@@ -42,7 +36,8 @@ def _script() -> Script:
 
 
 @cache
-def _demo_page() -> DemoPage:
+def _demo_page() -> tuple[bytes, str]:
+    """The page, and the Content-Security-Policy that lets its own inline script and style run."""
     html = (_HERE / "demo.html").read_text(encoding="utf-8")
     hashes = {"script": [], "style": []}
     for tag, body in _INLINE.findall(html):
@@ -53,7 +48,7 @@ def _demo_page() -> DemoPage:
         f"style-src {' '.join(hashes['style'])}; connect-src 'self'; img-src data:; "
         "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
     )
-    return DemoPage(html.encode(), policy)
+    return html.encode(), policy
 
 
 @blp.get("/widget/registration.js")
@@ -76,7 +71,5 @@ def demo_page() -> Response:
     """Both elements, a language switch and a log of their events."""
     if not current_app.config["DEMO_PAGE"]:
         raise errors.NotFound()
-    page = _demo_page()
-    response = Response(page.html, mimetype="text/html")
-    response.headers["Content-Security-Policy"] = page.content_security_policy
-    return response
+    html, policy = _demo_page()
+    return Response(html, mimetype="text/html", headers={"Content-Security-Policy": policy})

@@ -49,7 +49,6 @@ def test_the_defaults_are_those_of_the_contract():
     defaults = {name: getattr(config, name) for name in CONTRACT_DEFAULTS}
 
     assert defaults == CONTRACT_DEFAULTS
-    assert config.uses_embedded_redis
 
 
 def test_the_default_database_lives_in_the_instance_folder_that_is_given():
@@ -190,7 +189,7 @@ def test_a_database_url_sqlalchemy_cannot_read_is_refused_naming_database_url(ur
 )
 def test_a_redis_unix_socket_or_tls_url_is_accepted(url):
     config = Config.load({"REDIS_URL": url})
-    assert (config.REDIS_URL, config.uses_embedded_redis) == (url, False)
+    assert url == config.REDIS_URL
 
 
 @pytest.mark.parametrize(
