@@ -22,8 +22,7 @@ class TokenRefresh(MethodView):
     @blp.raises(*BODY_ERRORS, InvalidToken)
     def post(self, body):
         """Trade a refresh token for new tokens (the old one stops working)"""
-        _, tokens = current_app.extensions["registrar"].tokens.refresh(body["refresh_token"])
-        return tokens
+        return current_app.extensions["registrar"].tokens.refresh(body["refresh_token"])
 
 
 @blp.route("/auth/logout")

@@ -128,7 +128,7 @@ class TokenService:
             raise InvalidToken() from None
         return claims["sub"]
 
-    def refresh(self, refresh_token: str) -> tuple[str, Tokens]:
+    def refresh(self, refresh_token: str) -> Tokens:
         """Trade a refresh token, once, for new tokens of the same family, while the family is younger
         than REFRESH_FAMILY_MAX_AGE. Presenting it again means it leaked (or two clients raced with it):
         the family is revoked, the request refused."""
@@ -148,36 +148,27 @@ class TokenService:
                 )
                 if rotated.rowcount == 1:
                     family = Family(token.family_id, token.family_started_at)
-                    return token.customer_id, self.issue(connection, token.customer_id, family=family)
-                self._revoke_family(connection, token.family_id, now)
+                    return self.issue(connection, token.customer_id, family=family)
+                _revoke(connection, tokens.family_id == token.family_id)
         raise InvalidToken()
 
     def revoke(self, refresh_token: str) -> None:
         """Sign out: revoke the refresh token's whole family. An unknown, expired or already
         revoked token is no error: whoever holds it is signed out either way."""
         tokens = refresh_tokens.c
+        family = select(tokens.family_id).where(tokens.token_hash == _hash(refresh_token))
         with self.engine.begin() as connection:
-            family_id = connection.execute(
-                select(tokens.family_id).where(tokens.token_hash == _hash(refresh_token))
-            ).scalar_one_or_none()
-            if family_id is not None:
-                self._revoke_family(connection, family_id, utcnow())
+            _revoke(connection, tokens.family_id.in_(family))
 
     def revoke_all(self, customer_id: str) -> None:
         """Sign a customer out everywhere: revoke every refresh token they hold."""
-        tokens = refresh_tokens.c
         with self.engine.begin() as connection:
-            connection.execute(
-                update(refresh_tokens)
-                .where(tokens.customer_id == customer_id, tokens.revoked_at.is_(None))
-                .values(revoked_at=utcnow())
-            )
+            _revoke(connection, refresh_tokens.c.customer_id == customer_id)
 
-    @staticmethod
-    def _revoke_family(connection: Connection, family_id: str, now: datetime) -> None:
-        tokens = refresh_tokens.c
-        connection.execute(
-            update(refresh_tokens)
-            .where(tokens.family_id == family_id, tokens.revoked_at.is_(None))
-            .values(revoked_at=now)
-        )
+
+def _revoke(connection: Connection, which) -> None:
+    """Revoke the refresh tokens `which` selects that are not revoked yet."""
+    tokens = refresh_tokens.c
+    connection.execute(
+        update(refresh_tokens).where(which, tokens.revoked_at.is_(None)).values(revoked_at=utcnow())
+    )
