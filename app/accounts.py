@@ -5,7 +5,7 @@ CTEs) in autocommit: one round trip where BEGIN, three INSERTs and COMMIT take f
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Engine, bindparam, insert, or_, select
+from sqlalchemy import Engine, bindparam, exists, false, insert, select
 
 from app.identity import EMAIL, PHONE, email_key
 from app.models import customers, refresh_tokens, webhook_events
@@ -66,17 +66,11 @@ class Accounts:
 
     def verified_holders(self, phone: str | None, email: str | None) -> tuple[bool, bool]:
         """Whether some customer has verified this phone, and whether one has verified this email."""
-        wanted = [(channel, address) for channel, address in ((PHONE, phone), (EMAIL, email)) if address]
-        if not wanted:
-            return False, False
-        columns = customers.c
-        query = select(columns.phone, columns.phone_verified, columns.email_key, columns.email_verified)
+        phone_held = exists().where(_verified(PHONE, phone)) if phone else false()
+        email_held = exists().where(_verified(EMAIL, email)) if email else false()
         with self.engine.connect() as connection:
-            rows = connection.execute(query.where(or_(*(_verified(*pair) for pair in wanted)))).all()
-        key = email_key(email) if email else None
-        phone_taken = any(row.phone_verified and row.phone == phone for row in rows)
-        email_taken = any(row.email_verified and row.email_key == key for row in rows)
-        return phone_taken, email_taken
+            phone_taken, email_taken = connection.execute(select(phone_held, email_held)).one()
+        return bool(phone_taken), bool(email_taken)
 
     def create(self, customer: Customer, token: dict, event: dict) -> None:
         """Write the customer, its refresh token and its event, or none (IntegrityError: an index refused)."""

@@ -30,7 +30,7 @@ def _belongs_to(column: str, parent: str, constraint: str) -> sa.Column:
     return sa.Column(column, reference, nullable=False, index=True)
 
 
-def _unique_where(name: str, expression, condition) -> sa.Index:
+def unique_where(name: str, expression, condition) -> sa.Index:
     """A unique index of the rows where `condition` holds, on PostgreSQL and SQLite alike."""
     return sa.Index(name, expression, unique=True, postgresql_where=condition, sqlite_where=condition)
 
@@ -56,8 +56,8 @@ customers = sa.Table(
     sa.Column("locale", sa.String(2), nullable=False),
     sa.Column("created_at", UTCDateTime, nullable=False, default=utcnow),
 )
-_unique_where("uq_customers_verified_phone", customers.c.phone, customers.c.phone_verified)
-_unique_where("uq_customers_verified_email_key", customers.c.email_key, customers.c.email_verified)
+unique_where("uq_customers_verified_phone", customers.c.phone, customers.c.phone_verified)
+unique_where("uq_customers_verified_email_key", customers.c.email_key, customers.c.email_verified)
 
 # One refresh token, stored as its SHA-256. Rotation keeps a family together, so that a
 # replayed token can revoke every token descended from the same sign-in.

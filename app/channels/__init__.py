@@ -5,12 +5,11 @@ from collections.abc import Callable
 
 from app.channels.base import ConsoleSender, DeliveryFailed, Message, Sender
 from app.channels.http_sms import HttpSmsSender, TwilioSender
-from app.channels.messages import code_message
 from app.channels.smtp import SmtpSender
 from app.identity import EMAIL, PHONE
 from config.settings import Config, ConfigError
 
-__all__ = ["DeliveryFailed", "Message", "Sender", "code_message", "create_senders"]
+__all__ = ["DeliveryFailed", "Message", "create_senders"]
 
 SENDERS: dict[str, dict[str, Callable[[Config], Sender]]] = {
     PHONE: {

@@ -12,16 +12,9 @@ from config.settings import Config, ConfigError
 
 @dataclass(frozen=True)
 class SmtpSender:
-    """Sends each message in its own SMTP session."""
+    """Sends each message in its own SMTP session, as the SMTP_* settings and MAIL_FROM say."""
 
-    host: str
-    port: int
-    sender: str
-    user: str | None
-    password: str | None = field(repr=False)
-    implicit_tls: bool
-    starttls: bool
-    timeout: float
+    config: Config
     tls: ssl.SSLContext = field(default_factory=ssl.create_default_context, repr=False)
 
     @classmethod
@@ -30,40 +23,35 @@ class SmtpSender:
             raise ConfigError(f"EMAIL_CHANNEL=smtp needs {' and '.join(missing)}")
         if bool(config.SMTP_USER) != bool(config.SMTP_PASSWORD):
             raise ConfigError("SMTP_USER and SMTP_PASSWORD go together: set both or neither")
-        return cls(
-            host=config.SMTP_HOST,
-            port=config.SMTP_PORT,
-            sender=config.MAIL_FROM,
-            user=config.SMTP_USER,
-            password=config.SMTP_PASSWORD,
-            implicit_tls=config.SMTP_SSL,
-            starttls=config.SMTP_STARTTLS,
-            timeout=config.CHANNEL_TIMEOUT,
-        )
+        return cls(config)
 
     def send(self, destination: str, message: Message) -> None:
+        config = self.config
         email = EmailMessage()
-        email["From"] = self.sender
+        email["From"] = config.MAIL_FROM
         email["To"] = destination
         email["Subject"] = message.subject
-        email["Message-ID"] = make_msgid(domain=self.sender.rpartition("@")[2] or None)
+        email["Message-ID"] = make_msgid(domain=config.MAIL_FROM.rpartition("@")[2] or None)
         email.set_content(message.text)
         if message.html:
             email.add_alternative(message.html, subtype="html")
         try:
             with self._connect() as session:
-                if self.user:
-                    session.login(self.user, self.password)
+                if config.SMTP_USER:
+                    session.login(config.SMTP_USER, config.SMTP_PASSWORD)
                 session.send_message(email)
         except (smtplib.SMTPException, OSError) as error:
-            raise DeliveryFailed(f"SMTP {self.host}:{self.port}: {type(error).__name__}") from error
+            raise DeliveryFailed(
+                f"SMTP {config.SMTP_HOST}:{config.SMTP_PORT}: {type(error).__name__}"
+            ) from error
 
     def _connect(self) -> smtplib.SMTP:
-        if self.implicit_tls:
-            return smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=self.tls)
-        session = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+        host, port, timeout = self.config.SMTP_HOST, self.config.SMTP_PORT, self.config.CHANNEL_TIMEOUT
+        if self.config.SMTP_SSL:
+            return smtplib.SMTP_SSL(host, port, timeout=timeout, context=self.tls)
+        session = smtplib.SMTP(host, port, timeout=timeout)
         try:
-            if self.starttls:
+            if self.config.SMTP_STARTTLS:
                 session.starttls(context=self.tls)
         except BaseException:
             session.close()

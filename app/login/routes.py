@@ -2,6 +2,7 @@
 
 from flask import current_app, request, url_for
 from flask.views import MethodView
+from werkzeug.local import LocalProxy
 
 from app import errors
 from app.codes import Challenge
@@ -20,9 +21,7 @@ blp = Blueprint(
 )
 LOCATION = {"Location": {"description": "Where the sign-in's status is", "schema": {"type": "string"}}}
 
-
-def service() -> LoginService:
-    return current_app.extensions["registrar"].login
+service: LoginService = LocalProxy(lambda: current_app.extensions["registrar"].login)
 
 
 def code_sent(challenge: Challenge):
@@ -45,7 +44,7 @@ class Logins(MethodView):
     @blp.doc(parameters=[IDEMPOTENCY_KEY])
     def post(self, contact: Contact):
         """Send a sign-in code to an account's verified phone or email"""
-        return code_sent(service().start(contact, request.locale, client_ip=request.remote_addr))
+        return code_sent(service.start(contact, request.locale, client_ip=request.remote_addr))
 
 
 @blp.route("/<login_id>")
@@ -54,7 +53,7 @@ class Login(MethodView):
     @blp.raises(errors.LoginNotFound)
     def get(self, login_id):
         """Where a sign-in stands"""
-        return service().codes.status(login_id)
+        return service.codes.status(login_id)
 
 
 @blp.route("/<login_id>/verify")
@@ -64,7 +63,7 @@ class LoginVerification(MethodView):
     @blp.raises(*errors.BODY_ERRORS, *errors.CODE_ERRORS, errors.LoginNotFound)
     def post(self, body, login_id):
         """Check the code and sign the customer in"""
-        return service().verify(login_id, body["code"], client_ip=request.remote_addr)
+        return service.verify(login_id, body["code"], client_ip=request.remote_addr)
 
 
 @blp.route("/<login_id>/resend")
@@ -74,4 +73,4 @@ class LoginResend(MethodView):
     @blp.raises(*errors.RESEND_ERRORS, errors.LoginNotFound)
     def post(self, _body, login_id):
         """Send a new code; older codes stop working"""
-        return code_sent(service().codes.resend(login_id, client_ip=request.remote_addr))
+        return code_sent(service.codes.resend(login_id, client_ip=request.remote_addr))

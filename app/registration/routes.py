@@ -2,6 +2,7 @@
 
 from flask import current_app, jsonify, request, url_for
 from flask.views import MethodView
+from werkzeug.local import LocalProxy
 
 from app import errors, schemas
 from app.codes import Challenge
@@ -19,9 +20,7 @@ blp = Blueprint(
 LOCATION = {"Location": {"description": "Where the registration's status is", "schema": {"type": "string"}}}
 _session = schemas.SessionSchema()
 
-
-def service() -> RegistrationService:
-    return current_app.extensions["registrar"].registration
+service: RegistrationService = LocalProxy(lambda: current_app.extensions["registrar"].registration)
 
 
 def code_sent(challenge: Challenge):
@@ -48,12 +47,9 @@ class Registrations(MethodView):
     def post(self, start: StartRequest):
         """Start a registration, or finalise one when the body carries `code`"""
         if start.code is not None:
-            return jsonify(
-                _session.dump(
-                    service().finalise(start.registration, start.code, client_ip=request.remote_addr)
-                )
-            ), 201
-        return code_sent(service().start(start.registration, request.locale, client_ip=request.remote_addr))
+            session = service.finalise(start.registration, start.code, client_ip=request.remote_addr)
+            return jsonify(_session.dump(session)), 201
+        return code_sent(service.start(start.registration, request.locale, client_ip=request.remote_addr))
 
 
 @blp.route("/<registration_id>")
@@ -62,7 +58,7 @@ class Registration(MethodView):
     @blp.raises(errors.RegistrationNotFound)
     def get(self, registration_id):
         """Where a registration stands"""
-        return service().codes.status(registration_id)
+        return service.codes.status(registration_id)
 
 
 @blp.route("/<registration_id>/verify")
@@ -74,7 +70,7 @@ class RegistrationVerification(MethodView):
     )
     def post(self, body, registration_id):
         """Check the code and create the account"""
-        return service().verify(registration_id, body["code"], client_ip=request.remote_addr)
+        return service.verify(registration_id, body["code"], client_ip=request.remote_addr)
 
 
 @blp.route("/<registration_id>/resend")
@@ -84,4 +80,4 @@ class RegistrationResend(MethodView):
     @blp.raises(*errors.RESEND_ERRORS, errors.RegistrationNotFound, errors.AlreadyRegistered)
     def post(self, _body, registration_id):
         """Send a new code; older codes stop working"""
-        return code_sent(service().codes.resend(registration_id, client_ip=request.remote_addr))
+        return code_sent(service.codes.resend(registration_id, client_ip=request.remote_addr))

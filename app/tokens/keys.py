@@ -3,6 +3,7 @@
 import base64
 import hashlib
 import json
+import re
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
@@ -13,6 +14,7 @@ from app.instance import read_or_create
 from config.settings import ConfigError
 
 NOT_P256 = "JWT_PREVIOUS_PUBLIC_KEYS must hold P-256 (ES256) keys in PEM"
+_PEM_BLOCK = re.compile(r"-----BEGIN [^-]+-----.+?-----END [^-]+-----\n?", re.DOTALL)
 
 
 def thumbprint(public_key: ec.EllipticCurvePublicKey) -> str:
@@ -36,15 +38,11 @@ def _is_p256(key: object) -> bool:
 def _previous_keys(text: str) -> list[ec.EllipticCurvePublicKey]:
     """The retired keys of a setting, each a public or a private P-256 PEM; anything else,
     or outside a complete PEM block, is refused."""
-    keys, block = [], []
-    for line in text.replace("\\n", "\n").strip().splitlines():
-        block.append(line)
-        if line.startswith("-----END"):
-            keys.append(_public_key("\n".join(block).encode() + b"\n"))
-            block = []
-    if block or not keys:
+    text = text.replace("\\n", "\n")
+    blocks = _PEM_BLOCK.findall(text)
+    if not blocks or _PEM_BLOCK.sub("", text).strip():
         raise ConfigError(NOT_P256)
-    return keys
+    return [_public_key(block.encode()) for block in blocks]
 
 
 def _public_key(pem: bytes) -> ec.EllipticCurvePublicKey:
@@ -85,8 +83,5 @@ class SigningKeys:
 
     def jwks(self) -> dict:
         """The JWK Set of every public key, the current one first."""
-        keys = []
-        for kid, key in self.public_keys.items():
-            jwk = ECAlgorithm.to_jwk(key, as_dict=True)
-            keys.append({**jwk, "kid": kid, "use": "sig", "alg": "ES256"})
-        return {"keys": keys}
+        jwks = {kid: ECAlgorithm.to_jwk(key, as_dict=True) for kid, key in self.public_keys.items()}
+        return {"keys": [{**jwk, "kid": kid, "use": "sig", "alg": "ES256"} for kid, jwk in jwks.items()]}

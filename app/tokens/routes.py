@@ -3,12 +3,15 @@
 from flask import current_app
 from flask.views import MethodView
 from marshmallow import Schema, fields
+from werkzeug.local import LocalProxy
 
 from app.errors import BODY_ERRORS, InvalidToken, ServiceUnavailable
 from app.http import Blueprint, bearer_token
 from app.schemas import TokensSchema
+from app.tokens.service import TokenService
 
 blp = Blueprint("tokens", __name__, description="Access and refresh tokens.")
+tokens: TokenService = LocalProxy(lambda: current_app.extensions["registrar"].tokens)
 
 
 class RefreshSchema(Schema):
@@ -22,8 +25,7 @@ class TokenRefresh(MethodView):
     @blp.raises(*BODY_ERRORS, InvalidToken)
     def post(self, body):
         """Trade a refresh token for new tokens (the old one stops working)"""
-        _, tokens = current_app.extensions["registrar"].tokens.refresh(body["refresh_token"])
-        return tokens
+        return tokens.refresh(body["refresh_token"])
 
 
 @blp.route("/auth/logout")
@@ -33,7 +35,7 @@ class Logout(MethodView):
     @blp.raises(*BODY_ERRORS)
     def post(self, body):
         """Sign out: revoke the refresh token's family (the access token simply expires)"""
-        current_app.extensions["registrar"].tokens.revoke(body["refresh_token"])
+        tokens.revoke(body["refresh_token"])
 
 
 @blp.route("/auth/logout/all")
@@ -43,7 +45,6 @@ class LogoutEverywhere(MethodView):
     @blp.doc(security=[{"bearerAuth": []}])
     def post(self):
         """Sign out everywhere: revoke every refresh token of the access token's customer"""
-        tokens = current_app.extensions["registrar"].tokens
         tokens.revoke_all(tokens.customer_id(bearer_token()))
 
 
@@ -52,4 +53,4 @@ class KeySet(MethodView):
     @blp.response(200)
     def get(self):
         """The public keys that verify access tokens (JWK Set)"""
-        return current_app.extensions["registrar"].tokens.keys.jwks()
+        return tokens.keys.jwks()

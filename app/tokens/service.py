@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import jwt
-from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy import Connection, Engine, Row, insert, select, update
 
 from app.accounts import Accounts, Customer
 from app.errors import InvalidToken
@@ -49,14 +49,6 @@ class TokenPolicy:
         return cls(config.JWT_ISSUER, config.JWT_AUDIENCE, *ttls)
 
 
-@dataclass(frozen=True)
-class Family:
-    """The refresh tokens descended from one sign-in."""
-
-    id: str
-    started_at: datetime
-
-
 def _hash(refresh_token: str) -> str:
     return hashlib.sha256(refresh_token.encode()).hexdigest()
 
@@ -70,25 +62,26 @@ class TokenService:
     accounts: Accounts
     policy: TokenPolicy
 
-    def issue(self, connection: Connection, customer_id: str, *, family: Family | None = None) -> Tokens:
+    def issue(self, connection: Connection, customer_id: str, *, rotated: Row | None = None) -> Tokens:
         """New tokens for a customer; the refresh token joins `connection`'s transaction."""
-        tokens, row = self.mint(customer_id, family=family)
+        tokens, row = self.mint(customer_id, rotated=rotated)
         connection.execute(insert(refresh_tokens), row)
         return tokens
 
-    def mint(self, customer_id: str, *, family: Family | None = None) -> tuple[Tokens, dict]:
-        """New tokens (of a new family, unless given), and the `refresh_tokens` row that makes the
-        refresh token valid once inserted; it expires with its family at the latest."""
+    def mint(self, customer_id: str, *, rotated: Row | None = None) -> tuple[Tokens, dict]:
+        """New tokens (in the family of the `rotated` refresh token, if any) and the `refresh_tokens` row
+        that makes the refresh token valid once inserted; it expires with its family at the latest."""
         now = utcnow()
-        family = family or Family(uuid.uuid4().hex, now)
+        family_id = uuid.uuid4().hex if rotated is None else rotated.family_id
+        started_at = now if rotated is None else rotated.family_started_at
         refresh_token = "rt_" + secrets.token_urlsafe(32)
-        family_end = family.started_at + timedelta(seconds=self.policy.family_max_age)
+        family_end = started_at + timedelta(seconds=self.policy.family_max_age)
         row = {
             "token_hash": _hash(refresh_token),
-            "family_id": family.id,
+            "family_id": family_id,
             "customer_id": customer_id,
             "created_at": now,
-            "family_started_at": family.started_at,
+            "family_started_at": started_at,
             "expires_at": min(now + timedelta(seconds=self.policy.refresh_ttl), family_end),
         }
         return Tokens(self._access_token(customer_id, now), refresh_token, self.policy.access_ttl), row
@@ -128,7 +121,7 @@ class TokenService:
             raise InvalidToken() from None
         return claims["sub"]
 
-    def refresh(self, refresh_token: str) -> tuple[str, Tokens]:
+    def refresh(self, refresh_token: str) -> Tokens:
         """Trade a refresh token, once, for new tokens of the same family, while the family is younger
         than REFRESH_FAMILY_MAX_AGE. Presenting it again means it leaked (or two clients raced with it):
         the family is revoked, the request refused."""
@@ -147,37 +140,27 @@ class TokenService:
                     .values(rotated_at=now)
                 )
                 if rotated.rowcount == 1:
-                    family = Family(token.family_id, token.family_started_at)
-                    return token.customer_id, self.issue(connection, token.customer_id, family=family)
-                self._revoke_family(connection, token.family_id, now)
+                    return self.issue(connection, token.customer_id, rotated=token)
+                _revoke(connection, tokens.family_id == token.family_id)
         raise InvalidToken()
 
     def revoke(self, refresh_token: str) -> None:
         """Sign out: revoke the refresh token's whole family. An unknown, expired or already
         revoked token is no error: whoever holds it is signed out either way."""
         tokens = refresh_tokens.c
+        family = select(tokens.family_id).where(tokens.token_hash == _hash(refresh_token))
         with self.engine.begin() as connection:
-            family_id = connection.execute(
-                select(tokens.family_id).where(tokens.token_hash == _hash(refresh_token))
-            ).scalar_one_or_none()
-            if family_id is not None:
-                self._revoke_family(connection, family_id, utcnow())
+            _revoke(connection, tokens.family_id.in_(family))
 
     def revoke_all(self, customer_id: str) -> None:
         """Sign a customer out everywhere: revoke every refresh token they hold."""
-        tokens = refresh_tokens.c
         with self.engine.begin() as connection:
-            connection.execute(
-                update(refresh_tokens)
-                .where(tokens.customer_id == customer_id, tokens.revoked_at.is_(None))
-                .values(revoked_at=utcnow())
-            )
+            _revoke(connection, refresh_tokens.c.customer_id == customer_id)
 
-    @staticmethod
-    def _revoke_family(connection: Connection, family_id: str, now: datetime) -> None:
-        tokens = refresh_tokens.c
-        connection.execute(
-            update(refresh_tokens)
-            .where(tokens.family_id == family_id, tokens.revoked_at.is_(None))
-            .values(revoked_at=now)
-        )
+
+def _revoke(connection: Connection, which) -> None:
+    """Revoke the refresh tokens `which` selects that are not revoked yet."""
+    tokens = refresh_tokens.c
+    connection.execute(
+        update(refresh_tokens).where(which, tokens.revoked_at.is_(None)).values(revoked_at=utcnow())
+    )

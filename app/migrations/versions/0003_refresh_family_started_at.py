@@ -1,9 +1,4 @@
-"""When each refresh token's family began (its sign-in), for REFRESH_FAMILY_MAX_AGE.
-
-Revision ID: 0003
-Revises: 0002
-Create Date: 2026-12-06
-"""
+"""When each refresh token's family began (its sign-in), for REFRESH_FAMILY_MAX_AGE."""
 
 import warnings
 
@@ -14,8 +9,6 @@ from app.models import UTCDateTime
 
 revision = "0003"
 down_revision = "0002"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

@@ -1,10 +1,5 @@
 """Customers' email uniqueness by a key computed in Python (Unicode case folding), the same on
-every database: SQLite's lower() folds only ASCII, so `Émile@x` and `émile@x` were two identities.
-
-Revision ID: 0004
-Revises: 0003
-Create Date: 2026-12-06
-"""
+every database: SQLite's lower() folds only ASCII, so `Émile@x` and `émile@x` were two identities."""
 
 import logging
 
@@ -15,8 +10,6 @@ from app.identity import email_key
 
 revision = "0004"
 down_revision = "0003"
-branch_labels = None
-depends_on = None
 
 log = logging.getLogger("alembic.runtime.migration")
 customers = sa.table(
@@ -30,7 +23,7 @@ customers = sa.table(
 
 
 def upgrade() -> None:
-    op.add_column("customers", sa.Column("email_key", sa.String(320), nullable=True))
+    op.add_column("customers", sa.Column("email_key", sa.String(320)))
     connection = op.get_bind()
     rows = connection.execute(
         sa.select(customers.c.id, customers.c.email, customers.c.email_verified)
@@ -50,27 +43,18 @@ def upgrade() -> None:
             holders.add(key)
         connection.execute(sa.update(customers).where(customers.c.id == row.id).values(values))
     op.drop_index("uq_customers_verified_email", table_name="customers")
-    verified_email = sa.text("email_verified")
-    op.create_index(
-        "uq_customers_verified_email_key",
-        "customers",
-        ["email_key"],
-        unique=True,
-        postgresql_where=verified_email,
-        sqlite_where=verified_email,
-    )
+    _unique_among_verified_emails("uq_customers_verified_email_key", "email_key")
 
 
 def downgrade() -> None:
     op.drop_index("uq_customers_verified_email_key", table_name="customers")
-    verified_email = sa.text("email_verified")
-    op.create_index(
-        "uq_customers_verified_email",
-        "customers",
-        [sa.text("lower(email)")],
-        unique=True,
-        postgresql_where=verified_email,
-        sqlite_where=verified_email,
-    )
+    _unique_among_verified_emails("uq_customers_verified_email", sa.text("lower(email)"))
     with op.batch_alter_table("customers") as table:
         table.drop_column("email_key")
+
+
+def _unique_among_verified_emails(name: str, expression) -> None:
+    verified = sa.text("email_verified")
+    op.create_index(
+        name, "customers", [expression], unique=True, postgresql_where=verified, sqlite_where=verified
+    )
