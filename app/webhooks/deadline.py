@@ -24,10 +24,6 @@ class Deadline:
     passed: bool = False
     connections: list[HTTPConnection] = field(default_factory=list)
 
-    @property
-    def remaining(self) -> float:
-        return max(self.ends - time.monotonic(), 0.0)
-
 
 _current = threading.local()  # the deadline of the attempt running in this thread
 _running: set[Deadline] = set()  # the deadlines of attempts not over yet, and not passed

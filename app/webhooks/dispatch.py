@@ -1,13 +1,14 @@
 """Which claimed deliveries go out next: at most `per_endpoint` at once to any one endpoint and
-`concurrency` in all, the endpoints taking turns, and none once its claim's lease has run out. A
+`concurrency` in all, the first claimed first, and none once its claim's lease has run out. A
 slow endpoint so holds at most `per_endpoint` threads, each for one deadline, while the others'
 deliveries go on. A send that ends starts the next at once, and waits in `ended` to be recorded."""
 
 import threading
 import time
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
+from functools import partial
 
 from app.webhooks.sender import Attempt
 
@@ -15,22 +16,20 @@ Outcome = tuple[Attempt, int | None]  # a send that ended, and the status it was
 
 
 class Dispatcher:
-    """Queues attempts per endpoint and starts them as the limits allow, from any thread."""
+    """Queues attempts and starts them as the limits allow, from any thread."""
 
     def __init__(self, send: Callable[[Attempt], int | None], *, concurrency: int, per_endpoint: int):
         self.send = send
         self.concurrency, self.per_endpoint = concurrency, per_endpoint
         self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="webhook")
-        # Reentrant: a send that ended already reports inside `_launch`.
-        self._changed = threading.Condition(threading.RLock())
-        self._waiting: dict[str, deque[Attempt]] = {}  # by endpoint, in the order they take turns
-        self._running: Counter[str] = Counter()
+        self._changed = threading.Condition()
+        self._waiting: list[Attempt] = []  # in the order they were claimed
+        self._running: Counter[str] = Counter()  # by endpoint
         self._ended: list[Outcome] = []
 
     @property
     def waiting(self) -> int:
-        with self._changed:
-            return sum(len(attempts) for attempts in self._waiting.values())
+        return len(self._waiting)
 
     @property
     def busy(self) -> bool:
@@ -41,27 +40,26 @@ class Dispatcher:
     def queued_for(self) -> set[str]:
         """The endpoints with attempts still waiting: claiming more for them would only queue."""
         with self._changed:
-            return set(self._waiting)
+            return {attempt.endpoint_id for attempt in self._waiting}
 
     def start(self, attempts: Iterable[Attempt] = ()) -> None:
         """Queue `attempts`, drop those whose lease ran out before they could start (they are
-        claimed again), and start what the limits allow, one per endpoint in turn."""
+        claimed again), and start what the limits allow, the first claimed first."""
         with self._changed:
-            for attempt in attempts:
-                self._waiting.setdefault(attempt.endpoint_id, deque()).append(attempt)
-            now = time.monotonic()
-            started = True
-            while started:
-                started = False
-                for endpoint_id, waiting in list(self._waiting.items()):
-                    while waiting and waiting[0].lease_ends <= now:
-                        waiting.popleft()
-                    fits = self._running.total() < self.concurrency
-                    if waiting and fits and self._running[endpoint_id] < self.per_endpoint:
-                        self._launch(waiting.popleft())
-                        started = True
-                    if not waiting:
-                        self._waiting.pop(endpoint_id, None)
+            now, queued, self._waiting = time.monotonic(), self._waiting + list(attempts), []
+            starting = []
+            for attempt in queued:
+                if attempt.lease_ends <= now:
+                    continue
+                running = self._running[attempt.endpoint_id]
+                if running < self.per_endpoint and self._running.total() < self.concurrency:
+                    self._running[attempt.endpoint_id] += 1
+                    starting.append(attempt)
+                else:
+                    self._waiting.append(attempt)
+            # The lock is reentrant: a send that ends at once reports (and starts the next) in here.
+            for attempt in starting:
+                self._pool.submit(self.send, attempt).add_done_callback(partial(self._report, attempt))
 
     def ended(self) -> list[Outcome]:
         """The sends that ended since the last call, to be recorded."""
@@ -79,17 +77,12 @@ class Dispatcher:
         """Forget the attempts not started (to one endpoint, or to all): their leases run out, and
         they are claimed again if still pending."""
         with self._changed:
-            if endpoint_id is None:
-                self._waiting.clear()
-            else:
-                self._waiting.pop(endpoint_id, None)
+            self._waiting = [
+                attempt for attempt in self._waiting if endpoint_id not in (None, attempt.endpoint_id)
+            ]
 
     def shutdown(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
-
-    def _launch(self, attempt: Attempt) -> None:
-        self._running[attempt.endpoint_id] += 1
-        self._pool.submit(self.send, attempt).add_done_callback(lambda future: self._report(attempt, future))
 
     def _report(self, attempt: Attempt, future: Future) -> None:
         # The sender answers None for every failure, so an exception here is a bug: no answer.
@@ -97,5 +90,5 @@ class Dispatcher:
         with self._changed:
             self._ended.append((attempt, status_code))
             self._running[attempt.endpoint_id] -= 1
-            self.start()
             self._changed.notify()
+            self.start()

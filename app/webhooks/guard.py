@@ -14,7 +14,7 @@ import threading
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as LookupTimeout
 from dataclasses import dataclass
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import idna
 
@@ -73,14 +73,10 @@ def parse_url(url: str) -> Target:
         raise UnsafeUrl("Use an http:// or https:// URL.")
     if "@" in parts.netloc:
         raise UnsafeUrl("Put no credentials in the URL: verify the signature instead.")
-    bracketed = parts.netloc.startswith("[")
-    host = _plain_host(parts.hostname, bracketed)
-    path = parts.path or "/"
-    if parts.query:
-        path = f"{path}?{parts.query}"
-    return Target(
-        parts.scheme, host, port or (443 if parts.scheme == "https" else 80), quote(path, string.punctuation)
-    )
+    host = _plain_host(parts.hostname, bracketed=parts.netloc.startswith("["))
+    path = urlunsplit(("", "", parts.path or "/", parts.query, ""))  # the fragment stays with the client
+    port = port or (443 if parts.scheme == "https" else 80)
+    return Target(parts.scheme, host, port, quote(path, string.punctuation))
 
 
 def _plain_host(host: str, bracketed: bool) -> str:
@@ -130,38 +126,32 @@ def check_url(url: str, *, allow_private: bool) -> Target:
     return target
 
 
-def _look_up(host: str, port: int) -> Future:
-    """The look-up of `host`, started now in a thread of its own, or the one already running."""
-    with _running_lookups_lock:
+def _addresses(host: str, port: int, timeout: float) -> list[IPAddress]:
+    with _running_lookups_lock:  # the look-up of `host` already running, or one of its own
         lookup = _running_lookups.get((host, port))
         if lookup is None:
             lookup = _running_lookups[(host, port)] = Future()
-            threading.Thread(target=_run, args=(host, port, lookup), name="webhook-dns", daemon=True).start()
-    return lookup
+            threading.Thread(
+                target=_look_up, args=(host, port, lookup), name="webhook-dns", daemon=True
+            ).start()
+    try:
+        infos = lookup.result(timeout=max(timeout, 0.001))
+    except LookupTimeout:
+        raise UnsafeUrl("This host did not resolve in time.") from None
+    except (OSError, UnicodeError):
+        raise UnsafeUrl("This host does not resolve.") from None
+    # Each address once, in getaddrinfo's order of preference; a scope (fe80::1%eth0) dropped.
+    return list(dict.fromkeys(ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos))
 
 
-def _run(host: str, port: int, lookup: Future) -> None:
+def _look_up(host: str, port: int, lookup: Future) -> None:
     try:
         lookup.set_result(socket.getaddrinfo(host, port, type=socket.SOCK_STREAM))
     except BaseException as error:
         lookup.set_exception(error)
     finally:
         with _running_lookups_lock:
-            _running_lookups.pop((host, port), None)
-
-
-def _addresses(host: str, port: int, timeout: float) -> list[IPAddress]:
-    try:
-        infos = _look_up(host, port).result(timeout=max(timeout, 0.001))
-    except LookupTimeout:
-        raise UnsafeUrl("This host did not resolve in time.") from None
-    except (OSError, UnicodeError):
-        raise UnsafeUrl("This host does not resolve.") from None
-    # Each address once, in getaddrinfo's order of preference; a scope (fe80::1%eth0) dropped.
-    found = dict.fromkeys(ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos)
-    if not found:
-        raise UnsafeUrl("This host does not resolve.")
-    return list(found)
+            del _running_lookups[(host, port)]
 
 
 # IPv6 forms that carry an IPv4 address, which is the one that counts.

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, delete, exists, insert, literal, select
+from sqlalchemy import Engine, Insert, delete, exists, insert, literal, select
 from sqlalchemy.exc import IntegrityError
 
 from app.codes import Failure, FailureReason, new_identifier
@@ -66,12 +66,7 @@ class Outbox:
 
     def record(self, failure: Failure, at: datetime | None = None) -> bool:
         """Write onRegistrationFailed, once per registration and reason; whether it was written now."""
-        try:
-            with self.engine.begin() as connection:
-                connection.execute(insert(webhook_events), _failed_row(failure, at or utcnow()))
-        except IntegrityError:
-            return False
-        return True
+        return self._insert_once(insert(webhook_events).values(_failed_row(failure, at or utcnow())))
 
     def at_lapse(self, failure: Failure, at: datetime) -> bool:
         """Write what a lapsed registration's notice says: `expired` only if nothing was said of
@@ -82,9 +77,13 @@ class Outbox:
         values = select(*(literal(value, webhook_events.c[name].type) for name, value in row.items())).where(
             ~exists().where(webhook_events.c.registration_id == failure.verification_id)
         )
+        return self._insert_once(insert(webhook_events).from_select(list(row), values))
+
+    def _insert_once(self, statement: Insert) -> bool:
+        """Whether `statement` wrote its event: not if it was written before (`dedupe_key`)."""
         try:
             with self.engine.begin() as connection:
-                return connection.execute(insert(webhook_events).from_select(list(row), values)).rowcount == 1
+                return connection.execute(statement).rowcount == 1
         except IntegrityError:
             return False
 

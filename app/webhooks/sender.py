@@ -58,7 +58,7 @@ class WebhookSender:
         response = failure = None
         with attempt_deadline(self.deadline) as deadline:
             try:
-                response = self._post(attempt, deadline.remaining)
+                response = self._post(attempt)
                 response.read(MAX_ANSWER_READ)
             except UnsafeUrl as refusal:
                 log.warning("delivery %s not sent: %s", attempt.id, refusal)
@@ -76,10 +76,10 @@ class WebhookSender:
             return None
         return response.status
 
-    def _post(self, attempt: Attempt, seconds_left: float) -> urllib3.BaseHTTPResponse:
+    def _post(self, attempt: Attempt) -> urllib3.BaseHTTPResponse:
         target = parse_url(attempt.url)
         addresses = resolve(
-            target, allow_private=self.allow_private_urls, timeout=min(DNS_TIMEOUT, seconds_left)
+            target, allow_private=self.allow_private_urls, timeout=min(DNS_TIMEOUT, self.deadline)
         )
         sent_at = datetime.now(UTC)
         headers = {

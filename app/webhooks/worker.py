@@ -71,13 +71,12 @@ class DeliveryWorker:
 
     def __post_init__(self) -> None:
         self._next_sweep = self._next_prune = 0.0
-        self.sender = WebhookSender(
+        sender = WebhookSender(
             allow_private_urls=self.allow_private_urls, deadline=self.pacing.attempt_deadline
         )
         self._sends = Dispatcher(
-            self.sender.send, concurrency=self.pacing.concurrency, per_endpoint=self.pacing.per_endpoint
+            sender.send, concurrency=self.pacing.concurrency, per_endpoint=self.pacing.per_endpoint
         )
-        self._skip_locked = self.engine.dialect.name == "postgresql"
 
     def run(self, stop: threading.Event, idle: float = 0.2) -> None:
         """Work until `stop` is set, waiting up to `idle` seconds (less if a send ends) whenever
@@ -106,10 +105,7 @@ class DeliveryWorker:
         if now >= self._next_prune:
             self._next_prune = now + self.pacing.prune_every
             self.outbox.prune(utcnow() - timedelta(seconds=self.event_retention), self.pacing.batch)
-        recorded = self.record_ended()
-        fanned = self.fan_out()
-        claimed = self.deliver_due()
-        return bool(recorded or fanned or claimed)
+        return bool(self.record_ended() + self.fan_out() + self.deliver_due())
 
     def settle(self, timeout: float = 60) -> None:
         """Until every delivery claimed was sent and recorded, or dropped with its lease."""
@@ -119,14 +115,12 @@ class DeliveryWorker:
                 raise TimeoutError("the sends did not end in time")
             self._sends.wait(0.05)
             self.record_ended()
-            self._sends.start()
         self.record_ended()
 
-    def sweep_lapsed(self, rounds: int = 10) -> int:
-        """Announce lapsed registrations: `expired` if nothing else was said of them, or the
-        failure their notice names if its event was lost."""
-        written = 0
-        for _ in range(rounds):
+    def sweep_lapsed(self) -> None:
+        """Announce lapsed registrations, up to 10 batches: `expired` if nothing else was said of
+        them, or the failure their notice names if its event was lost."""
+        for _ in range(10):
             lapsed_by = int(time.time() * 1000) - self.pacing.expiry_grace * 1000
             notices = self.store.lapsed(lapsed_by, limit=self.pacing.batch)
             for notice in notices:
@@ -135,11 +129,10 @@ class DeliveryWorker:
                 except (ValueError, KeyError):  # unreadable: dropped, so that it holds up no other
                     log.warning("an expiry notice could not be read, and is dropped")
                     continue
-                written += self.outbox.at_lapse(failure, at=utcnow())
+                self.outbox.at_lapse(failure, at=utcnow())
             self.store.forget_lapsed(notices)
             if len(notices) < self.pacing.batch:
                 break
-        return written
 
     def fan_out(self) -> int:
         """One delivery per new event and endpoint subscribed to its type."""
@@ -171,10 +164,7 @@ class DeliveryWorker:
 
     def record_ended(self) -> int:
         """Record what the sends that ended since the last call were answered; how many."""
-        outcomes = self._sends.ended()
-        if outcomes:
-            self._record(outcomes)
-        return len(outcomes)
+        return self._record(self._sends.ended())
 
     def _claim_first(
         self, connection: Connection, waiting: Select, claim: Update, limit: int
@@ -182,11 +172,11 @@ class DeliveryWorker:
         """Apply `claim` to the first `limit` rows `waiting` selects, skipping those another
         worker holds locked (on PostgreSQL); what `claim` returns."""
         waiting = waiting.limit(limit)
-        if self._skip_locked:
+        if self.engine.dialect.name == "postgresql":
             waiting = waiting.with_for_update(skip_locked=True)
         return connection.execute(claim.where(claim.table.c.id.in_(waiting.scalar_subquery()))).all()
 
-    def _claim(self, limit: int | None = None, skip: set[str] = frozenset()) -> list[Attempt]:
+    def _claim(self, limit: int, skip: set[str]) -> list[Attempt]:
         token, lease_ends, now = secrets.token_hex(8), time.monotonic() + self.pacing.lease, utcnow()
         due = select(deliveries.id).where(
             deliveries.status == PENDING,
@@ -200,13 +190,15 @@ class DeliveryWorker:
         claim = update(webhook_deliveries).values(lease).returning(deliveries.id)
         with self.engine.begin() as connection:
             waiting = due.order_by(deliveries.next_attempt_at)
-            claimed = self._claim_first(connection, waiting, claim, limit or self.pacing.batch)
+            claimed = self._claim_first(connection, waiting, claim, limit)
             if not claimed:
                 return []
             rows = connection.execute(_ATTEMPTS.where(deliveries.id.in_([row.id for row in claimed]))).all()
         return [Attempt(**row._mapping, token=token, lease_ends=lease_ends) for row in rows]
 
-    def _record(self, outcomes: Sequence[Outcome]) -> None:
+    def _record(self, outcomes: Sequence[Outcome]) -> int:
+        if not outcomes:
+            return 0
         now = utcnow()
         gone: set[str] = set()
         states = []
@@ -218,16 +210,17 @@ class DeliveryWorker:
                 self._sends.abandon(attempt.endpoint_id)
         with self.engine.begin() as connection:
             connection.execute(_RECORD, states)
-            for endpoint_id in gone:  # 410 Gone: the subscriber says the endpoint is no more
+            if gone:  # 410 Gone: the subscriber says the endpoint is no more
                 connection.execute(
-                    update(webhook_endpoints).where(endpoints.id == endpoint_id).values(disabled_at=now)
+                    update(webhook_endpoints).where(endpoints.id.in_(gone)).values(disabled_at=now)
                 )
                 connection.execute(
                     update(webhook_deliveries)
-                    .where(deliveries.endpoint_id == endpoint_id, deliveries.status == PENDING)
+                    .where(deliveries.endpoint_id.in_(gone), deliveries.status == PENDING)
                     .values(status=FAILED, next_attempt_at=None, lease_until=None, lease_token=None)
                 )
-                log.warning("webhook endpoint %s answered 410 Gone: disabled", endpoint_id)
+                log.warning("webhook endpoints %s answered 410 Gone: disabled", ", ".join(sorted(gone)))
+        return len(outcomes)
 
 
 @contextlib.contextmanager
