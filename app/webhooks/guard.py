@@ -44,14 +44,6 @@ class Target:
     path: str  # path and query, percent-encoded ASCII
 
     @property
-    def address(self) -> IPAddress | None:
-        """The host as an IP address, if it is one."""
-        try:
-            return ipaddress.ip_address(self.host)
-        except ValueError:
-            return None
-
-    @property
     def authority(self) -> str:
         """The Host header: the name, and the port unless it is the scheme's own."""
         host = f"[{self.host}]" if ":" in self.host else self.host
@@ -109,9 +101,10 @@ def _plain_host(host: str, bracketed: bool) -> str:
 def resolve(target: Target, *, allow_private: bool, timeout: float = DNS_TIMEOUT) -> list[IPAddress]:
     """The addresses to send to, each checked now: UnsafeUrl if one of them is not public (unless
     `allow_private`), or if the name does not resolve within `timeout` seconds."""
-    addresses = (
-        [target.address] if target.address is not None else _addresses(target.host, target.port, timeout)
-    )
+    try:
+        addresses = [ipaddress.ip_address(target.host)]
+    except ValueError:  # a name
+        addresses = _addresses(target.host, target.port, timeout)
     if not allow_private and not all(_public(address) for address in addresses):
         raise UnsafeUrl("This host is on a private, loopback or link-local network.")
     return addresses

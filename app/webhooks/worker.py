@@ -129,7 +129,7 @@ class DeliveryWorker:
                 except (ValueError, KeyError):  # unreadable: dropped, so that it holds up no other
                     log.warning("an expiry notice could not be read, and is dropped")
                     continue
-                self.outbox.at_lapse(failure, at=utcnow())
+                self.outbox.record(failure, at=utcnow())
             self.store.forget_lapsed(notices)
             if len(notices) < self.pacing.batch:
                 break
