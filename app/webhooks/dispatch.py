@@ -28,19 +28,14 @@ class Dispatcher:
         self._ended: list[Outcome] = []
 
     @property
-    def waiting(self) -> int:
-        return len(self._waiting)
-
-    @property
     def busy(self) -> bool:
         """Whether any attempt is waiting or running."""
         with self._changed:
             return bool(self._waiting or self._running.total())
 
-    def queued_for(self) -> set[str]:
-        """The endpoints with attempts still waiting: claiming more for them would only queue."""
-        with self._changed:
-            return {attempt.endpoint_id for attempt in self._waiting}
+    def waiting(self) -> list[Attempt]:
+        """The attempts not started yet."""
+        return list(self._waiting)
 
     def start(self, attempts: Iterable[Attempt] = ()) -> None:
         """Queue `attempts`, drop those whose lease ran out before they could start (they are

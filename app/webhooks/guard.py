@@ -26,7 +26,7 @@ _LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
 _NUMERIC = re.compile(r"(0x[0-9a-f]*|[0-9]+)")
 # getaddrinfo (which reads /etc/hosts too) in a thread of its own per name, so that a look-up can be
 # given up on: a name whose DNS never answers holds one thread, and no other name waits behind it.
-_running_lookups: dict[tuple[str, int], Future] = {}
+_running_lookups: dict[str, Future] = {}
 _running_lookups_lock = threading.Lock()
 
 
@@ -104,7 +104,7 @@ def resolve(target: Target, *, allow_private: bool, timeout: float = DNS_TIMEOUT
     try:
         addresses = [ipaddress.ip_address(target.host)]
     except ValueError:  # a name
-        addresses = _addresses(target.host, target.port, timeout)
+        addresses = _addresses(target.host, timeout)
     if not allow_private and not all(_public(address) for address in addresses):
         raise UnsafeUrl("This host is on a private, loopback or link-local network.")
     return addresses
@@ -119,16 +119,14 @@ def check_url(url: str, *, allow_private: bool) -> Target:
     return target
 
 
-def _addresses(host: str, port: int, timeout: float) -> list[IPAddress]:
+def _addresses(host: str, timeout: float) -> list[IPAddress]:
     with _running_lookups_lock:  # the look-up of `host` already running, or one of its own
-        lookup = _running_lookups.get((host, port))
+        lookup = _running_lookups.get(host)
         if lookup is None:
-            lookup = _running_lookups[(host, port)] = Future()
-            threading.Thread(
-                target=_look_up, args=(host, port, lookup), name="webhook-dns", daemon=True
-            ).start()
+            lookup = _running_lookups[host] = Future()
+            threading.Thread(target=_look_up, args=(host, lookup), name="webhook-dns", daemon=True).start()
     try:
-        infos = lookup.result(timeout=max(timeout, 0.001))
+        infos = lookup.result(timeout)
     except LookupTimeout:
         raise UnsafeUrl("This host did not resolve in time.") from None
     except (OSError, UnicodeError):
@@ -137,14 +135,14 @@ def _addresses(host: str, port: int, timeout: float) -> list[IPAddress]:
     return list(dict.fromkeys(ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos))
 
 
-def _look_up(host: str, port: int, lookup: Future) -> None:
+def _look_up(host: str, lookup: Future) -> None:
     try:
-        lookup.set_result(socket.getaddrinfo(host, port, type=socket.SOCK_STREAM))
+        lookup.set_result(socket.getaddrinfo(host, None, type=socket.SOCK_STREAM))
     except BaseException as error:
         lookup.set_exception(error)
     finally:
         with _running_lookups_lock:
-            del _running_lookups[(host, port)]
+            del _running_lookups[host]
 
 
 # IPv6 forms that carry an IPv4 address, which is the one that counts.

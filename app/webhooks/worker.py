@@ -157,8 +157,9 @@ class DeliveryWorker:
     def deliver_due(self) -> int:
         """Claim due deliveries, none for an endpoint that has some waiting here already, and start
         what the limits allow; each is recorded once it ends. How many were claimed."""
-        room = self.pacing.batch - self._sends.waiting
-        claimed = self._claim(limit=room, skip=self._sends.queued_for()) if room > 0 else []
+        waiting = self._sends.waiting()  # claiming more for their endpoints would only queue
+        room = self.pacing.batch - len(waiting)
+        claimed = self._claim(room, skip={attempt.endpoint_id for attempt in waiting}) if room > 0 else []
         self._sends.start(claimed)  # and what was waiting
         return len(claimed)
 
