@@ -1,11 +1,11 @@
 """Which claimed deliveries go out next: at most `per_endpoint` at once to any one endpoint and
-`concurrency` in all, the first claimed first, and none once its claim's lease has run out. A
+`concurrency` in all, the endpoints taking turns, and none once its claim's lease has run out. A
 slow endpoint so holds at most `per_endpoint` threads, each for one deadline, while the others'
 deliveries go on. A send that ends starts the next at once, and waits in `ended` to be recorded."""
 
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from functools import partial
@@ -23,7 +23,7 @@ class Dispatcher:
         self.concurrency, self.per_endpoint = concurrency, per_endpoint
         self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="webhook")
         self._changed = threading.Condition()
-        self._waiting: list[Attempt] = []  # in the order they were claimed
+        self._waiting: dict[str, deque[Attempt]] = {}  # by endpoint, in the order they take turns
         self._running: Counter[str] = Counter()  # by endpoint
         self._ended: list[Outcome] = []
 
@@ -35,23 +35,28 @@ class Dispatcher:
 
     def waiting(self) -> list[Attempt]:
         """The attempts not started yet."""
-        return list(self._waiting)
+        with self._changed:
+            return [attempt for waiting in self._waiting.values() for attempt in waiting]
 
     def start(self, attempts: Iterable[Attempt] = ()) -> None:
         """Queue `attempts`, drop those whose lease ran out before they could start (they are
-        claimed again), and start what the limits allow, the first claimed first."""
+        claimed again), and start what the limits allow, one per endpoint in turn."""
         with self._changed:
-            now, queued, self._waiting = time.monotonic(), self._waiting + list(attempts), []
-            starting = []
-            for attempt in queued:
-                if attempt.lease_ends <= now:
-                    continue
-                running = self._running[attempt.endpoint_id]
-                if running < self.per_endpoint and self._running.total() < self.concurrency:
-                    self._running[attempt.endpoint_id] += 1
-                    starting.append(attempt)
-                else:
-                    self._waiting.append(attempt)
+            for attempt in attempts:
+                self._waiting.setdefault(attempt.endpoint_id, deque()).append(attempt)
+            now, starting, turn = time.monotonic(), [], True
+            while turn:
+                turn = False
+                for endpoint_id, waiting in list(self._waiting.items()):
+                    while waiting and waiting[0].lease_ends <= now:
+                        waiting.popleft()
+                    fits = self._running.total() < self.concurrency
+                    if waiting and fits and self._running[endpoint_id] < self.per_endpoint:
+                        self._running[endpoint_id] += 1
+                        starting.append(waiting.popleft())
+                        turn = True
+                    if not waiting:
+                        del self._waiting[endpoint_id]
             # The lock is reentrant: a send that ends at once reports (and starts the next) in here.
             for attempt in starting:
                 self._pool.submit(self.send, attempt).add_done_callback(partial(self._report, attempt))
@@ -72,9 +77,10 @@ class Dispatcher:
         """Forget the attempts not started (to one endpoint, or to all): their leases run out, and
         they are claimed again if still pending."""
         with self._changed:
-            self._waiting = [
-                attempt for attempt in self._waiting if endpoint_id not in (None, attempt.endpoint_id)
-            ]
+            if endpoint_id is None:
+                self._waiting.clear()
+            else:
+                self._waiting.pop(endpoint_id, None)
 
     def shutdown(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
