@@ -3,52 +3,73 @@ trickled a byte at a time never runs out of it; past an attempt's deadline, one 
 shuts the sockets of the connections the attempt used, which ends any read blocked on them.
 
 Connections made by `Pool` and `TlsPool` report to the deadline of the attempt running in their
-thread (`Deadlines.running`), when they connect and when they send a request."""
+thread (`attempt_deadline`), when they connect and when they send a request."""
 
 import contextlib
-import heapq
-import itertools
 import socket
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 
 import urllib3
 from urllib3.connection import HTTPConnection, HTTPSConnection
 
 
+@dataclass(eq=False)
 class Deadline:
-    """The end of one attempt; `passed` once it came before the attempt was over."""
+    """The end (time.monotonic()) of one attempt; `passed` once it came before the attempt was over."""
 
-    def __init__(self, seconds: float):
-        self.ends = time.monotonic() + seconds
-        self.passed = self.over = False
-        self._connections: list[HTTPConnection] = []
-        self._lock = threading.Lock()
+    ends: float
+    passed: bool = False
+    connections: list[HTTPConnection] = field(default_factory=list)
 
-    @property
-    def remaining(self) -> float:
-        return max(self.ends - time.monotonic(), 0.0)
 
-    def watch(self, connection: HTTPConnection) -> None:
-        with self._lock:
-            if self.passed:
-                _cut(connection)
-            elif not self.over:
-                self._connections.append(connection)
+_current = threading.local()  # the deadline of the attempt running in this thread
+_running: set[Deadline] = set()  # the deadlines of attempts not over yet, and not passed
+_changed = threading.Condition()  # guards the deadlines of every thread; wakes the watchdog
 
-    def end(self) -> None:
-        """The attempt is over: its connections, back in their pool, are watched no more."""
-        with self._lock:
-            self.over = True
-            self._connections.clear()
 
-    def pass_(self) -> None:
-        with self._lock:
-            if not self.over:
-                self.passed = True
-                for connection in self._connections:
+@contextlib.contextmanager
+def attempt_deadline(seconds: float) -> Iterator[Deadline]:
+    """The deadline of an attempt run in this thread inside the block. Out of it, the attempt's
+    connections (back in their pool) are watched no more."""
+    deadline = _current.deadline = Deadline(time.monotonic() + seconds)
+    with _changed:
+        _running.add(deadline)
+        if _watchdog.ident is None:
+            _watchdog.start()
+        _changed.notify()
+    try:
+        yield deadline
+    finally:
+        with _changed:
+            _running.discard(deadline)
+        _current.deadline = None
+
+
+def _watch(connection: HTTPConnection) -> None:
+    deadline = getattr(_current, "deadline", None)
+    with _changed:
+        if deadline in _running:
+            deadline.connections.append(connection)
+        elif deadline is not None and deadline.passed:
+            _cut(connection)
+
+
+def _pass_deadlines() -> None:
+    with _changed:
+        while True:
+            now = time.monotonic()
+            for deadline in [deadline for deadline in _running if deadline.ends <= now]:
+                _running.remove(deadline)
+                deadline.passed = True
+                for connection in deadline.connections:
                     _cut(connection)
+            _changed.wait(min(deadline.ends for deadline in _running) - now if _running else None)
+
+
+_watchdog = threading.Thread(target=_pass_deadlines, name="webhook-deadlines", daemon=True)
 
 
 def _cut(connection: HTTPConnection) -> None:
@@ -59,80 +80,23 @@ def _cut(connection: HTTPConnection) -> None:
             socket.socket.shutdown(sock, socket.SHUT_RDWR)
 
 
-class Deadlines:
-    """Deadlines of attempts, each thread running one at a time, passed by one watchdog thread."""
-
-    def __init__(self) -> None:
-        self._local = threading.local()
-        self._watchdog = _Watchdog()
-
-    @contextlib.contextmanager
-    def running(self, seconds: float) -> Iterator[Deadline]:
-        """The deadline of an attempt run in this thread inside the block."""
-        deadline = self._local.current = Deadline(seconds)
-        self._watchdog.add(deadline)
-        try:
-            yield deadline
-        finally:
-            deadline.end()
-            self._local.current = None
-
-    def watch(self, connection: HTTPConnection) -> None:
-        """Have the current thread's attempt, if any, watch `connection`."""
-        current = getattr(self._local, "current", None)
-        if current is not None:
-            current.watch(connection)
-
-
-class _Watchdog:
-    """The thread that passes deadlines, started with the first one."""
-
-    def __init__(self) -> None:
-        self._due: list[tuple[float, int, Deadline]] = []
-        self._order = itertools.count()
-        self._changed = threading.Condition()
-        self._thread: threading.Thread | None = None
-
-    def add(self, deadline: Deadline) -> None:
-        with self._changed:
-            heapq.heappush(self._due, (deadline.ends, next(self._order), deadline))
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="webhook-deadlines", daemon=True)
-                self._thread.start()
-            self._changed.notify()
-
-    def _run(self) -> None:
-        with self._changed:
-            while True:
-                now = time.monotonic()
-                while self._due and (self._due[0][0] <= now or self._due[0][2].over):
-                    heapq.heappop(self._due)[2].pass_()
-                self._changed.wait(self._due[0][0] - now if self._due else None)
-
-
-class WatchedConnection(HTTPConnection):
-    """A connection that reports to the deadline of the attempt using it."""
-
-    def __init__(self, *args, deadlines: Deadlines, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.deadlines = deadlines
-
+class _WatchedConnection(HTTPConnection):
     def connect(self) -> None:
-        self.deadlines.watch(self)
+        _watch(self)
         super().connect()
 
     def request(self, *args, **kwargs) -> None:
-        self.deadlines.watch(self)
+        _watch(self)
         super().request(*args, **kwargs)
 
 
-class WatchedTlsConnection(WatchedConnection, HTTPSConnection):
+class _WatchedTlsConnection(_WatchedConnection, HTTPSConnection):
     pass
 
 
 class Pool(urllib3.HTTPConnectionPool):
-    ConnectionCls = WatchedConnection
+    ConnectionCls = _WatchedConnection
 
 
 class TlsPool(urllib3.HTTPSConnectionPool):
-    ConnectionCls = WatchedTlsConnection
+    ConnectionCls = _WatchedTlsConnection

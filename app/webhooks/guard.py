@@ -14,7 +14,7 @@ import threading
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as LookupTimeout
 from dataclasses import dataclass
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import idna
 
@@ -26,7 +26,7 @@ _LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
 _NUMERIC = re.compile(r"(0x[0-9a-f]*|[0-9]+)")
 # getaddrinfo (which reads /etc/hosts too) in a thread of its own per name, so that a look-up can be
 # given up on: a name whose DNS never answers holds one thread, and no other name waits behind it.
-_running_lookups: dict[tuple[str, int], Future] = {}
+_running_lookups: dict[str, Future] = {}
 _running_lookups_lock = threading.Lock()
 
 
@@ -42,14 +42,6 @@ class Target:
     host: str
     port: int
     path: str  # path and query, percent-encoded ASCII
-
-    @property
-    def address(self) -> IPAddress | None:
-        """The host as an IP address, if it is one."""
-        try:
-            return ipaddress.ip_address(self.host)
-        except ValueError:
-            return None
 
     @property
     def authority(self) -> str:
@@ -73,14 +65,10 @@ def parse_url(url: str) -> Target:
         raise UnsafeUrl("Use an http:// or https:// URL.")
     if "@" in parts.netloc:
         raise UnsafeUrl("Put no credentials in the URL: verify the signature instead.")
-    bracketed = parts.netloc.startswith("[")
-    host = _plain_host(parts.hostname, bracketed)
-    path = parts.path or "/"
-    if parts.query:
-        path = f"{path}?{parts.query}"
-    return Target(
-        parts.scheme, host, port or (443 if parts.scheme == "https" else 80), quote(path, string.punctuation)
-    )
+    host = _plain_host(parts.hostname, bracketed=parts.netloc.startswith("["))
+    path = urlunsplit(("", "", parts.path or "/", parts.query, ""))  # the fragment stays with the client
+    port = port or (443 if parts.scheme == "https" else 80)
+    return Target(parts.scheme, host, port, quote(path, string.punctuation))
 
 
 def _plain_host(host: str, bracketed: bool) -> str:
@@ -113,9 +101,10 @@ def _plain_host(host: str, bracketed: bool) -> str:
 def resolve(target: Target, *, allow_private: bool, timeout: float = DNS_TIMEOUT) -> list[IPAddress]:
     """The addresses to send to, each checked now: UnsafeUrl if one of them is not public (unless
     `allow_private`), or if the name does not resolve within `timeout` seconds."""
-    addresses = (
-        [target.address] if target.address is not None else _addresses(target.host, target.port, timeout)
-    )
+    try:
+        addresses = [ipaddress.ip_address(target.host)]
+    except ValueError:  # a name
+        addresses = _addresses(target.host, timeout)
     if not allow_private and not all(_public(address) for address in addresses):
         raise UnsafeUrl("This host is on a private, loopback or link-local network.")
     return addresses
@@ -130,38 +119,30 @@ def check_url(url: str, *, allow_private: bool) -> Target:
     return target
 
 
-def _look_up(host: str, port: int) -> Future:
-    """The look-up of `host`, started now in a thread of its own, or the one already running."""
-    with _running_lookups_lock:
-        lookup = _running_lookups.get((host, port))
+def _addresses(host: str, timeout: float) -> list[IPAddress]:
+    with _running_lookups_lock:  # the look-up of `host` already running, or one of its own
+        lookup = _running_lookups.get(host)
         if lookup is None:
-            lookup = _running_lookups[(host, port)] = Future()
-            threading.Thread(target=_run, args=(host, port, lookup), name="webhook-dns", daemon=True).start()
-    return lookup
-
-
-def _run(host: str, port: int, lookup: Future) -> None:
+            lookup = _running_lookups[host] = Future()
+            threading.Thread(target=_look_up, args=(host, lookup), name="webhook-dns", daemon=True).start()
     try:
-        lookup.set_result(socket.getaddrinfo(host, port, type=socket.SOCK_STREAM))
-    except BaseException as error:
-        lookup.set_exception(error)
-    finally:
-        with _running_lookups_lock:
-            _running_lookups.pop((host, port), None)
-
-
-def _addresses(host: str, port: int, timeout: float) -> list[IPAddress]:
-    try:
-        infos = _look_up(host, port).result(timeout=max(timeout, 0.001))
+        infos = lookup.result(timeout)
     except LookupTimeout:
         raise UnsafeUrl("This host did not resolve in time.") from None
     except (OSError, UnicodeError):
         raise UnsafeUrl("This host does not resolve.") from None
     # Each address once, in getaddrinfo's order of preference; a scope (fe80::1%eth0) dropped.
-    found = dict.fromkeys(ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos)
-    if not found:
-        raise UnsafeUrl("This host does not resolve.")
-    return list(found)
+    return list(dict.fromkeys(ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos))
+
+
+def _look_up(host: str, lookup: Future) -> None:
+    try:
+        lookup.set_result(socket.getaddrinfo(host, None, type=socket.SOCK_STREAM))
+    except BaseException as error:
+        lookup.set_exception(error)
+    finally:
+        with _running_lookups_lock:
+            del _running_lookups[host]
 
 
 # IPv6 forms that carry an IPv4 address, which is the one that counts.

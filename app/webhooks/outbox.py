@@ -2,6 +2,7 @@
 outcome (`dedupe_key` is unique), their body fixed (the same bytes under the same `webhook-id` to
 every endpoint, at every attempt); and their deliveries: pending, then succeeded, retried or failed."""
 
+import contextlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -35,17 +36,6 @@ def _row(event_type: str, registration_id: str, dedupe: str, data: dict, at: dat
     }
 
 
-def _failed_row(failure: Failure, at: datetime) -> dict:
-    data = {
-        "registration_id": failure.verification_id,
-        "reason": failure.reason.value,
-        "verified_by": failure.channel,
-        "destination": failure.masked,
-        "country_code": failure.country,
-    }
-    return _row(REGISTRATION_FAILED, failure.verification_id, failure.reason, data, at)
-
-
 @dataclass(frozen=True)
 class Outbox:
     """Writes events; `app.webhooks.worker` fans them out to endpoints and delivers them."""
@@ -64,47 +54,39 @@ class Outbox:
         with self.engine.connect() as connection:
             return connection.execute(select(exists().where(webhook_events.c.dedupe_key == key))).scalar_one()
 
-    def record(self, failure: Failure, at: datetime | None = None) -> bool:
-        """Write onRegistrationFailed, once per registration and reason; whether it was written now."""
-        try:
-            with self.engine.begin() as connection:
-                connection.execute(insert(webhook_events), _failed_row(failure, at or utcnow()))
-        except IntegrityError:
-            return False
-        return True
+    def record(self, failure: Failure, at: datetime | None = None) -> None:
+        """Write onRegistrationFailed, once per registration and reason; `expired` (a lapse) only if
+        nothing was said of the registration before."""
+        data = {
+            "registration_id": failure.verification_id,
+            "reason": failure.reason.value,
+            "verified_by": failure.channel,
+            "destination": failure.masked,
+            "country_code": failure.country,
+        }
+        row = _row(REGISTRATION_FAILED, failure.verification_id, failure.reason, data, at or utcnow())
+        values = select(*(literal(value, webhook_events.c[name].type) for name, value in row.items()))
+        if failure.reason == FailureReason.EXPIRED:
+            values = values.where(
+                ~exists().where(webhook_events.c.registration_id == failure.verification_id)
+            )
+        with contextlib.suppress(IntegrityError), self.engine.begin() as connection:  # written before
+            connection.execute(insert(webhook_events).from_select(list(row), values))
 
-    def at_lapse(self, failure: Failure, at: datetime) -> bool:
-        """Write what a lapsed registration's notice says: `expired` only if nothing was said of
-        the registration before; any other failure unless its event was written when it happened."""
-        if failure.reason != FailureReason.EXPIRED:
-            return self.record(failure, at)
-        row = _failed_row(failure, at)
-        values = select(*(literal(value, webhook_events.c[name].type) for name, value in row.items())).where(
-            ~exists().where(webhook_events.c.registration_id == failure.verification_id)
-        )
-        try:
-            with self.engine.begin() as connection:
-                return connection.execute(insert(webhook_events).from_select(list(row), values)).rowcount == 1
-        except IntegrityError:
-            return False
-
-    def prune(self, created_before: datetime, batch: int = 100) -> int:
+    def prune(self, created_before: datetime, batch: int = 100) -> None:
         """Delete the events created before `created_before` that were fanned out and have no
         delivery pending, with their deliveries, `batch` at a time: their payloads hold customers'
-        data (WEBHOOK_EVENT_RETENTION). How many were deleted."""
+        data (WEBHOOK_EVENT_RETENTION)."""
         event, delivery = webhook_events.c, webhook_deliveries.c
         settled = ~exists().where(delivery.event_id == event.id, delivery.status == PENDING)
         old = select(event.id).where(event.fanned_out.is_(True), event.created_at < created_before, settled)
-        pruned = 0
         while True:
             with self.engine.begin() as connection:
                 ids = connection.execute(old.limit(batch)).scalars().all()
-                if ids:
-                    connection.execute(delete(webhook_deliveries).where(delivery.event_id.in_(ids)))
-                    connection.execute(delete(webhook_events).where(event.id.in_(ids)))
-            pruned += len(ids)
+                connection.execute(delete(webhook_deliveries).where(delivery.event_id.in_(ids)))
+                connection.execute(delete(webhook_events).where(event.id.in_(ids)))
             if len(ids) < batch:
-                return pruned
+                return
 
 
 def new_delivery(event_id: str, endpoint_id: str, now: datetime) -> dict:

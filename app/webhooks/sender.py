@@ -4,9 +4,6 @@ from one attempt to the next."""
 
 import contextlib
 import logging
-import threading
-from collections import OrderedDict
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -14,7 +11,7 @@ import urllib3
 from standardwebhooks.webhooks import Webhook
 from urllib3.exceptions import NewConnectionError
 
-from app.webhooks.deadline import Deadline, Deadlines, Pool, TlsPool
+from app.webhooks.deadline import Pool, TlsPool, attempt_deadline
 from app.webhooks.guard import DNS_TIMEOUT, IPAddress, Target, UnsafeUrl, parse_url, resolve
 
 log = logging.getLogger("registrar.webhooks")
@@ -22,12 +19,12 @@ log = logging.getLogger("registrar.webhooks")
 REQUEST_TIMEOUT = 10  # seconds, API.md §3
 MAX_ANSWER_READ = 64 * 1024
 MAX_POOLS = 64  # hosts (at one address each) whose connections are kept
-Resolver = Callable[..., list[IPAddress]]
 
 
 @dataclass(frozen=True)
 class Attempt:
-    """One delivery claimed for sending."""
+    """One delivery claimed for sending, until its lease (`token`) runs out at `lease_ends`
+    (time.monotonic()); then another worker may claim it."""
 
     id: str
     endpoint_id: str
@@ -36,65 +33,54 @@ class Attempt:
     secret: str
     payload: str
     attempts: int  # before this one
+    token: str
+    lease_ends: float
 
 
 class WebhookSender:
     """Sends attempts from many threads at once, each to an address checked for it, within
     `deadline` seconds in all; keeps connections for the next attempt to the same host at the same
-    address. Takes no proxy or credentials from the environment. `resolve` is the DNS look-up
-    (tests give their own); `ca_certs` adds trust roots to the system's."""
+    address. Takes no proxy or credentials from the environment; trusts the system's CAs, or
+    those of the file SSL_CERT_FILE names."""
 
-    def __init__(
-        self,
-        *,
-        allow_private_urls: bool,
-        deadline: float = REQUEST_TIMEOUT,
-        resolver: Resolver = resolve,
-        ca_certs: str | None = None,
-    ):
+    def __init__(self, *, allow_private_urls: bool, deadline: float = REQUEST_TIMEOUT):
         self.allow_private_urls = allow_private_urls
         self.deadline = deadline
-        self.resolve = resolver
-        self.ca_certs = ca_certs
-        self._timeout = urllib3.Timeout(connect=min(5, REQUEST_TIMEOUT), read=REQUEST_TIMEOUT)
-        self._deadlines = Deadlines()
-        self._pools: OrderedDict[tuple, urllib3.HTTPConnectionPool] = OrderedDict()
-        self._pools_lock = threading.Lock()
+        timeout = urllib3.Timeout(connect=5, read=REQUEST_TIMEOUT)
+        # The least recently used pool is closed past MAX_POOLS.
+        self._pools = urllib3.PoolManager(MAX_POOLS, maxsize=4, timeout=timeout)
+        self._pools.pool_classes_by_scheme = {"http": Pool, "https": TlsPool}
 
     def send(self, attempt: Attempt) -> int | None:
         """POST the event; the status it was answered with, or None if there was no answer in
         time. No redirect is followed and at most 64 KiB is read: a subscriber says a status, no
         more. A URL that is not safe now is never connected to."""
-        with self._deadlines.running(self.deadline) as deadline:
+        response = failure = None
+        with attempt_deadline(self.deadline) as deadline:
             try:
-                response = self._exchange(attempt, deadline)
+                response = self._post(attempt)
+                response.read(MAX_ANSWER_READ)
             except UnsafeUrl as refusal:
                 log.warning("delivery %s not sent: %s", attempt.id, refusal)
                 return None
             except Exception as error:
-                cause = "deadline" if deadline.passed else type(error).__name__
-                log.info("delivery %s: no answer (%s)", attempt.id, cause)
-                return None
-        # Out of the block the deadline watches the connection no more: back to its pool it goes.
-        _finish(response)
-        if deadline.passed:  # cut short: what was read of the answer may look whole, and is not
-            log.info("delivery %s: no answer (deadline)", attempt.id)
+                failure = type(error).__name__
+        # Out of the block the deadline watches the connection no more: back to its pool it goes,
+        # closed unless its answer was read to the end.
+        if response is not None:
+            if not response.closed:
+                response.close()
+            response.release_conn()
+        if deadline.passed or failure:  # cut short, what was read may look whole, and is not
+            log.info("delivery %s: no answer (%s)", attempt.id, "deadline" if deadline.passed else failure)
             return None
         return response.status
 
-    def _exchange(self, attempt: Attempt, deadline: Deadline) -> urllib3.BaseHTTPResponse:
+    def _post(self, attempt: Attempt) -> urllib3.BaseHTTPResponse:
         target = parse_url(attempt.url)
-        timeout = min(DNS_TIMEOUT, deadline.remaining)
-        addresses = self.resolve(target, allow_private=self.allow_private_urls, timeout=timeout)
-        response = self._post(attempt, target, addresses)
-        try:
-            response.read(MAX_ANSWER_READ)
-        except BaseException:
-            response.close()
-            raise
-        return response
-
-    def _post(self, attempt: Attempt, target: Target, addresses: list[IPAddress]) -> urllib3.BaseHTTPResponse:
+        addresses = resolve(
+            target, allow_private=self.allow_private_urls, timeout=min(DNS_TIMEOUT, self.deadline)
+        )
         sent_at = datetime.now(UTC)
         headers = {
             "Host": target.authority,
@@ -113,7 +99,10 @@ class WebhookSender:
     def _post_to(
         self, address: IPAddress, target: Target, headers: dict, payload: str
     ) -> urllib3.BaseHTTPResponse:
-        return self._pool(target, address).urlopen(
+        # TLS to the address, for the name: SNI and the certificate's check are the name's.
+        tls = {"server_hostname": target.host} if target.scheme == "https" else None
+        pool = self._pools.connection_from_host(str(address), target.port, target.scheme, pool_kwargs=tls)
+        return pool.urlopen(
             "POST",
             target.path,
             body=payload.encode(),
@@ -123,40 +112,3 @@ class WebhookSender:
             preload_content=False,
             decode_content=False,
         )
-
-    def _pool(self, target: Target, address: IPAddress) -> urllib3.HTTPConnectionPool:
-        """The pool of connections to `address` for `target`'s host; the least recently used
-        pool is closed past MAX_POOLS."""
-        key = (target.scheme, str(address), target.port, target.host)
-        with self._pools_lock:
-            pool = self._pools.get(key)
-            if pool is None:
-                pool = self._pools[key] = self._new_pool(target, address)
-                if len(self._pools) > MAX_POOLS:
-                    self._pools.popitem(last=False)[1].close()
-            self._pools.move_to_end(key)
-        return pool
-
-    def _new_pool(self, target: Target, address: IPAddress) -> urllib3.HTTPConnectionPool:
-        options = {"timeout": self._timeout, "maxsize": 4, "deadlines": self._deadlines}
-        if target.scheme == "http":
-            return Pool(str(address), target.port, **options)
-        # TLS to the address, for the name: SNI and the certificate's check are the name's.
-        return TlsPool(
-            str(address),
-            target.port,
-            server_hostname=target.host,
-            assert_hostname=target.host,
-            cert_reqs="CERT_REQUIRED",
-            ca_certs=self.ca_certs,
-            **options,
-        )
-
-
-def _finish(response: urllib3.BaseHTTPResponse) -> None:
-    """Hand the connection of an answer read to its end back; close a longer one's."""
-    try:
-        if not response.closed:
-            response.close()
-    finally:
-        response.release_conn()

@@ -4,12 +4,13 @@ so a worker killed at any moment only delays it, and one whose lease ran out can
 the next one recorded. Claims are single UPDATEs (SKIP LOCKED on PostgreSQL), so workers side by
 side normally send it once. Each send is recorded as soon as it ends, whatever the others do."""
 
+import contextlib
 import logging
 import random
 import secrets
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import KW_ONLY, dataclass
 from datetime import timedelta
 
@@ -17,7 +18,7 @@ from sqlalchemy import Connection, Engine, Row, Select, Update, bindparam, inser
 
 from app.codes import CodeStore, Failure
 from app.models import utcnow, webhook_deliveries, webhook_endpoints, webhook_events
-from app.webhooks.dispatch import Dispatcher, Flight, Outcome
+from app.webhooks.dispatch import Dispatcher, Outcome
 from app.webhooks.outbox import FAILED, PENDING, STATE_FIELDS, Outbox, after_attempt, new_delivery
 from app.webhooks.sender import REQUEST_TIMEOUT, Attempt, WebhookSender
 
@@ -70,33 +71,26 @@ class DeliveryWorker:
 
     def __post_init__(self) -> None:
         self._next_sweep = self._next_prune = 0.0
-        self.sender = WebhookSender(
+        sender = WebhookSender(
             allow_private_urls=self.allow_private_urls, deadline=self.pacing.attempt_deadline
         )
         self._sends = Dispatcher(
-            lambda attempt: self.sender.send(attempt),
-            concurrency=self.pacing.concurrency,
-            per_endpoint=self.pacing.per_endpoint,
+            sender.send, concurrency=self.pacing.concurrency, per_endpoint=self.pacing.per_endpoint
         )
-        self._skip_locked = self.engine.dialect.name == "postgresql"
 
     def run(self, stop: threading.Event, idle: float = 0.2) -> None:
         """Work until `stop` is set, waiting up to `idle` seconds (less if a send ends) whenever
         there is nothing to do; then record the sends still running, and stop."""
         log.info("webhook worker started")
         while not stop.is_set():
-            try:
+            busy = False
+            with _logged("webhook worker step"):  # the database away: wait and try again, never die of it
                 busy = self.step()
-            except Exception as error:  # the database away: wait and try again, never die of it
-                log.warning("webhook worker step failed: %s", type(error).__name__)
-                busy = False
             if not busy:
                 self._sends.wait(idle)
         self._sends.abandon()
-        try:
+        with _logged("recording the last sends"):  # unrecorded, they are sent again once their lease runs out
             self.settle(timeout=self.pacing.attempt_deadline + 5)
-        except Exception as error:  # unrecorded, they are sent again once their lease runs out
-            log.warning("webhook worker could not record its last sends: %s", type(error).__name__)
         self._sends.shutdown()
         log.info("webhook worker stopped")
 
@@ -106,34 +100,27 @@ class DeliveryWorker:
         now = time.monotonic()
         if now >= self._next_sweep:
             self._next_sweep = now + self.pacing.sweep_every
-            try:
+            with _logged("sweep of lapsed registrations"):  # Redis away: lapses wait, deliveries go on
                 self.sweep_lapsed()
-            except Exception as error:  # Redis away: lapses wait, deliveries (in SQL) go on
-                log.warning("sweep of lapsed registrations failed: %s", type(error).__name__)
         if now >= self._next_prune:
             self._next_prune = now + self.pacing.prune_every
             self.outbox.prune(utcnow() - timedelta(seconds=self.event_retention), self.pacing.batch)
-        recorded = self.record_ended()
-        fanned = self.fan_out()
-        claimed = self.deliver_due()
-        return bool(recorded or fanned or claimed)
+        return bool(self.record_ended() + self.fan_out() + self.deliver_due())
 
     def settle(self, timeout: float = 60) -> None:
         """Until every delivery claimed was sent and recorded, or dropped with its lease."""
         deadline = time.monotonic() + timeout
-        while self._sends.running or self._sends.waiting:
+        while self._sends.busy:
             if time.monotonic() > deadline:
                 raise TimeoutError("the sends did not end in time")
             self._sends.wait(0.05)
             self.record_ended()
-            self._sends.start()
-        self.record_ended()  # an outcome is queued before its send stops counting as running
+        self.record_ended()
 
-    def sweep_lapsed(self, rounds: int = 10) -> int:
-        """Announce lapsed registrations: `expired` if nothing else was said of them, or the
-        failure their notice names if its event was lost."""
-        written = 0
-        for _ in range(rounds):
+    def sweep_lapsed(self) -> None:
+        """Announce lapsed registrations, up to 10 batches: `expired` if nothing else was said of
+        them, or the failure their notice names if its event was lost."""
+        for _ in range(10):
             lapsed_by = int(time.time() * 1000) - self.pacing.expiry_grace * 1000
             notices = self.store.lapsed(lapsed_by, limit=self.pacing.batch)
             for notice in notices:
@@ -142,11 +129,10 @@ class DeliveryWorker:
                 except (ValueError, KeyError):  # unreadable: dropped, so that it holds up no other
                     log.warning("an expiry notice could not be read, and is dropped")
                     continue
-                written += self.outbox.at_lapse(failure, at=utcnow())
+                self.outbox.record(failure, at=utcnow())
             self.store.forget_lapsed(notices)
             if len(notices) < self.pacing.batch:
                 break
-        return written
 
     def fan_out(self) -> int:
         """One delivery per new event and endpoint subscribed to its type."""
@@ -171,23 +157,15 @@ class DeliveryWorker:
     def deliver_due(self) -> int:
         """Claim due deliveries, none for an endpoint that has some waiting here already, and start
         what the limits allow; each is recorded once it ends. How many were claimed."""
-        room = self.pacing.batch - self._sends.waiting
-        claimed: list[Flight] = []
-        if room > 0:
-            token = secrets.token_hex(8)
-            lease_ends = time.monotonic() + self.pacing.lease
-            attempts = self._claim(token, limit=room, skip=self._sends.queued_for())
-            claimed = [Flight(attempt, token, lease_ends) for attempt in attempts]
-            self._sends.add(claimed)
-        self._sends.start()  # what was waiting, if nothing was claimed
+        waiting = self._sends.waiting()  # claiming more for their endpoints would only queue
+        room = self.pacing.batch - len(waiting)
+        claimed = self._claim(room, skip={attempt.endpoint_id for attempt in waiting}) if room > 0 else []
+        self._sends.start(claimed)  # and what was waiting
         return len(claimed)
 
     def record_ended(self) -> int:
         """Record what the sends that ended since the last call were answered; how many."""
-        outcomes = self._sends.ended()
-        if outcomes:
-            self._record(outcomes)
-        return len(outcomes)
+        return self._record(self._sends.ended())
 
     def _claim_first(
         self, connection: Connection, waiting: Select, claim: Update, limit: int
@@ -195,12 +173,12 @@ class DeliveryWorker:
         """Apply `claim` to the first `limit` rows `waiting` selects, skipping those another
         worker holds locked (on PostgreSQL); what `claim` returns."""
         waiting = waiting.limit(limit)
-        if self._skip_locked:
+        if self.engine.dialect.name == "postgresql":
             waiting = waiting.with_for_update(skip_locked=True)
         return connection.execute(claim.where(claim.table.c.id.in_(waiting.scalar_subquery()))).all()
 
-    def _claim(self, token: str, limit: int | None = None, skip: set[str] = frozenset()) -> list[Attempt]:
-        now = utcnow()
+    def _claim(self, limit: int, skip: set[str]) -> list[Attempt]:
+        token, lease_ends, now = secrets.token_hex(8), time.monotonic() + self.pacing.lease, utcnow()
         due = select(deliveries.id).where(
             deliveries.status == PENDING,
             deliveries.next_attempt_at <= now,
@@ -213,32 +191,43 @@ class DeliveryWorker:
         claim = update(webhook_deliveries).values(lease).returning(deliveries.id)
         with self.engine.begin() as connection:
             waiting = due.order_by(deliveries.next_attempt_at)
-            claimed = self._claim_first(connection, waiting, claim, limit or self.pacing.batch)
+            claimed = self._claim_first(connection, waiting, claim, limit)
             if not claimed:
                 return []
             rows = connection.execute(_ATTEMPTS.where(deliveries.id.in_([row.id for row in claimed]))).all()
-        return [Attempt(**row._mapping) for row in rows]
+        return [Attempt(**row._mapping, token=token, lease_ends=lease_ends) for row in rows]
 
-    def _record(self, outcomes: Sequence[Outcome]) -> None:
+    def _record(self, outcomes: Sequence[Outcome]) -> int:
+        if not outcomes:
+            return 0
         now = utcnow()
         gone: set[str] = set()
         states = []
-        for outcome in outcomes:
-            attempt, status_code = outcome.flight.attempt, outcome.status_code
+        for attempt, status_code in outcomes:
             state = after_attempt(attempt.attempts, status_code, self.schedule, now, random.uniform(0.9, 1.1))
-            states.append({**state, "delivery": attempt.id, "holder": outcome.flight.token})
+            states.append({**state, "delivery": attempt.id, "holder": attempt.token})
             if status_code == 410:
                 gone.add(attempt.endpoint_id)
                 self._sends.abandon(attempt.endpoint_id)
         with self.engine.begin() as connection:
             connection.execute(_RECORD, states)
-            for endpoint_id in gone:  # 410 Gone: the subscriber says the endpoint is no more
+            if gone:  # 410 Gone: the subscriber says the endpoint is no more
                 connection.execute(
-                    update(webhook_endpoints).where(endpoints.id == endpoint_id).values(disabled_at=now)
+                    update(webhook_endpoints).where(endpoints.id.in_(gone)).values(disabled_at=now)
                 )
                 connection.execute(
                     update(webhook_deliveries)
-                    .where(deliveries.endpoint_id == endpoint_id, deliveries.status == PENDING)
+                    .where(deliveries.endpoint_id.in_(gone), deliveries.status == PENDING)
                     .values(status=FAILED, next_attempt_at=None, lease_until=None, lease_token=None)
                 )
-                log.warning("webhook endpoint %s answered 410 Gone: disabled", endpoint_id)
+                log.warning("webhook endpoints %s answered 410 Gone: disabled", ", ".join(sorted(gone)))
+        return len(outcomes)
+
+
+@contextlib.contextmanager
+def _logged(action: str) -> Iterator[None]:
+    """Log that `action` failed, and go on."""
+    try:
+        yield
+    except Exception as error:
+        log.warning("%s failed: %s", action, type(error).__name__)

@@ -1,6 +1,7 @@
 """Where a webhook request goes: to the address checked for it, once, with the endpoint's name in
 the Host header, in TLS's SNI and in the certificate's check."""
 
+import math
 import socket
 import ssl
 import threading
@@ -15,23 +16,26 @@ SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 
 
 def attempt_to(url: str) -> Attempt:
-    return Attempt("dlv_1", "wh_1", "evt_1", url, SECRET, '{"type": "onRegistered"}', attempts=0)
+    payload = '{"type": "onRegistered"}'
+    return Attempt("dlv_1", "wh_1", "evt_1", url, SECRET, payload, 0, token="t", lease_ends=math.inf)
 
 
-class Resolver:
-    """DNS as a name's owner runs it: its answers, in turn, and how often it was asked. The
-    second answer is a rebinding attack's, were anyone to ask twice."""
+@pytest.fixture
+def dns(monkeypatch):
+    """DNS as `hooks.shop.example`'s owner runs it: its answers, in turn, and how often it was
+    asked. The second answer is a rebinding attack's, were anyone to ask twice."""
+    answers: list[str] = []
+    asked: list[str] = []
+    real = socket.getaddrinfo
 
-    def __init__(self, *answers: str):
-        self.answers = list(answers)
-        self.asked = 0
+    def getaddrinfo(host, *args, **kwargs):
+        if host != "hooks.shop.example":
+            return real(host, *args, **kwargs)
+        asked.append(host)
+        return real(answers[min(len(asked), len(answers)) - 1], *args, **kwargs)
 
-    def __call__(self, target, *, allow_private: bool, timeout: float):
-        answer = self.answers[min(self.asked, len(self.answers) - 1)]
-        self.asked += 1
-        return resolve(
-            type(target)(target.scheme, answer, target.port, target.path), allow_private=allow_private
-        )
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    return answers, asked
 
 
 @pytest.fixture
@@ -41,15 +45,16 @@ def gateway():
     server.stop()
 
 
-def test_the_request_goes_to_the_address_looked_up_once_with_the_name_as_host(gateway):
+def test_the_request_goes_to_the_address_looked_up_once_with_the_name_as_host(gateway, dns):
     port = gateway.server.server_address[1]
-    dns = Resolver("127.0.0.1", "10.9.9.9")
-    sender = WebhookSender(allow_private_urls=True, resolver=dns)
+    answers, asked = dns
+    answers += ["127.0.0.1", "10.9.9.9"]
+    sender = WebhookSender(allow_private_urls=True)
 
     status = sender.send(attempt_to(f"http://hooks.shop.example:{port}/hooks"))
 
     assert status == 200
-    assert dns.asked == 1, "the connection used the answer that was checked, and asked no more"
+    assert len(asked) == 1, "the connection used the answer that was checked, and asked no more"
     [request] = gateway.requests
     assert request.headers["Host"] == f"hooks.shop.example:{port}"
     assert request.path == "/hooks"
@@ -67,14 +72,15 @@ def test_a_name_that_resolves_to_loopback_for_real_is_refused_and_not_connected(
 
 class TestTls:
     @pytest.fixture
-    def tls_gateway(self, tmp_path):
+    def tls_gateway(self, tmp_path, monkeypatch):
         cert, key = self_signed_certificate(tmp_path)  # for localhost and 127.0.0.1
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.load_cert_chain(cert, key)
         names: list[str | None] = []
         context.sni_callback = lambda _socket, name, _context: names.append(name)
         server = Gateway(tls=context)
-        server.sni_names, server.ca = names, str(cert)
+        server.sni_names = names
+        monkeypatch.setenv("SSL_CERT_FILE", str(cert))  # trusted as the system's CAs are
         yield server
         server.stop()
 
@@ -82,17 +88,17 @@ class TestTls:
         self, tls_gateway
     ):
         port = tls_gateway.server.server_address[1]
-        sender = WebhookSender(allow_private_urls=True, ca_certs=tls_gateway.ca)
+        sender = WebhookSender(allow_private_urls=True)
 
         assert sender.send(attempt_to(f"https://localhost:{port}/hooks")) == 200
 
         assert tls_gateway.sni_names == ["localhost"]
         assert tls_gateway.requests[0].headers["Host"] == f"localhost:{port}"
 
-    def test_a_certificate_for_the_address_but_not_the_name_is_refused(self, tls_gateway):
+    def test_a_certificate_for_the_address_but_not_the_name_is_refused(self, tls_gateway, dns):
         port = tls_gateway.server.server_address[1]
-        dns = Resolver("127.0.0.1")  # the certificate names 127.0.0.1 and localhost, not this name
-        sender = WebhookSender(allow_private_urls=True, resolver=dns, ca_certs=tls_gateway.ca)
+        dns[0].append("127.0.0.1")  # the certificate names 127.0.0.1 and localhost, not this name
+        sender = WebhookSender(allow_private_urls=True)
 
         assert sender.send(attempt_to(f"https://hooks.shop.example:{port}/hooks")) is None
         assert tls_gateway.requests == []
