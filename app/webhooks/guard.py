@@ -14,7 +14,7 @@ import threading
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as LookupTimeout
 from dataclasses import dataclass
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import quote, urlsplit
 
 import idna
 
@@ -66,7 +66,7 @@ def parse_url(url: str) -> Target:
     if "@" in parts.netloc:
         raise UnsafeUrl("Put no credentials in the URL: verify the signature instead.")
     host = _plain_host(parts.hostname, bracketed=parts.netloc.startswith("["))
-    path = urlunsplit(("", "", parts.path or "/", parts.query, ""))  # the fragment stays with the client
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")  # the fragment stays behind
     port = port or (443 if parts.scheme == "https" else 80)
     return Target(parts.scheme, host, port, quote(path, string.punctuation))
 

@@ -91,6 +91,10 @@ class TestWhatAUrlMeans:
         assert parse_url("http://hooks.example").authority == "hooks.example"
         assert parse_url("http://hooks.example").path == "/"
 
+    def test_a_path_is_sent_as_written_even_when_it_begins_with_two_slashes(self):
+        assert parse_url("http://hooks.example//shop/hooks?a=1#part").path == "//shop/hooks?a=1"
+        assert parse_url("http://hooks.example/?").path == "/"
+
     def test_ip_literals_are_addresses(self):
         assert parse_url("http://[2606:2800:220:1::1]:8080/").authority == "[2606:2800:220:1::1]:8080"
         assert parse_url("http://93.184.216.34/").host == "93.184.216.34"
