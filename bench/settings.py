@@ -54,7 +54,7 @@ def config(environment: Mapping[str, str]) -> Config:
 # The service's Redis keys the bench reads (app/codes/store.py, app/limits); `%s` is an id,
 # a destination's pseudonym, or `*` in a pattern.
 REGISTRATION_KEY = "vf:{%s}"  # a pending registration's hash
-DESTINATION_KEY = "dest:{%s}:*"  # its destination's set of registrations, one per details
+DESTINATION_KEY = "dest:{%s}:*"  # its destination's set of registrations (one per details) or sign-ins
 LIMIT_KEYS = "{rl}:*%s*"  # the limits' keys that name a destination
 
 # gunicorn: the throughput scenarios run issue #2's configuration, 2 workers x 4 threads,
