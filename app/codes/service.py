@@ -10,8 +10,7 @@ from app.channels import DeliveryFailed
 from app.codes.hashing import CodeHasher, generate_code, new_identifier, normalise_code
 from app.codes.store import CodeStore, NewVerification, Resend
 from app.codes.values import Challenge, Claim, Destination, Failure, FailureReason, Outcome, Purpose, Status
-from app.limits import Limits, Plan
-from app.limits.guesses import Guesses
+from app.limits import Limits, Plan, guesses
 
 log = logging.getLogger("registrar.codes")
 NOT_A_CODE = "Enter every digit of the code we sent, and nothing else."
@@ -66,7 +65,7 @@ class Codes:
             locale,
             payload,
             code_hash=self.hasher.code(verification_id, code),
-            fingerprint=self.hasher.fingerprint(details) if details is not None else "",
+            fingerprint=self.hasher.fingerprint(details),
             expiry_notice=lapse.notice() if self.failures else "",
             silent=silent,
         )
@@ -117,13 +116,12 @@ class Codes:
         code = normalise_code(typed_code)
         if code is None or len(code) != self.store.policy.length:
             raise self._not_a_code(verification_id)
-        code_hash = self.hasher.code(verification_id, code)
-        fingerprint = self.hasher.fingerprint(details) if details is not None else ""
-        guesses, key = Guesses(self.limits), self.store.key(verification_id)
-        guess = guesses.take(client_ip, destination=lambda: self.store.redis.hmget(key, ("dest", "masked")))
+        code_hash, fingerprint = self.hasher.code(verification_id, code), self.hasher.fingerprint(details)
+        key = self.store.key(verification_id)
+        guess = guesses.take(self.limits, client_ip, lambda: self.store.redis.hmget(key, ("dest", "masked")))
         check = self.store.check(verification_id, self.purpose.name, code_hash, fingerprint)
         if guess is not None and check.outcome in (Outcome.WRONG, Outcome.LOCKED_NOW):
-            guesses.count_failure(guess, check.pseudonym)
+            guesses.count_failure(self.limits, guess, check.pseudonym)
         match check.outcome:
             case Outcome.OK:
                 return check.claim
@@ -141,9 +139,7 @@ class Codes:
     def _not_a_code(self, verification_id: str) -> errors.RegistrarError:
         """The error for something typed that is no code: the verification's own state first
         (unknown, locked, finished, expired), else a field error that costs nothing."""
-        challenge = self.store.get(verification_id, self.purpose.name)
-        if challenge is None:
-            return self.purpose.not_found()
+        challenge = self.status(verification_id)
         if challenge.status != Status.CODE_SENT:
             return self._closed(Outcome(challenge.status))
         if challenge.expires_in == 0:
@@ -211,7 +207,7 @@ class Codes:
     def newest_pending(self, destination: Destination, details: dict[str, str | None] | None = None) -> str:
         """The newest verification of this purpose started for `destination` (with these `details`, if
         given) and not locked: a closed one answers as closed when it is claimed."""
-        fingerprint = self.hasher.fingerprint(details) if details is not None else ""
+        fingerprint = self.hasher.fingerprint(details)
         verification_id = self.store.newest_pending(destination.pseudonym, self.purpose.name, fingerprint)
         if verification_id is None:
             raise self.purpose.not_found()
