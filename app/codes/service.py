@@ -122,35 +122,36 @@ class Codes:
         check = self.store.check(verification_id, self.purpose.name, code_hash, fingerprint)
         if guess is not None and check.outcome in (Outcome.WRONG, Outcome.LOCKED_NOW):
             guesses.count_failure(self.limits, guess, check.pseudonym)
-        match check.outcome:
-            case Outcome.OK:
-                return check.claim
-            case Outcome.WRONG:
-                raise errors.InvalidCode(attempts_left=check.attempts_left)
-            case Outcome.LOCKED_NOW:
-                pending = (check.pseudonym, self.purpose.name, check.fingerprint)
-                self.store.forget_pending(verification_id, *pending)
-                self._failed(check.failure)
-                raise errors.TooManyAttempts(attempts_left=0)
-            case Outcome.EXPIRED:
-                raise errors.CodeExpired(attempts_left=check.attempts_left)
-        raise self._closed(check.outcome)
+        if check.outcome == Outcome.OK:
+            return check.claim
+        if check.outcome == Outcome.LOCKED_NOW:
+            self.store.forget_pending(verification_id, check.pseudonym, self.purpose.name, check.fingerprint)
+            self._failed(check.failure)
+        raise self._error(check.outcome, attempts_left=check.attempts_left)
 
     def _not_a_code(self, verification_id: str) -> errors.RegistrarError:
         """The error for something typed that is no code: the verification's own state first
         (unknown, locked, finished, expired), else a field error that costs nothing."""
         challenge = self.status(verification_id)
         if challenge.status != Status.CODE_SENT:
-            return self._closed(Outcome(challenge.status))
+            return self._error(Outcome(challenge.status))
         if challenge.expires_in == 0:
-            return errors.CodeExpired(attempts_left=challenge.attempts_left)
+            return self._error(Outcome.EXPIRED, attempts_left=challenge.attempts_left)
         return errors.ValidationFailed(errors={"code": [NOT_A_CODE]})
 
-    def _closed(self, outcome: Outcome) -> errors.RegistrarError:
-        """The error for a verification that no longer takes codes, or is not there."""
+    def _error(self, outcome: Outcome, attempts_left: int = 0, retry_after: int = 0) -> errors.RegistrarError:
+        """The contract's error for what a check or a resend found, or for a verification's closed status."""
         match outcome:
-            case Outcome.LOCKED:
+            case Outcome.WRONG:
+                return errors.InvalidCode(attempts_left=attempts_left)
+            case Outcome.EXPIRED:
+                return errors.CodeExpired(attempts_left=attempts_left)
+            case Outcome.LOCKED_NOW | Outcome.LOCKED:
                 return errors.TooManyAttempts(attempts_left=0)
+            case Outcome.TOO_SOON:
+                return errors.with_retry_after(errors.ResendTooSoon, retry_after)
+            case Outcome.EXHAUSTED:
+                return errors.TooManyResends(resends_left=0)
             case Outcome.ALREADY_REGISTERED:
                 return errors.AlreadyRegistered()
             case Outcome.COMPLETED | Outcome.CLAIMED:
@@ -170,17 +171,12 @@ class Codes:
         code = generate_code(self.store.policy.length)
         code_hash = self.hasher.code(verification_id, code)
         resend = self.store.resend(verification_id, self.purpose.name, code_hash)
-        match resend.outcome:
-            case Outcome.OK:
-                self._send_again(resend, code, code_hash, client_ip)
-                return resend.challenge
-            case Outcome.TOO_SOON:
-                raise errors.with_retry_after(errors.ResendTooSoon, resend.retry_after)
-            case Outcome.EXHAUSTED:
-                if resend.failure:
-                    self._failed(resend.failure)
-                raise errors.TooManyResends(resends_left=0)
-        raise self._closed(resend.outcome)
+        if resend.outcome == Outcome.OK:
+            self._send_again(resend, code, code_hash, client_ip)
+            return resend.challenge
+        if resend.failure:  # the first refusal of an exhausted one
+            self._failed(resend.failure)
+        raise self._error(resend.outcome, retry_after=resend.retry_after)
 
     def _send_again(self, resend: Resend, code: str, code_hash: str, client_ip: str | None) -> None:
         """Send a resend's code; on a refusal by the limits or the channel it is undone."""
