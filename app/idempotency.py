@@ -92,7 +92,8 @@ def _answer_once(idempotency_key: str, view: Callable[[], Response]) -> Response
     if not idempotency_key.strip() or len(idempotency_key) > MAX_KEY_LENGTH:
         raise errors.BadRequest(f"{HEADER} must be 1 to {MAX_KEY_LENGTH} characters.")
     keys: IdempotencyStore = current_app.extensions["registrar"].idempotency
-    fingerprint = _fingerprint()
+    canonical = json.dumps(request.json_object, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    fingerprint = hashlib.sha256(f"{request.method} {request.path} {canonical}".encode()).hexdigest()
     if (first := keys.begin(idempotency_key, fingerprint)) is not None:
         return _replay(first)
     try:
@@ -105,11 +106,6 @@ def _answer_once(idempotency_key: str, view: Callable[[], Response]) -> Response
     else:
         keys.give_back(idempotency_key)
     return response
-
-
-def _fingerprint() -> str:
-    canonical = json.dumps(request.json_object, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(f"{request.method} {request.path} {canonical}".encode()).hexdigest()
 
 
 def _replay(first: dict) -> Response:

@@ -12,7 +12,7 @@ from redis import Redis
 from redis.client import Pipeline
 
 from app.codes.values import Challenge, Claim, Destination, Failure, FailureReason, Outcome, Status
-from app.scripts import Script, pairs
+from app.scripts import pairs
 
 _LUA = Path(__file__).with_name("lua")
 _PAYLOAD = "p:"
@@ -100,7 +100,7 @@ class CodeStore:
         self.redis = redis
         self.policy = policy
         scripts = ("check", "resend", "restore", "release", "finish", "renotice")
-        self._scripts = {name: Script(redis, _LUA / f"{name}.lua") for name in scripts}
+        self._scripts = {name: redis.register_script((_LUA / f"{name}.lua").read_text()) for name in scripts}
 
     @staticmethod
     def key(verification_id: str) -> str:

@@ -16,11 +16,12 @@ from typing import Any, NamedTuple
 from limits import RateLimitItem
 from redis import Redis
 from redis.client import Pipeline
+from redis.exceptions import NoScriptError
 
 from app import errors
 from app.codes.values import Destination
 from app.identity import PHONE
-from app.scripts import Script, pairs
+from app.scripts import pairs
 
 log = logging.getLogger("registrar.limits")
 HOUR_MS = 3_600_000
@@ -142,7 +143,7 @@ class Limits:
         self.policy = policy
         self.prefix_pseudonym = prefix_pseudonym  # keyed, so that no key holds a phone's digits
         self.clock = clock
-        self._take = Script(redis, Path(__file__).with_name("take.lua"))
+        self._take = redis.register_script(Path(__file__).with_name("take.lua").read_text())
 
     def plan(
         self,
@@ -181,12 +182,19 @@ class Limits:
         return plan
 
     def queue(self, pipe: Pipeline, plan: Plan) -> None:
-        """Put the take in `pipe`, to share a round trip with other work; `settle` its result."""
-        self._take.queue(pipe, plan.keys, plan.arguments)
+        """Put the take in `pipe`, to share a round trip with other work; `settle` its result. It goes as
+        EVALSHA alone, where redis-py's Script would first ask SCRIPT EXISTS in a round trip of its own."""
+        pipe.evalsha(self._take.sha, len(plan.keys), *plan.keys, *plan.arguments)
 
     def settle(self, plan: Plan, result: Any, *, resending: bool = False) -> None:
-        """Raise the 429 if a queued take found a limit spent (resend_too_soon: a resend in the cooldown)."""
-        reply = pairs(self._take.reply(result, plan.keys, plan.arguments))
+        """Raise the 429 if a queued take found a limit spent (resend_too_soon: a resend in the cooldown).
+        `result` is the pipeline's (run with raise_on_error=False): should Redis have lost its scripts
+        (a restart), the take runs again by itself."""
+        if isinstance(result, NoScriptError):
+            result = self._take(plan.keys, plan.arguments)
+        elif isinstance(result, Exception):
+            raise result
+        reply = pairs(result)
         if reply["taken"] != 1:
             refused_by = plan.counters[reply["refused_by"] - 1].name
             log.info("%s refused by the %s limit", plan.subject, refused_by)

@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from app import errors
 from app.accounts import Accounts, Customer
 from app.codes import Challenge, Claim, Codes, Failure, FailureReason, Status, new_identifier
-from app.identity import EMAIL, PHONE, Contact, ContactPolicy, email_key
+from app.identity import EMAIL, PHONE, Contact, ContactPolicy, email_key, mask
 from app.models import utcnow
 from app.schemas import CustomerSchema
 from app.tokens import Session, TokenService
@@ -120,11 +120,9 @@ class RegistrationService:
             self.codes.release(claim)
             return refusal  # some other constraint: a bug, not the customer's doing
         self.codes.finish(claim, Status.ALREADY_REGISTERED)
-        destination = self.codes.destination(registration.verified_by, registration.address)
+        channel, masked = registration.verified_by, mask(registration.verified_by, registration.address)
         reason = FailureReason.ALREADY_REGISTERED
-        self.outbox.record(
-            Failure(claim.id, reason, destination.channel, destination.masked, registration.country_code)
-        )
+        self.outbox.record(Failure(claim.id, reason, channel, masked, registration.country_code))
         return errors.AlreadyRegistered()
 
     def _refuse_taken_identities(self, registration: Registration) -> None:

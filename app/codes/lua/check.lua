@@ -43,10 +43,7 @@ if diff == 0 then
       payload[#payload + 1] = all[i + 1]
     end
   end
-  local result = answer('ok')
-  result[#result + 1] = 'payload'
-  result[#result + 1] = payload
-  return result
+  return {'outcome', 'ok', 'attempts_left', attempts, 'pseudonym', dest, 'payload', payload}
 end
 
 attempts = redis.call('HINCRBY', key, 'attempts', -1)
@@ -59,11 +56,5 @@ end
 local facts = redis.call('HMGET', key, 'channel', 'masked', 'p:country_code')
 redis.call('HSET', key, 'status', 'locked')
 redis.call('HDEL', key, unpack(doomed))
-local result = answer('locked_now')
-for i, name in ipairs({'channel', 'masked', 'country'}) do
-  result[#result + 1] = name
-  result[#result + 1] = facts[i] or false
-end
-result[#result + 1] = 'fingerprint'
-result[#result + 1] = fp or false
-return result
+return {'outcome', 'locked_now', 'attempts_left', attempts, 'pseudonym', dest,
+  'channel', facts[1] or false, 'masked', facts[2] or false, 'country', facts[3] or false, 'fingerprint', fp or false}
