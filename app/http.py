@@ -69,7 +69,7 @@ class Request(flask.Request):
             raise errors.PayloadTooLarge()
         if not raw.strip():
             raise errors.BadRequest()
-        if not self.mimetype or not (self.mimetype == "application/json" or self.mimetype.endswith("+json")):
+        if not self.is_json:
             raise errors.BadRequest("Send the body as application/json.")
         try:
             body = json.loads(raw)

@@ -8,7 +8,7 @@ from typing import Protocol
 from app import errors
 from app.channels import DeliveryFailed
 from app.codes.hashing import CodeHasher, generate_code, new_identifier, normalise_code
-from app.codes.store import CodeStore, NewVerification, Resend
+from app.codes.store import CodeStore, NewVerification
 from app.codes.values import Challenge, Claim, Destination, Failure, FailureReason, Outcome, Purpose, Status
 from app.limits import Limits, Plan, guesses
 
@@ -171,15 +171,10 @@ class Codes:
         code = generate_code(self.store.policy.length)
         code_hash = self.hasher.code(verification_id, code)
         resend = self.store.resend(verification_id, self.purpose.name, code_hash)
-        if resend.outcome == Outcome.OK:
-            self._send_again(resend, code, code_hash, client_ip)
-            return resend.challenge
-        if resend.failure:  # the first refusal of an exhausted one
-            self._failed(resend.failure)
-        raise self._error(resend.outcome, retry_after=resend.retry_after)
-
-    def _send_again(self, resend: Resend, code: str, code_hash: str, client_ip: str | None) -> None:
-        """Send a resend's code; on a refusal by the limits or the channel it is undone."""
+        if resend.outcome != Outcome.OK:
+            if resend.failure:  # the first refusal of an exhausted one
+                self._failed(resend.failure)
+            raise self._error(resend.outcome, retry_after=resend.retry_after)
         taken = None
         plan = self.limits.plan(
             resend.destination, resend.country, client_ip=client_ip, starting=False, sending=not resend.silent
@@ -188,10 +183,11 @@ class Codes:
             taken = self.limits.take(plan, resending=True)
             if not resend.silent:
                 self._send(resend.destination, code, resend.locale)
-        except errors.RegistrarError:
-            self.store.restore(resend.challenge.id, code_hash)
+        except errors.RegistrarError:  # refused by the limits or the channel: the resend is undone
+            self.store.restore(verification_id, code_hash)
             self.limits.give_back(taken)
             raise
+        return resend.challenge
 
     def status(self, verification_id: str) -> Challenge:
         """The verification as its customer may see it."""

@@ -198,7 +198,7 @@ class CodeStore:
         reply = pairs(self._scripts["resend"]([self.key(verification_id)], arguments))
         outcome = Outcome(reply["outcome"])
         if outcome == Outcome.TOO_SOON:
-            return Resend(outcome, retry_after=max(1, reply["retry_after"]))
+            return Resend(outcome, retry_after=reply["retry_after"])
         if outcome == Outcome.EXHAUSTED and reply["first_refusal"] == 1:
             return Resend(outcome, failure=_failure(verification_id, FailureReason.TOO_MANY_RESENDS, reply))
         if outcome != Outcome.OK:

@@ -113,10 +113,11 @@ class Plan:
     def count(self, name: str, key: str, limit: int, window_ms: int = HOUR_MS, *, take: bool = True) -> None:
         self.counters.append(Counter(name, f"{PREFIX}:{key}", limit, window_ms, take))
 
-    def per_client(self, name: str, items: list[RateLimitItem], client_network: str, now: int) -> None:
+    def per_client(self, name: str, items: list[RateLimitItem], now: int) -> None:
+        """Count against the plan's client network, in each of `items`' windows."""
         for item in items:
             window = item.get_expiry() * 1000
-            key = f"{name}:{client_network}:{item.amount}/{item.get_expiry()}s:{now // window}"
+            key = f"{name}:{self.client_network}:{item.amount}/{item.get_expiry()}s:{now // window}"
             self.count(name, key, item.amount, window)
 
     @property
@@ -129,21 +130,17 @@ class Plan:
         return [value for c in self.counters for value in (c.limit, c.window_ms, int(c.take))]
 
 
+@dataclass
 class Limits:
     """Checks and takes the limits of one code (and of the start that asks for it), and of code guesses."""
 
-    def __init__(
-        self,
-        redis: Redis,
-        policy: LimitPolicy,
-        prefix_pseudonym: Callable[[str], str],
-        clock: Callable[[], float] = time.time,
-    ):
-        self.redis = redis
-        self.policy = policy
-        self.prefix_pseudonym = prefix_pseudonym  # keyed, so that no key holds a phone's digits
-        self.clock = clock
-        self._take = redis.register_script(Path(__file__).with_name("take.lua").read_text())
+    redis: Redis
+    policy: LimitPolicy
+    prefix_pseudonym: Callable[[str], str]  # keyed, so that no key holds a phone's digits
+    clock: Callable[[], float] = time.time
+
+    def __post_init__(self):
+        self._take = self.redis.register_script(Path(__file__).with_name("take.lua").read_text())
 
     def plan(
         self,
@@ -166,7 +163,7 @@ class Limits:
         if policy.cooldown:
             plan.count(COOLDOWN, f"cooldown:{destination.pseudonym}", 1, policy.cooldown * 1000, take=cooling)
         if starting and client_network is not None:
-            plan.per_client("ip", policy.per_ip, client_network, now)
+            plan.per_client("ip", policy.per_ip, now)
         hour = now // HOUR_MS
         codes = f"codes:{destination.pseudonym}"
         per_network = policy.codes_per_destination_per_network

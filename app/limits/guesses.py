@@ -36,7 +36,7 @@ def take(limits: Limits, client_ip: str | None, destination: Callable[[], list])
         return None
     client_network, now = network(client_ip), int(limits.clock() * 1000)
     plan = Plan("a code check", "", client_network)
-    plan.per_client("guesses", limits.policy.guesses_per_ip, client_network, now)
+    plan.per_client("guesses", limits.policy.guesses_per_ip, now)
     guess = Guess(client_network, now // DAY_MS)
     pipe = limits.redis.pipeline(transaction=False)
     limits.queue(pipe, plan)

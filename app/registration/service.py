@@ -52,8 +52,14 @@ class RegistrationService:
         """Hold the registration and send its first code. Unless REVEAL_EXISTING_ACCOUNTS, an identity
         that has an account is treated like a new one, so that this answer tells nobody who it is."""
         self.contacts.check(registration)
-        if self.reveal_accounts:
-            self._refuse_taken_identities(registration)
+        if self.reveal_accounts:  # say at start that a phone or email is another account's
+            phone_taken, email_taken = self.accounts.verified_holders(registration.phone, registration.email)
+            if phone_taken if registration.verified_by == PHONE else email_taken:
+                raise errors.AlreadyRegistered()
+            if email_taken:
+                raise errors.EmailTaken()
+            if phone_taken:
+                raise errors.PhoneTaken()
         destination = self.codes.destination(registration.verified_by, registration.address)
         payload = {**vars(registration), "locale": locale}
         return self.codes.start(
@@ -124,13 +130,3 @@ class RegistrationService:
         reason = FailureReason.ALREADY_REGISTERED
         self.outbox.record(Failure(claim.id, reason, channel, masked, registration.country_code))
         return errors.AlreadyRegistered()
-
-    def _refuse_taken_identities(self, registration: Registration) -> None:
-        """REVEAL_EXISTING_ACCOUNTS: say at start that a phone or email is another account's."""
-        phone_taken, email_taken = self.accounts.verified_holders(registration.phone, registration.email)
-        if phone_taken if registration.verified_by == PHONE else email_taken:
-            raise errors.AlreadyRegistered()
-        if email_taken:
-            raise errors.EmailTaken()
-        if phone_taken:
-            raise errors.PhoneTaken()
