@@ -166,13 +166,14 @@ class CodeStore:
         token = secrets.token_hex(8)
         arguments = [purpose, code_hash, _now_ms(), token, self.policy.claim_lease * 1000, fingerprint]
         reply = pairs(self._scripts["check"]([self.key(verification_id)], arguments))
-        outcome, claim, failure = Outcome(reply["outcome"]), None, None
+        outcome, pseudonym = Outcome(reply["outcome"]), reply.get("pseudonym") or ""
+        claim = failure = None
         if outcome == Outcome.OK:
             claim = Claim(verification_id, pairs(reply["payload"]), token)
         elif outcome == Outcome.LOCKED_NOW:
             failure = _failure(verification_id, FailureReason.TOO_MANY_ATTEMPTS, reply)
-        attempts_left, pseudonym = int(reply.get("attempts_left") or 0), reply.get("pseudonym") or ""
-        return Check(outcome, attempts_left, pseudonym, claim, failure, reply.get("fingerprint") or "")
+        attempts_left, fingerprint = int(reply.get("attempts_left") or 0), reply.get("fingerprint") or ""
+        return Check(outcome, attempts_left, pseudonym, claim, failure, fingerprint)
 
     def finish(self, claim: Claim, status: Status) -> bool:
         """Close a claimed verification for good (finish.lua); False if the claim is no longer the caller's.
