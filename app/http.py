@@ -69,7 +69,7 @@ class Request(flask.Request):
             raise errors.PayloadTooLarge()
         if not raw.strip():
             raise errors.BadRequest()
-        if not self.mimetype or not (self.mimetype == "application/json" or self.mimetype.endswith("+json")):
+        if not self.is_json:
             raise errors.BadRequest("Send the body as application/json.")
         try:
             body = json.loads(raw)
@@ -113,12 +113,10 @@ def _unfit(body: dict) -> str | None:
 
 
 class NoSessions(SessionInterface):
-    """The service keeps no cookie session: none is read or written (Flask would sign one per request)."""
+    """The service keeps no cookie session (Flask would sign one per request): every request gets
+    Flask's null session, which is never saved."""
 
     def open_session(self, app, request) -> None:
-        return None
-
-    def save_session(self, app, session, response) -> None:
         return None
 
 

@@ -92,9 +92,15 @@ def _answer_once(idempotency_key: str, view: Callable[[], Response]) -> Response
     if not idempotency_key.strip() or len(idempotency_key) > MAX_KEY_LENGTH:
         raise errors.BadRequest(f"{HEADER} must be 1 to {MAX_KEY_LENGTH} characters.")
     keys: IdempotencyStore = current_app.extensions["registrar"].idempotency
-    fingerprint = _fingerprint()
+    canonical = json.dumps(request.json_object, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    fingerprint = hashlib.sha256(f"{request.method} {request.path} {canonical}".encode()).hexdigest()
     if (first := keys.begin(idempotency_key, fingerprint)) is not None:
-        return _replay(first)
+        replay = jsonify(first["body"])
+        replay.status_code = first["status"]
+        if first.get("location"):
+            replay.headers["Location"] = first["location"]
+        replay.headers["Idempotent-Replayed"] = "true"
+        return replay
     try:
         response = view()
     except BaseException:
@@ -104,18 +110,4 @@ def _answer_once(idempotency_key: str, view: Callable[[], Response]) -> Response
         keys.keep(idempotency_key, fingerprint, response)
     else:
         keys.give_back(idempotency_key)
-    return response
-
-
-def _fingerprint() -> str:
-    canonical = json.dumps(request.json_object, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(f"{request.method} {request.path} {canonical}".encode()).hexdigest()
-
-
-def _replay(first: dict) -> Response:
-    response = jsonify(first["body"])
-    response.status_code = first["status"]
-    if first.get("location"):
-        response.headers["Location"] = first["location"]
-    response.headers["Idempotent-Replayed"] = "true"
     return response

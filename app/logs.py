@@ -10,7 +10,7 @@ import sys
 import time
 import uuid
 
-from flask import Flask, Response, g, has_request_context, request
+from flask import Flask, Response, g, request
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 access = logging.getLogger("registrar.access")
@@ -31,8 +31,6 @@ class JsonFormatter(logging.Formatter):
             "message": record.getMessage(),
         }
         request_id = getattr(record, "request_id", None) or request_id_var.get()
-        if request_id is None and has_request_context():
-            request_id = g.get("request_id")
         if request_id:
             line["request_id"] = request_id
         line.update(getattr(record, "fields", {}))
@@ -65,13 +63,12 @@ def register(app: Flask) -> None:
     @app.before_request
     def name_the_request() -> None:
         given = request.headers.get("X-Request-ID", "")
-        g.request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+        request_id_var.set(given if _REQUEST_ID.match(given) else uuid.uuid4().hex)
         g.started = time.perf_counter()
-        request_id_var.set(g.request_id)
 
     @app.after_request
     def log_the_request(response: Response) -> Response:
-        request_id = g.get("request_id") or uuid.uuid4().hex
+        request_id = request_id_var.get() or uuid.uuid4().hex
         response.headers["X-Request-ID"] = request_id
         started = g.get("started")
         fields = {

@@ -42,8 +42,11 @@ class CodeHasher:
         """HMAC-SHA256 of `id:code`: a code is worth nothing for another verification."""
         return hmac.new(self._key, f"{verification_id}:{code}".encode(), hashlib.sha256).hexdigest()
 
-    def fingerprint(self, details: Mapping[str, str | None]) -> str:
-        """A keyed 64-bit digest of a payload, to tell whether two requests carried the same one."""
+    def fingerprint(self, details: Mapping[str, str | None] | None) -> str:
+        """A keyed 64-bit digest of a payload, to tell whether two requests carried the same one
+        ('' for none: any details match)."""
+        if details is None:
+            return ""
         canonical = json.dumps(details, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         return hmac.new(self._key, b"details:" + canonical.encode(), hashlib.sha256).hexdigest()[:16]
 

@@ -8,10 +8,9 @@ from typing import Protocol
 from app import errors
 from app.channels import DeliveryFailed
 from app.codes.hashing import CodeHasher, generate_code, new_identifier, normalise_code
-from app.codes.store import CodeStore, NewVerification, Resend
+from app.codes.store import CodeStore, NewVerification
 from app.codes.values import Challenge, Claim, Destination, Failure, FailureReason, Outcome, Purpose, Status
-from app.limits import Limits, Plan
-from app.limits.guesses import Guesses
+from app.limits import Limits, Plan, guesses
 
 log = logging.getLogger("registrar.codes")
 NOT_A_CODE = "Enter every digit of the code we sent, and nothing else."
@@ -66,7 +65,7 @@ class Codes:
             locale,
             payload,
             code_hash=self.hasher.code(verification_id, code),
-            fingerprint=self.hasher.fingerprint(details) if details is not None else "",
+            fingerprint=self.hasher.fingerprint(details),
             expiry_notice=lapse.notice() if self.failures else "",
             silent=silent,
         )
@@ -117,44 +116,42 @@ class Codes:
         code = normalise_code(typed_code)
         if code is None or len(code) != self.store.policy.length:
             raise self._not_a_code(verification_id)
-        code_hash = self.hasher.code(verification_id, code)
-        fingerprint = self.hasher.fingerprint(details) if details is not None else ""
-        guesses, key = Guesses(self.limits), self.store.key(verification_id)
-        guess = guesses.take(client_ip, destination=lambda: self.store.redis.hmget(key, ("dest", "masked")))
+        code_hash, fingerprint = self.hasher.code(verification_id, code), self.hasher.fingerprint(details)
+        key = self.store.key(verification_id)
+        guess = guesses.take(self.limits, client_ip, lambda: self.store.redis.hmget(key, ("dest", "masked")))
         check = self.store.check(verification_id, self.purpose.name, code_hash, fingerprint)
         if guess is not None and check.outcome in (Outcome.WRONG, Outcome.LOCKED_NOW):
-            guesses.count_failure(guess, check.pseudonym)
-        match check.outcome:
-            case Outcome.OK:
-                return check.claim
-            case Outcome.WRONG:
-                raise errors.InvalidCode(attempts_left=check.attempts_left)
-            case Outcome.LOCKED_NOW:
-                pending = (check.pseudonym, self.purpose.name, check.fingerprint)
-                self.store.forget_pending(verification_id, *pending)
-                self._failed(check.failure)
-                raise errors.TooManyAttempts(attempts_left=0)
-            case Outcome.EXPIRED:
-                raise errors.CodeExpired(attempts_left=check.attempts_left)
-        raise self._closed(check.outcome)
+            guesses.count_failure(self.limits, guess, check.pseudonym)
+        if check.outcome == Outcome.OK:
+            return check.claim
+        if check.outcome == Outcome.LOCKED_NOW:
+            self.store.forget_pending(verification_id, check.pseudonym, self.purpose.name, check.fingerprint)
+            self._failed(check.failure)
+        raise self._error(check.outcome, attempts_left=check.attempts_left)
 
     def _not_a_code(self, verification_id: str) -> errors.RegistrarError:
         """The error for something typed that is no code: the verification's own state first
         (unknown, locked, finished, expired), else a field error that costs nothing."""
-        challenge = self.store.get(verification_id, self.purpose.name)
-        if challenge is None:
-            return self.purpose.not_found()
+        challenge = self.status(verification_id)
         if challenge.status != Status.CODE_SENT:
-            return self._closed(Outcome(challenge.status))
+            return self._error(Outcome(challenge.status))
         if challenge.expires_in == 0:
-            return errors.CodeExpired(attempts_left=challenge.attempts_left)
+            return self._error(Outcome.EXPIRED, attempts_left=challenge.attempts_left)
         return errors.ValidationFailed(errors={"code": [NOT_A_CODE]})
 
-    def _closed(self, outcome: Outcome) -> errors.RegistrarError:
-        """The error for a verification that no longer takes codes, or is not there."""
+    def _error(self, outcome: Outcome, attempts_left: int = 0, retry_after: int = 0) -> errors.RegistrarError:
+        """The contract's error for what a check or a resend found, or for a verification's closed status."""
         match outcome:
-            case Outcome.LOCKED:
+            case Outcome.WRONG:
+                return errors.InvalidCode(attempts_left=attempts_left)
+            case Outcome.EXPIRED:
+                return errors.CodeExpired(attempts_left=attempts_left)
+            case Outcome.LOCKED_NOW | Outcome.LOCKED:
                 return errors.TooManyAttempts(attempts_left=0)
+            case Outcome.TOO_SOON:
+                return errors.with_retry_after(errors.ResendTooSoon, retry_after)
+            case Outcome.EXHAUSTED:
+                return errors.TooManyResends(resends_left=0)
             case Outcome.ALREADY_REGISTERED:
                 return errors.AlreadyRegistered()
             case Outcome.COMPLETED | Outcome.CLAIMED:
@@ -174,20 +171,10 @@ class Codes:
         code = generate_code(self.store.policy.length)
         code_hash = self.hasher.code(verification_id, code)
         resend = self.store.resend(verification_id, self.purpose.name, code_hash)
-        match resend.outcome:
-            case Outcome.OK:
-                self._send_again(resend, code, code_hash, client_ip)
-                return resend.challenge
-            case Outcome.TOO_SOON:
-                raise errors.with_retry_after(errors.ResendTooSoon, resend.retry_after)
-            case Outcome.EXHAUSTED:
-                if resend.failure:
-                    self._failed(resend.failure)
-                raise errors.TooManyResends(resends_left=0)
-        raise self._closed(resend.outcome)
-
-    def _send_again(self, resend: Resend, code: str, code_hash: str, client_ip: str | None) -> None:
-        """Send a resend's code; on a refusal by the limits or the channel it is undone."""
+        if resend.outcome != Outcome.OK:
+            if resend.failure:  # the first refusal of an exhausted one
+                self._failed(resend.failure)
+            raise self._error(resend.outcome, retry_after=resend.retry_after)
         taken = None
         plan = self.limits.plan(
             resend.destination, resend.country, client_ip=client_ip, starting=False, sending=not resend.silent
@@ -196,10 +183,11 @@ class Codes:
             taken = self.limits.take(plan, resending=True)
             if not resend.silent:
                 self._send(resend.destination, code, resend.locale)
-        except errors.RegistrarError:
-            self.store.restore(resend.challenge.id, code_hash)
+        except errors.RegistrarError:  # refused by the limits or the channel: the resend is undone
+            self.store.restore(verification_id, code_hash)
             self.limits.give_back(taken)
             raise
+        return resend.challenge
 
     def status(self, verification_id: str) -> Challenge:
         """The verification as its customer may see it."""
@@ -211,7 +199,7 @@ class Codes:
     def newest_pending(self, destination: Destination, details: dict[str, str | None] | None = None) -> str:
         """The newest verification of this purpose started for `destination` (with these `details`, if
         given) and not locked: a closed one answers as closed when it is claimed."""
-        fingerprint = self.hasher.fingerprint(details) if details is not None else ""
+        fingerprint = self.hasher.fingerprint(details)
         verification_id = self.store.newest_pending(destination.pseudonym, self.purpose.name, fingerprint)
         if verification_id is None:
             raise self.purpose.not_found()

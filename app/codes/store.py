@@ -12,7 +12,7 @@ from redis import Redis
 from redis.client import Pipeline
 
 from app.codes.values import Challenge, Claim, Destination, Failure, FailureReason, Outcome, Status
-from app.scripts import Script, pairs
+from app.scripts import pairs
 
 _LUA = Path(__file__).with_name("lua")
 _PAYLOAD = "p:"
@@ -100,7 +100,7 @@ class CodeStore:
         self.redis = redis
         self.policy = policy
         scripts = ("check", "resend", "restore", "release", "finish", "renotice")
-        self._scripts = {name: Script(redis, _LUA / f"{name}.lua") for name in scripts}
+        self._scripts = {name: redis.register_script((_LUA / f"{name}.lua").read_text()) for name in scripts}
 
     @staticmethod
     def key(verification_id: str) -> str:
@@ -169,7 +169,7 @@ class CodeStore:
         outcome, pseudonym = Outcome(reply["outcome"]), reply.get("pseudonym") or ""
         claim = failure = None
         if outcome == Outcome.OK:
-            claim = Claim(verification_id, purpose, pseudonym, pairs(reply["payload"]), token)
+            claim = Claim(verification_id, pairs(reply["payload"]), token)
         elif outcome == Outcome.LOCKED_NOW:
             failure = _failure(verification_id, FailureReason.TOO_MANY_ATTEMPTS, reply)
         attempts_left, fingerprint = int(reply.get("attempts_left") or 0), reply.get("fingerprint") or ""
@@ -199,7 +199,7 @@ class CodeStore:
         reply = pairs(self._scripts["resend"]([self.key(verification_id)], arguments))
         outcome = Outcome(reply["outcome"])
         if outcome == Outcome.TOO_SOON:
-            return Resend(outcome, retry_after=max(1, reply["retry_after"]))
+            return Resend(outcome, retry_after=reply["retry_after"])
         if outcome == Outcome.EXHAUSTED and reply["first_refusal"] == 1:
             return Resend(outcome, failure=_failure(verification_id, FailureReason.TOO_MANY_RESENDS, reply))
         if outcome != Outcome.OK:

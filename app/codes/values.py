@@ -61,8 +61,6 @@ class Claim:
     """A verification whose code matched, held for its caller to finish or release."""
 
     id: str
-    purpose: str
-    pseudonym: str  # of its destination
     payload: dict[str, str]  # what start kept, less its None values
     token: str
 

@@ -16,11 +16,12 @@ from typing import Any, NamedTuple
 from limits import RateLimitItem
 from redis import Redis
 from redis.client import Pipeline
+from redis.exceptions import NoScriptError
 
 from app import errors
 from app.codes.values import Destination
 from app.identity import PHONE
-from app.scripts import Script, pairs
+from app.scripts import pairs
 
 log = logging.getLogger("registrar.limits")
 HOUR_MS = 3_600_000
@@ -112,10 +113,11 @@ class Plan:
     def count(self, name: str, key: str, limit: int, window_ms: int = HOUR_MS, *, take: bool = True) -> None:
         self.counters.append(Counter(name, f"{PREFIX}:{key}", limit, window_ms, take))
 
-    def per_client(self, name: str, items: list[RateLimitItem], client_network: str, now: int) -> None:
+    def per_client(self, name: str, items: list[RateLimitItem], now: int) -> None:
+        """Count against the plan's client network, in each of `items`' windows."""
         for item in items:
             window = item.get_expiry() * 1000
-            key = f"{name}:{client_network}:{item.amount}/{item.get_expiry()}s:{now // window}"
+            key = f"{name}:{self.client_network}:{item.amount}/{item.get_expiry()}s:{now // window}"
             self.count(name, key, item.amount, window)
 
     @property
@@ -128,21 +130,17 @@ class Plan:
         return [value for c in self.counters for value in (c.limit, c.window_ms, int(c.take))]
 
 
+@dataclass
 class Limits:
     """Checks and takes the limits of one code (and of the start that asks for it), and of code guesses."""
 
-    def __init__(
-        self,
-        redis: Redis,
-        policy: LimitPolicy,
-        prefix_pseudonym: Callable[[str], str],
-        clock: Callable[[], float] = time.time,
-    ):
-        self.redis = redis
-        self.policy = policy
-        self.prefix_pseudonym = prefix_pseudonym  # keyed, so that no key holds a phone's digits
-        self.clock = clock
-        self._take = Script(redis, Path(__file__).with_name("take.lua"))
+    redis: Redis
+    policy: LimitPolicy
+    prefix_pseudonym: Callable[[str], str]  # keyed, so that no key holds a phone's digits
+    clock: Callable[[], float] = time.time
+
+    def __post_init__(self):
+        self._take = self.redis.register_script(Path(__file__).with_name("take.lua").read_text())
 
     def plan(
         self,
@@ -165,7 +163,7 @@ class Limits:
         if policy.cooldown:
             plan.count(COOLDOWN, f"cooldown:{destination.pseudonym}", 1, policy.cooldown * 1000, take=cooling)
         if starting and client_network is not None:
-            plan.per_client("ip", policy.per_ip, client_network, now)
+            plan.per_client("ip", policy.per_ip, now)
         hour = now // HOUR_MS
         codes = f"codes:{destination.pseudonym}"
         per_network = policy.codes_per_destination_per_network
@@ -181,12 +179,19 @@ class Limits:
         return plan
 
     def queue(self, pipe: Pipeline, plan: Plan) -> None:
-        """Put the take in `pipe`, to share a round trip with other work; `settle` its result."""
-        self._take.queue(pipe, plan.keys, plan.arguments)
+        """Put the take in `pipe`, to share a round trip with other work; `settle` its result. It goes as
+        EVALSHA alone, where redis-py's Script would first ask SCRIPT EXISTS in a round trip of its own."""
+        pipe.evalsha(self._take.sha, len(plan.keys), *plan.keys, *plan.arguments)
 
     def settle(self, plan: Plan, result: Any, *, resending: bool = False) -> None:
-        """Raise the 429 if a queued take found a limit spent (resend_too_soon: a resend in the cooldown)."""
-        reply = pairs(self._take.reply(result, plan.keys, plan.arguments))
+        """Raise the 429 if a queued take found a limit spent (resend_too_soon: a resend in the cooldown).
+        `result` is the pipeline's (run with raise_on_error=False): should Redis have lost its scripts
+        (a restart), the take runs again by itself."""
+        if isinstance(result, NoScriptError):
+            result = self._take(plan.keys, plan.arguments)
+        elif isinstance(result, Exception):
+            raise result
+        reply = pairs(result)
         if reply["taken"] != 1:
             refused_by = plan.counters[reply["refused_by"] - 1].name
             log.info("%s refused by the %s limit", plan.subject, refused_by)

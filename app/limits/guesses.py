@@ -23,58 +23,48 @@ class Guess:
         return f"{PREFIX}:failing:{self.network}:{self.day}"
 
     def failures_key(self, pseudonym: str) -> str:
-        """The count of this network's wrong codes for one identity today."""
-        return f"{PREFIX}:failures:{pseudonym}:{self.network}:{self.day}"
+        """The count of this network's wrong codes for one identity today, without the limits' prefix."""
+        return f"failures:{pseudonym}:{self.network}:{self.day}"
 
 
-class Guesses:
-    """Takes guesses, checks and counts failures, on the limits' Redis and script."""
+def take(limits: Limits, client_ip: str | None, destination: Callable[[], list]) -> Guess | None:
+    """Take a guess from `client_ip` (429 if its network's guesses are spent), learning in the same
+    round trip whether the network typed a wrong code today; if it did, 429 too if it has spent its
+    wrong codes for the identity `destination()` names (its pseudonym and masked text). None: the
+    limits are off."""
+    if not limits.policy.enabled or client_ip is None:
+        return None
+    client_network, now = network(client_ip), int(limits.clock() * 1000)
+    plan = Plan("a code check", "", client_network)
+    plan.per_client("guesses", limits.policy.guesses_per_ip, now)
+    guess = Guess(client_network, now // DAY_MS)
+    pipe = limits.redis.pipeline(transaction=False)
+    limits.queue(pipe, plan)
+    pipe.get(guess.failing_key)  # the network's wrong codes today, for anyone
+    taken, failed_today = pipe.execute(raise_on_error=False)
+    limits.settle(plan, taken)
+    if isinstance(failed_today, Exception):
+        raise failed_today
+    if failed_today and int(failed_today):
+        pseudonym, masked = destination()
+        if pseudonym:
+            failures = Plan("a code check for", masked or "", client_network)
+            key, limit = guess.failures_key(pseudonym), limits.policy.failures_per_network
+            failures.count("failures", key, limit, DAY_MS, take=False)
+            limits.take(failures)
+    return guess
 
-    def __init__(self, limits: Limits):
-        self.limits = limits
 
-    def take(self, client_ip: str | None, destination: Callable[[], list]) -> Guess | None:
-        """Take a guess from `client_ip` (429 if its network's guesses are spent), learning in the same
-        round trip whether the network typed a wrong code today; if it did, check the failures left for
-        the identity `destination()` names (its pseudonym and masked text). None: the limits are off."""
-        limits = self.limits
-        if not limits.policy.enabled or client_ip is None:
-            return None
-        client_network, now = network(client_ip), int(limits.clock() * 1000)
-        plan = Plan("a code check", "", client_network)
-        plan.per_client("guesses", limits.policy.guesses_per_ip, client_network, now)
-        guess = Guess(client_network, now // DAY_MS)
-        pipe = limits.redis.pipeline(transaction=False)
-        limits.queue(pipe, plan)
-        pipe.get(guess.failing_key)  # the network's wrong codes today, for anyone
-        taken, failed_today = pipe.execute(raise_on_error=False)
-        limits.settle(plan, taken)
-        if isinstance(failed_today, Exception):
-            raise failed_today
-        if failed_today and int(failed_today):
-            pseudonym, masked = destination()
-            if pseudonym:
-                self.check_failures(guess, pseudonym, masked or "")
-        return guess
-
-    def check_failures(self, guess: Guess, pseudonym: str, masked: str) -> None:
-        """429 if the guess's network has spent its wrong codes for this identity today."""
-        limits = self.limits
-        plan = Plan("a code check for", masked, guess.network)
-        key = guess.failures_key(pseudonym).removeprefix(f"{PREFIX}:")
-        plan.count("failures", key, limits.policy.failures_per_network, DAY_MS, take=False)
-        limits.take(plan)
-
-    def count_failure(self, guess: Guess, pseudonym: str) -> None:
-        """Count a wrong code, once, against its network's and its identity's day, in a round trip of
-        its own (the check ran in its verification's slot). Once the identity's budget is spent, the
-        network that failed it is refused for the rest of the day; a network that has not failed it
-        is not, so that no crowd of attackers locks the customer out."""
-        limits, network_key = self.limits, guess.failures_key(pseudonym)
-        pipe = limits.redis.pipeline(transaction=False)
-        for key in (network_key, f"{PREFIX}:failures:{pseudonym}:{guess.day}", guess.failing_key):
-            pipe.set(key, 0, px=DAY_MS, nx=True)
-            pipe.incr(key)
-        identity_failures = pipe.execute()[3]
-        if identity_failures >= limits.policy.failures_per_day:
-            limits.redis.set(network_key, limits.policy.failures_per_network, keepttl=True)
+def count_failure(limits: Limits, guess: Guess, pseudonym: str) -> None:
+    """Count a wrong code, once, against its network's and its identity's day, in a round trip of
+    its own (the check ran in its verification's slot). Once the identity's budget is spent, the
+    network that failed it is refused for the rest of the day; a network that has not failed it
+    is not, so that no crowd of attackers locks the customer out."""
+    network_key = f"{PREFIX}:{guess.failures_key(pseudonym)}"
+    pipe = limits.redis.pipeline(transaction=False)
+    for key in (network_key, f"{PREFIX}:failures:{pseudonym}:{guess.day}", guess.failing_key):
+        pipe.set(key, 0, px=DAY_MS, nx=True)
+        pipe.incr(key)
+    identity_failures = pipe.execute()[3]
+    if identity_failures >= limits.policy.failures_per_day:
+        limits.redis.set(network_key, limits.policy.failures_per_network, keepttl=True)

@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from app import errors
 from app.accounts import Accounts, Customer
 from app.codes import Challenge, Claim, Codes, Failure, FailureReason, Status, new_identifier
-from app.identity import EMAIL, PHONE, Contact, ContactPolicy, email_key
+from app.identity import EMAIL, PHONE, Contact, ContactPolicy, email_key, mask
 from app.models import utcnow
 from app.schemas import CustomerSchema
 from app.tokens import Session, TokenService
@@ -52,8 +52,14 @@ class RegistrationService:
         """Hold the registration and send its first code. Unless REVEAL_EXISTING_ACCOUNTS, an identity
         that has an account is treated like a new one, so that this answer tells nobody who it is."""
         self.contacts.check(registration)
-        if self.reveal_accounts:
-            self._refuse_taken_identities(registration)
+        if self.reveal_accounts:  # say at start that a phone or email is another account's
+            phone_taken, email_taken = self.accounts.verified_holders(registration.phone, registration.email)
+            if phone_taken if registration.verified_by == PHONE else email_taken:
+                raise errors.AlreadyRegistered()
+            if email_taken:
+                raise errors.EmailTaken()
+            if phone_taken:
+                raise errors.PhoneTaken()
         destination = self.codes.destination(registration.verified_by, registration.address)
         payload = {**vars(registration), "locale": locale}
         return self.codes.start(
@@ -120,19 +126,7 @@ class RegistrationService:
             self.codes.release(claim)
             return refusal  # some other constraint: a bug, not the customer's doing
         self.codes.finish(claim, Status.ALREADY_REGISTERED)
-        destination = self.codes.destination(registration.verified_by, registration.address)
+        channel, masked = registration.verified_by, mask(registration.verified_by, registration.address)
         reason = FailureReason.ALREADY_REGISTERED
-        self.outbox.record(
-            Failure(claim.id, reason, destination.channel, destination.masked, registration.country_code)
-        )
+        self.outbox.record(Failure(claim.id, reason, channel, masked, registration.country_code))
         return errors.AlreadyRegistered()
-
-    def _refuse_taken_identities(self, registration: Registration) -> None:
-        """REVEAL_EXISTING_ACCOUNTS: say at start that a phone or email is another account's."""
-        phone_taken, email_taken = self.accounts.verified_holders(registration.phone, registration.email)
-        if phone_taken if registration.verified_by == PHONE else email_taken:
-            raise errors.AlreadyRegistered()
-        if email_taken:
-            raise errors.EmailTaken()
-        if phone_taken:
-            raise errors.PhoneTaken()

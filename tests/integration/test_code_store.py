@@ -63,13 +63,7 @@ class TestTheRightCode:
         assert result.outcome == Outcome.OK
         assert result.pseudonym == started.pseudonym
         assert result.attempts_left == 5
-        assert result.claim == Claim(
-            id=started.id,
-            purpose="register",
-            pseudonym=started.pseudonym,
-            payload=PAYLOAD,
-            token=result.claim.token,
-        )
+        assert result.claim == Claim(id=started.id, payload=PAYLOAD, token=result.claim.token)
         assert len(result.claim.token) >= 16
         assert redis_client.hget(started.key, "status") == "claimed"
 
@@ -234,7 +228,7 @@ class TestPurposes:
 
         assert store.check("reg_unknown", "register", typed).outcome == Outcome.NOT_FOUND
         assert store.resend("reg_unknown", "register", typed).outcome == Outcome.NOT_FOUND
-        store.release(Claim("reg_unknown", "register", "", {}, "some-claim"))
+        store.release(Claim("reg_unknown", {}, "some-claim"))
         store.restore("reg_unknown", typed)
 
         assert store.get("reg_unknown", "register") is None

@@ -19,7 +19,7 @@ local purpose, status, code_hash, code_exp, attempts, claim_exp, dest, fp, silen
 
 if purpose ~= ARGV[1] then return {'outcome', 'not_found'} end
 if ARGV[6] ~= '' and fp ~= ARGV[6] then return {'outcome', 'not_found'} end
-local function answer(outcome) return {'outcome', outcome, 'attempts_left', attempts, 'pseudonym', dest} end
+local function answer(outcome, ...) return {'outcome', outcome, 'attempts_left', attempts, 'pseudonym', dest, ...} end
 if status == 'claimed' and claim_exp > now then return answer('claimed') end
 if status ~= 'code_sent' and status ~= 'claimed' then return answer(status) end
 if not code_hash or code_exp <= now then return answer('expired') end
@@ -43,10 +43,7 @@ if diff == 0 then
       payload[#payload + 1] = all[i + 1]
     end
   end
-  local result = answer('ok')
-  result[#result + 1] = 'payload'
-  result[#result + 1] = payload
-  return result
+  return answer('ok', 'payload', payload)
 end
 
 attempts = redis.call('HINCRBY', key, 'attempts', -1)
@@ -59,11 +56,5 @@ end
 local facts = redis.call('HMGET', key, 'channel', 'masked', 'p:country_code')
 redis.call('HSET', key, 'status', 'locked')
 redis.call('HDEL', key, unpack(doomed))
-local result = answer('locked_now')
-for i, name in ipairs({'channel', 'masked', 'country'}) do
-  result[#result + 1] = name
-  result[#result + 1] = facts[i] or false
-end
-result[#result + 1] = 'fingerprint'
-result[#result + 1] = fp or false
-return result
+return answer('locked_now', 'channel', facts[1] or false, 'masked', facts[2] or false, 'country', facts[3] or false,
+  'fingerprint', fp or false)
