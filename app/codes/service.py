@@ -38,9 +38,6 @@ class Codes:
     hasher: CodeHasher
     failures: FailureLog | None = None
 
-    def destination(self, channel: str, address: str) -> Destination:
-        return self.hasher.destination(channel, address)
-
     def start(
         self,
         destination: Destination,
@@ -157,14 +154,6 @@ class Codes:
             case Outcome.COMPLETED | Outcome.CLAIMED:
                 return errors.AlreadyCompleted(self.purpose.completed)
         return self.purpose.not_found()
-
-    def finish(self, claim: Claim, status: Status) -> bool:
-        """Close a claimed verification for good; False if the claim's lease ran out meanwhile."""
-        return self.store.finish(claim, status)
-
-    def release(self, claim: Claim) -> None:
-        """Give back a claim that could not be finished, so the same code works again."""
-        self.store.release(claim)
 
     def resend(self, verification_id: str, *, client_ip: str | None = None) -> Challenge:
         """Send a new code in place of the current one, if one is left and due."""

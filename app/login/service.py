@@ -30,7 +30,7 @@ class LoginService:
         same but silent: nothing is sent (with REVEAL_EXISTING_ACCOUNTS: AccountNotFound, once counted)."""
         self.contacts.check(contact)
         customer_id = self.accounts.verified_holder(contact.verified_by, contact.address)
-        destination = self.codes.destination(contact.verified_by, contact.address)
+        destination = self.codes.hasher.destination(contact.verified_by, contact.address)
         if customer_id is None and self.reveal_accounts:
             self.codes.count_start(destination, contact.country_code, client_ip=client_ip)
             raise errors.AccountNotFound()
@@ -45,16 +45,16 @@ class LoginService:
             customer_id = claim.payload.get("customer_id")
             customer = self.accounts.get(customer_id) if customer_id else None
             if customer is None:  # the account is gone since the code was sent
-                self.codes.finish(claim, Status.COMPLETED)
+                self.codes.store.finish(claim, Status.COMPLETED)
                 raise errors.LoginNotFound()
             with self.tokens.engine.begin() as connection:
                 tokens = self.tokens.issue(connection, customer.id)
-                if not self.codes.finish(claim, Status.COMPLETED):
+                if not self.codes.store.finish(claim, Status.COMPLETED):
                     # The claim's lease ran out mid-request: another request holds the code now.
                     raise errors.AlreadyCompleted(self.codes.purpose.completed)
         except BaseException:
             try:
-                self.codes.release(claim)
+                self.codes.store.release(claim)
             except RedisError:
                 log.warning("login %s: its claim could not be given back; it lapses by itself", login_id)
             raise

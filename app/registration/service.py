@@ -60,7 +60,7 @@ class RegistrationService:
                 raise errors.EmailTaken()
             if phone_taken:
                 raise errors.PhoneTaken()
-        destination = self.codes.destination(registration.verified_by, registration.address)
+        destination = self.codes.hasher.destination(registration.verified_by, registration.address)
         payload = {**vars(registration), "locale": locale}
         return self.codes.start(
             destination, locale, payload, details=registration.details(), client_ip=client_ip
@@ -71,7 +71,7 @@ class RegistrationService:
         same details: a code proves the destination, not the names somebody else gave, and nobody's
         competing start with other details comes between a customer and their code."""
         self.contacts.check(registration)
-        destination = self.codes.destination(registration.verified_by, registration.address)
+        destination = self.codes.hasher.destination(registration.verified_by, registration.address)
         details = registration.details()
         registration_id = self.codes.newest_pending(destination, details)
         return self.verify(registration_id, code, details=details, client_ip=client_ip)
@@ -100,10 +100,10 @@ class RegistrationService:
         except IntegrityError as refusal:
             raise self._refusal(claim, registration, refusal) from None
         except BaseException:
-            self.codes.release(claim)
+            self.codes.store.release(claim)
             raise
         try:
-            finished = self.codes.finish(claim, Status.COMPLETED)
+            finished = self.codes.store.finish(claim, Status.COMPLETED)
         except RedisError:
             finished = False
         if not finished:
@@ -117,15 +117,15 @@ class RegistrationService:
         if self.outbox.has_registered(claim.id):
             # The account is this registration's own: an earlier verify's write was
             # committed, but its connection broke before the answer came back.
-            self.codes.finish(claim, Status.COMPLETED)
+            self.codes.store.finish(claim, Status.COMPLETED)
             return errors.AlreadyCompleted()
         # Only a verified phone or email is unique: another account has verified this
         # registration's identity, before its start or since.
         phone_taken, email_taken = self.accounts.verified_holders(registration.phone, registration.email)
         if not (phone_taken if registration.verified_by == PHONE else email_taken):
-            self.codes.release(claim)
+            self.codes.store.release(claim)
             return refusal  # some other constraint: a bug, not the customer's doing
-        self.codes.finish(claim, Status.ALREADY_REGISTERED)
+        self.codes.store.finish(claim, Status.ALREADY_REGISTERED)
         channel, masked = registration.verified_by, mask(registration.verified_by, registration.address)
         reason = FailureReason.ALREADY_REGISTERED
         self.outbox.record(Failure(claim.id, reason, channel, masked, registration.country_code))
