@@ -45,7 +45,7 @@ def logins(make_codes):
 
 def test_a_claim_hands_back_the_payload_less_its_none_values(registrations, sender, store):
     challenge = registrations.start(
-        registrations.destination("phone", PHONE_NUMBER),
+        registrations.hasher.destination("phone", PHONE_NUMBER),
         "ar",
         {"first_name": "Sara", "last_name": None, "phone": PHONE_NUMBER},
     )
@@ -53,14 +53,16 @@ def test_a_claim_hands_back_the_payload_less_its_none_values(registrations, send
     claim = registrations.claim(challenge.id, sender.last_code())
 
     assert claim == Claim(challenge.id, {"first_name": "Sara", "phone": PHONE_NUMBER}, claim.token)
-    pseudonym = registrations.destination("phone", PHONE_NUMBER).pseudonym
+    pseudonym = registrations.hasher.destination("phone", PHONE_NUMBER).pseudonym
     assert store.newest_pending(pseudonym, "register") == challenge.id
 
 
 def test_a_registration_comes_back_whole_from_what_the_store_kept(registrations, sender):
     registration = Registration("email", email="omar@example.com", first_name="Omar")
     payload = {**asdict(registration), "locale": "en"}
-    challenge = registrations.start(registrations.destination("email", registration.email), "en", payload)
+    challenge = registrations.start(
+        registrations.hasher.destination("email", registration.email), "en", payload
+    )
 
     claim = registrations.claim(challenge.id, sender.last_code())
 
@@ -74,23 +76,29 @@ def test_a_newer_verification_of_one_purpose_does_not_hide_an_older_one_of_the_o
     registrations, logins, first
 ):
     older_flow, newer_flow = (registrations, logins) if first == "register" else (logins, registrations)
-    older = older_flow.start(older_flow.destination("phone", PHONE_NUMBER), "en", {"first_name": "Sara"})
-    newer = newer_flow.start(newer_flow.destination("phone", PHONE_NUMBER), "en", {"first_name": "Sara"})
+    older = older_flow.start(
+        older_flow.hasher.destination("phone", PHONE_NUMBER), "en", {"first_name": "Sara"}
+    )
+    newer = newer_flow.start(
+        newer_flow.hasher.destination("phone", PHONE_NUMBER), "en", {"first_name": "Sara"}
+    )
 
-    assert older_flow.newest_pending(older_flow.destination("phone", PHONE_NUMBER)) == older.id
-    assert newer_flow.newest_pending(newer_flow.destination("phone", PHONE_NUMBER)) == newer.id
+    assert older_flow.newest_pending(older_flow.hasher.destination("phone", PHONE_NUMBER)) == older.id
+    assert newer_flow.newest_pending(newer_flow.hasher.destination("phone", PHONE_NUMBER)) == newer.id
 
 
 def test_two_starts_in_quick_succession_finalise_the_newer(registrations):
     older = registrations.start(
-        registrations.destination("phone", PHONE_NUMBER), "en", {"first_name": "Sara"}
+        registrations.hasher.destination("phone", PHONE_NUMBER), "en", {"first_name": "Sara"}
     )
     newer = registrations.start(
-        registrations.destination("phone", PHONE_NUMBER), "en", {"first_name": "Sara"}
+        registrations.hasher.destination("phone", PHONE_NUMBER), "en", {"first_name": "Sara"}
     )
 
     assert (
-        registrations.newest_pending(registrations.destination("phone", PHONE_NUMBER)) == newer.id != older.id
+        registrations.newest_pending(registrations.hasher.destination("phone", PHONE_NUMBER))
+        == newer.id
+        != older.id
     )
 
 
@@ -99,32 +107,35 @@ def test_two_starts_in_quick_succession_finalise_the_newer(registrations):
 )
 def test_nothing_pending_of_a_purpose_is_its_own_not_found(make_codes, purpose, not_found):
     other = make_codes("login" if purpose == "register" else "register")
-    other.start(other.destination("phone", PHONE_NUMBER), "en", {"first_name": "Sara"})
+    other.start(other.hasher.destination("phone", PHONE_NUMBER), "en", {"first_name": "Sara"})
 
     with pytest.raises(not_found):
-        make_codes(purpose).newest_pending(make_codes(purpose).destination("phone", PHONE_NUMBER))
+        make_codes(purpose).newest_pending(make_codes(purpose).hasher.destination("phone", PHONE_NUMBER))
 
 
 def test_a_finished_verification_answers_as_finished_and_the_other_purpose_is_still_pending(
     registrations, logins, sender
 ):
     registration = registrations.start(
-        registrations.destination("phone", PHONE_NUMBER), "en", {"first_name": "Sara"}
+        registrations.hasher.destination("phone", PHONE_NUMBER), "en", {"first_name": "Sara"}
     )
-    login = logins.start(logins.destination("phone", PHONE_NUMBER), "en", {})
+    login = logins.start(logins.hasher.destination("phone", PHONE_NUMBER), "en", {})
     code = sender.last_code()
 
-    logins.finish(logins.claim(login.id, code), Status.COMPLETED)
+    logins.store.finish(logins.claim(login.id, code), Status.COMPLETED)
 
     with pytest.raises(AlreadyCompleted):
-        logins.claim(logins.newest_pending(logins.destination("phone", PHONE_NUMBER)), code)
-    assert registrations.newest_pending(registrations.destination("phone", PHONE_NUMBER)) == registration.id
+        logins.claim(logins.newest_pending(logins.hasher.destination("phone", PHONE_NUMBER)), code)
+    assert (
+        registrations.newest_pending(registrations.hasher.destination("phone", PHONE_NUMBER))
+        == registration.id
+    )
 
 
 def test_a_locked_verification_is_no_longer_pending(make_store, sender, make_codes):
     registrations = make_codes("register", on=make_store(max_attempts=2))
     challenge = registrations.start(
-        registrations.destination("phone", PHONE_NUMBER), "en", {"first_name": "Sara"}
+        registrations.hasher.destination("phone", PHONE_NUMBER), "en", {"first_name": "Sara"}
     )
     code = sender.last_code()
 
@@ -134,17 +145,19 @@ def test_a_locked_verification_is_no_longer_pending(make_store, sender, make_cod
         registrations.claim(challenge.id, wrong(code))
 
     with pytest.raises(RegistrationNotFound):
-        registrations.newest_pending(registrations.destination("phone", PHONE_NUMBER))
+        registrations.newest_pending(registrations.hasher.destination("phone", PHONE_NUMBER))
 
 
 def test_a_first_code_that_could_not_be_sent_leaves_nothing_pending(registrations, sender, redis_client):
     sender.failing = True
 
     with pytest.raises(ChannelUnavailable):
-        registrations.start(registrations.destination("phone", PHONE_NUMBER), "en", {"first_name": "Sara"})
+        registrations.start(
+            registrations.hasher.destination("phone", PHONE_NUMBER), "en", {"first_name": "Sara"}
+        )
 
     with pytest.raises(RegistrationNotFound):
-        registrations.newest_pending(registrations.destination("phone", PHONE_NUMBER))
+        registrations.newest_pending(registrations.hasher.destination("phone", PHONE_NUMBER))
     assert list(redis_client.scan_iter()) == []
 
 
@@ -153,7 +166,10 @@ class TestDetails:
         self, registrations, hasher, redis_client, store
     ):
         challenge = registrations.start(
-            registrations.destination("phone", PHONE_NUMBER), "en", {"first_name": "Sara"}, details=DETAILS
+            registrations.hasher.destination("phone", PHONE_NUMBER),
+            "en",
+            {"first_name": "Sara"},
+            details=DETAILS,
         )
 
         verification = redis_client.hgetall(store.key(challenge.id))
@@ -164,13 +180,16 @@ class TestDetails:
         self, registrations, redis_client, store
     ):
         challenge = registrations.start(
-            registrations.destination("phone", PHONE_NUMBER), "en", {"first_name": "Sara"}
+            registrations.hasher.destination("phone", PHONE_NUMBER), "en", {"first_name": "Sara"}
         )
         assert not redis_client.hexists(store.key(challenge.id), "fp")
 
     def test_the_same_details_claim_it(self, registrations, sender):
         challenge = registrations.start(
-            registrations.destination("phone", PHONE_NUMBER), "en", {"first_name": "Sara"}, details=DETAILS
+            registrations.hasher.destination("phone", PHONE_NUMBER),
+            "en",
+            {"first_name": "Sara"},
+            details=DETAILS,
         )
 
         claim = registrations.claim(challenge.id, sender.last_code(), details=dict(reversed(DETAILS.items())))
@@ -190,7 +209,10 @@ class TestDetails:
         self, registrations, sender, store, other
     ):
         challenge = registrations.start(
-            registrations.destination("phone", PHONE_NUMBER), "en", {"first_name": "Sara"}, details=DETAILS
+            registrations.hasher.destination("phone", PHONE_NUMBER),
+            "en",
+            {"first_name": "Sara"},
+            details=DETAILS,
         )
         code = sender.last_code()
 
@@ -203,7 +225,10 @@ class TestDetails:
 
     def test_a_claim_without_details_takes_any(self, registrations, sender):
         challenge = registrations.start(
-            registrations.destination("phone", PHONE_NUMBER), "en", {"first_name": "Sara"}, details=DETAILS
+            registrations.hasher.destination("phone", PHONE_NUMBER),
+            "en",
+            {"first_name": "Sara"},
+            details=DETAILS,
         )
         code = sender.last_code()
 
@@ -213,7 +238,7 @@ class TestDetails:
 
     def test_details_never_match_a_verification_started_without_them(self, registrations, sender):
         challenge = registrations.start(
-            registrations.destination("phone", PHONE_NUMBER), "en", {"first_name": "Sara"}
+            registrations.hasher.destination("phone", PHONE_NUMBER), "en", {"first_name": "Sara"}
         )
 
         with pytest.raises(RegistrationNotFound):
@@ -222,7 +247,10 @@ class TestDetails:
 
     def test_a_new_code_keeps_the_details_it_was_started_with(self, registrations, sender):
         challenge = registrations.start(
-            registrations.destination("phone", PHONE_NUMBER), "en", {"first_name": "Sara"}, details=DETAILS
+            registrations.hasher.destination("phone", PHONE_NUMBER),
+            "en",
+            {"first_name": "Sara"},
+            details=DETAILS,
         )
         registrations.resend(challenge.id)
         code = sender.last_code()
@@ -240,7 +268,7 @@ class TestSomethingThatIsNoCode:
         self, registrations, sender, typed
     ):
         challenge = registrations.start(
-            registrations.destination("phone", PHONE_NUMBER), "en", {"first_name": "Sara"}
+            registrations.hasher.destination("phone", PHONE_NUMBER), "en", {"first_name": "Sara"}
         )
 
         with pytest.raises(ValidationFailed) as refused:
@@ -253,7 +281,7 @@ class TestSomethingThatIsNoCode:
     def test_a_code_of_another_length_is_no_code(self, make_codes, sender):
         registrations = make_codes("register", code_length=8)
         challenge = registrations.start(
-            registrations.destination("phone", PHONE_NUMBER), "en", {"first_name": "Sara"}
+            registrations.hasher.destination("phone", PHONE_NUMBER), "en", {"first_name": "Sara"}
         )
         code = sender.last_code()
 
@@ -272,7 +300,7 @@ class TestSomethingThatIsNoCode:
 
     @pytest.mark.parametrize("typed", NOT_CODES)
     def test_for_a_verification_of_another_purpose_it_is_not_found(self, registrations, logins, typed):
-        login = logins.start(logins.destination("phone", PHONE_NUMBER), "en", {})
+        login = logins.start(logins.hasher.destination("phone", PHONE_NUMBER), "en", {})
 
         with pytest.raises(RegistrationNotFound):
             registrations.claim(login.id, typed)
@@ -281,7 +309,7 @@ class TestSomethingThatIsNoCode:
     def test_for_a_locked_verification_it_is_too_many_attempts(self, make_store, make_codes, sender, typed):
         registrations = make_codes("register", on=make_store(max_attempts=1))
         challenge = registrations.start(
-            registrations.destination("phone", PHONE_NUMBER), "en", {"first_name": "Sara"}
+            registrations.hasher.destination("phone", PHONE_NUMBER), "en", {"first_name": "Sara"}
         )
         with pytest.raises(TooManyAttempts):
             registrations.claim(challenge.id, wrong(sender.last_code()))
@@ -299,9 +327,9 @@ class TestSomethingThatIsNoCode:
         self, registrations, sender, typed, status, error
     ):
         challenge = registrations.start(
-            registrations.destination("phone", PHONE_NUMBER), "en", {"first_name": "Sara"}
+            registrations.hasher.destination("phone", PHONE_NUMBER), "en", {"first_name": "Sara"}
         )
-        registrations.finish(registrations.claim(challenge.id, sender.last_code()), status)
+        registrations.store.finish(registrations.claim(challenge.id, sender.last_code()), status)
 
         with pytest.raises(error):
             registrations.claim(challenge.id, typed)
@@ -309,7 +337,7 @@ class TestSomethingThatIsNoCode:
     def test_for_an_expired_code_it_is_code_expired(self, make_store, make_codes):
         registrations = make_codes("register", on=make_store(ttl=1, lifetime=60))
         challenge = registrations.start(
-            registrations.destination("phone", PHONE_NUMBER), "en", {"first_name": "Sara"}
+            registrations.hasher.destination("phone", PHONE_NUMBER), "en", {"first_name": "Sara"}
         )
         time.sleep(1.1)
 
