@@ -332,7 +332,7 @@ class TestSignInCodesInTheBackground:
     """Sign-in codes leave through BackgroundCourier: a flood is bounded, a stale code dropped."""
 
     def courier(self, gateway: Gateway, *, code_ttl: int, max_queued: int) -> BackgroundCourier:
-        sender = HttpSmsSender.create_service(TestHttpGateway().config(gateway))
+        sender = HttpSmsSender.create_service(TestHttpGateway().config(gateway, CHANNEL_TIMEOUT="5"))
         courier = Courier({"phone": sender}, "Registrar", code_ttl, None)
         return BackgroundCourier(courier, ThreadPoolExecutor(1), max_queued=max_queued)
 
@@ -349,7 +349,7 @@ class TestSignInCodesInTheBackground:
         assert PHONE not in caplog.text
 
     def test_a_code_that_expired_while_it_waited_is_not_sent(self, gateway, caplog):
-        gateway.delay = 1.5  # the first code holds the only sender past the second's expiry
+        gateway.delay = 2.5  # the first code holds the only sender well past the second's expiry
         background = self.courier(gateway, code_ttl=1, max_queued=10)
 
         background.send_code("phone", PHONE, "111111", "en")
