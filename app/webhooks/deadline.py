@@ -39,7 +39,8 @@ def attempt_deadline(seconds: float) -> Iterator[Deadline]:
         _running.add(deadline)
         if _watchdog.ident is None:
             _watchdog.start()
-        _changed.notify()
+        if deadline.ends <= min(running.ends for running in _running):
+            _changed.notify()  # it comes first: the watchdog's wait is too long
     try:
         yield deadline
     finally:
