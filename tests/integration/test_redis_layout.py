@@ -52,6 +52,14 @@ def test_the_pending_list_of_a_destination_is_in_the_slot_of_its_pseudonym(hashe
     assert slot(CodeStore.pending_key(pseudonym, purpose)) == slot(pseudonym)
 
 
+def test_a_registrations_list_per_details_is_named_by_their_fingerprint_in_the_same_slot(hasher):
+    pseudonym = hasher.destination("phone", "+966551234567").pseudonym
+    fingerprint = hasher.fingerprint({"first_name": "Sara", "phone": "+966551234567"})
+    key = CodeStore.pending_key(pseudonym, "register", fingerprint)
+    assert key == f"dest:{{{pseudonym}}}:{fingerprint}", "short enough for Redis's smaller allocation"
+    assert slot(key) == slot(pseudonym)
+
+
 def test_every_key_named_after_a_verification_shares_its_slot(make_store, start, hasher, redis_client):
     store = make_store(max_attempts=2)
     started = start(store)

@@ -10,6 +10,7 @@ import time
 import pytest
 
 from app.codes import Failure, FailureReason
+from app.webhooks.deadline import Pool, attempt_deadline
 from tests.api.test_webhooks import ADMIN, run_until_idle, subscribe, worker_of
 from tests.servers import WebhookReceiver
 from tests.support import MASKED_PHONE
@@ -183,3 +184,29 @@ def test_no_send_starts_once_its_claims_lease_has_run_out(make_admin_app):
     sent = log.count(("pending", 1, None))
     assert 0 < sent == len(silent.deliveries) < 5
     assert log.count(("pending", 0, None)) == 5 - sent, "the rest wait, unattempted, for the next claim"
+
+
+def test_a_shorter_deadline_begun_while_a_longer_one_runs_still_cuts_its_read_in_time():
+    """The watchdog sleeps until the earliest deadline: one that comes first must wake it."""
+    silent = socket.create_server(("127.0.0.1", 0))  # takes connections, never answers
+    port = silent.getsockname()[1]
+    long_running, release = threading.Event(), threading.Event()
+
+    def hold_a_long_deadline() -> None:
+        with attempt_deadline(30):
+            long_running.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=hold_a_long_deadline, daemon=True)
+    holder.start()
+    assert long_running.wait(5)
+    try:
+        begun = time.monotonic()
+        with attempt_deadline(0.3) as deadline, pytest.raises(Exception):  # noqa: B017 (cut: any error)
+            Pool("127.0.0.1", port, timeout=10, retries=False).urlopen("POST", "/", body=b"{}")
+        assert deadline.passed
+        assert time.monotonic() - begun < 3, "cut at its own deadline, not at the read timeout"
+    finally:
+        release.set()
+        holder.join(5)
+        silent.close()
